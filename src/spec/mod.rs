@@ -1,0 +1,799 @@
+//! The SLO spec model: loading `slo-specs/*.yaml` (Sloth `prometheus/v1` unchanged, or
+//! the superset `sloguard/v1`), validating it, and normalising it into [`Service`]s.
+//!
+//! Parsing and validation are pure functions of (file name, text); [`load_dir`] is the
+//! thin shell that reads a directory. Every problem found is returned at once as a
+//! [`Problem`] (`file: slo: message`), never just the first.
+
+mod raw;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::promql::{self, SliTemplate};
+use crate::window::Window;
+
+pub use raw::LabelMap;
+
+pub const SLOTH_VERSION: &str = "prometheus/v1";
+pub const SLOGUARD_VERSION: &str = "sloguard/v1";
+pub const DEFAULT_REGION_LABEL: &str = "region";
+pub const DEFAULT_PERIOD: Window = Window::days(30);
+
+/// One problem in one file, optionally about one SLO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub slo: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let slo = self.slo.as_deref().unwrap_or("-");
+        write!(f, "{}: {}: {}", self.file.display(), slo, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read spec directory {dir}: {source}")]
+    ReadDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid { problems: Vec<Problem> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Page,
+    Ticket,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Page => "page",
+            Severity::Ticket => "ticket",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A multi-window burn-rate tier: it holds when both windows' error ratios exceed
+/// `factor × (1 − objective)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tier {
+    pub severity: Severity,
+    pub long: Window,
+    pub short: Window,
+    pub factor: f64,
+}
+
+/// The SRE Workbook tiers (DESIGN.md): page 14.4× 1h/5m, page 6× 6h/30m,
+/// ticket 3× 1d/2h, ticket 1× 3d/6h.
+pub fn default_tiers() -> Vec<Tier> {
+    vec![
+        Tier {
+            severity: Severity::Page,
+            long: Window::hours(1),
+            short: Window::minutes(5),
+            factor: 14.4,
+        },
+        Tier {
+            severity: Severity::Page,
+            long: Window::hours(6),
+            short: Window::minutes(30),
+            factor: 6.0,
+        },
+        Tier {
+            severity: Severity::Ticket,
+            long: Window::days(1),
+            short: Window::hours(2),
+            factor: 3.0,
+        },
+        Tier {
+            severity: Severity::Ticket,
+            long: Window::days(3),
+            short: Window::hours(6),
+            factor: 1.0,
+        },
+    ]
+}
+
+/// The latency shorthand: requests slower than `threshold` seconds are errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencySli {
+    pub metric: String,
+    pub selector: String,
+    pub threshold: f64,
+}
+
+impl LatencySli {
+    /// The `le` label value of the threshold bucket, as Prometheus client libraries write it.
+    pub fn le(&self) -> String {
+        format!("{}", self.threshold)
+    }
+
+    fn selector_with(&self, extra: Option<(&str, &str)>) -> String {
+        let inner = self
+            .selector
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim();
+        let mut parts: Vec<String> = Vec::new();
+        if !inner.is_empty() {
+            parts.push(inner.to_string());
+        }
+        if let Some((k, v)) = extra {
+            parts.push(format!("{k}=\"{v}\""));
+        }
+        format!("{{{}}}", parts.join(","))
+    }
+
+    pub fn total_query(&self) -> String {
+        format!(
+            "sum(rate({}_count{}[{}]))",
+            self.metric,
+            self.selector_with(None),
+            promql::WINDOW_PLACEHOLDER
+        )
+    }
+
+    pub fn error_query(&self) -> String {
+        format!(
+            "(sum(rate({m}_count{all}[{w}])) - sum(rate({m}_bucket{le}[{w}])))",
+            m = self.metric,
+            all = self.selector_with(None),
+            le = self.selector_with(Some(("le", &self.le()))),
+            w = promql::WINDOW_PLACEHOLDER
+        )
+    }
+}
+
+/// How an SLO measures errors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    Events {
+        error_query: String,
+        total_query: String,
+    },
+    Raw {
+        error_ratio_query: String,
+    },
+    Latency(LatencySli),
+}
+
+impl Sli {
+    /// The (error, total) event-count query templates, when the SLI has them.
+    pub fn event_queries(&self) -> Option<(String, String)> {
+        match self {
+            Sli::Events {
+                error_query,
+                total_query,
+            } => Some((error_query.clone(), total_query.clone())),
+            Sli::Latency(l) => Some((l.error_query(), l.total_query())),
+            Sli::Raw { .. } => None,
+        }
+    }
+}
+
+/// The SLI pinned to the region label, ready to render per window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionalSli {
+    Events {
+        error: SliTemplate,
+        total: SliTemplate,
+    },
+    Ratio {
+        error_ratio: SliTemplate,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertSpec {
+    pub disable: bool,
+    pub labels: LabelMap,
+    pub annotations: LabelMap,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Alerting {
+    pub name: String,
+    pub labels: LabelMap,
+    pub annotations: LabelMap,
+    pub page: AlertSpec,
+    pub ticket: AlertSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    pub name: String,
+    /// Percent, strictly between 0 and 100 (99.9).
+    pub objective: f64,
+    pub description: Option<String>,
+    /// Service labels merged with the SLO's own (SLO wins).
+    pub labels: LabelMap,
+    pub sli: Sli,
+    pub regional: RegionalSli,
+    pub alerting: Alerting,
+    pub period: Window,
+    pub tiers: Vec<Tier>,
+    pub min_events: u64,
+}
+
+impl Slo {
+    /// The error budget as a ratio, rounded to 12 significant digits so 99.9 gives 0.001.
+    pub fn error_budget(&self) -> f64 {
+        round_sig((100.0 - self.objective) / 100.0)
+    }
+
+    pub fn objective_ratio(&self) -> f64 {
+        round_sig(self.objective / 100.0)
+    }
+
+    /// The error-ratio threshold of a tier: factor × budget, exactly rounded.
+    pub fn threshold(&self, tier: &Tier) -> f64 {
+        round_sig(tier.factor * self.error_budget())
+    }
+
+    /// Every window the SLO needs: 5m (current burn rate), the tiers' windows and the period.
+    pub fn windows(&self) -> Vec<Window> {
+        let mut w = vec![Window::minutes(5), self.period];
+        for t in &self.tiers {
+            w.push(t.long);
+            w.push(t.short);
+        }
+        w.sort();
+        w.dedup();
+        w
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub file: PathBuf,
+    pub version: String,
+    pub labels: LabelMap,
+    pub region_label: String,
+    pub slos: Vec<Slo>,
+}
+
+impl Service {
+    /// Sloth's id of an SLO: `<service>-<slo>`.
+    pub fn slo_id(&self, slo: &Slo) -> String {
+        format!("{}-{}", self.name, slo.name)
+    }
+}
+
+/// Rounds to 12 significant digits: enough to keep every meaningful digit of a spec value
+/// while dropping binary noise (1 − 0.999 = 0.0010000000000000009).
+pub fn round_sig(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let s = format!("{:.11e}", x);
+    s.parse().unwrap_or(x)
+}
+
+/// Formats a number as the shortest exact decimal (`0.0144`, `14.4`, `1`).
+pub fn decimal(x: f64) -> String {
+    let r = round_sig(x);
+    let s = format!("{r}");
+    if s.contains('e') {
+        format!("{r:.15}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        s
+    }
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with("__")
+}
+
+fn is_file_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Parses and validates one spec file's text. `file` is only used to name problems.
+pub fn parse_spec(file: &Path, text: &str) -> Result<Service, Vec<Problem>> {
+    let problem = |slo: Option<&str>, message: String| Problem {
+        file: file.to_path_buf(),
+        slo: slo.map(str::to_string),
+        message,
+    };
+    let raw: raw::RawSpec = match serde_yaml_ng::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(vec![problem(
+                slo_named_in_error(text, &e).as_deref(),
+                yaml_message(&e),
+            )]);
+        }
+    };
+    let mut problems = Vec::new();
+    let is_sloguard = match raw.version.as_str() {
+        SLOTH_VERSION => false,
+        SLOGUARD_VERSION => true,
+        other => {
+            problems.push(problem(
+                None,
+                format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}"),
+            ));
+            true
+        }
+    };
+    if !is_file_safe_name(&raw.service) {
+        problems.push(problem(
+            None,
+            format!(
+                "service: {:?} must be non-empty and use only letters, digits, '-', '_' and '.'",
+                raw.service
+            ),
+        ));
+    }
+    let region_label = match (&raw.region_label, is_sloguard) {
+        (Some(_), false) => {
+            problems.push(problem(
+                None,
+                format!("region_label: only allowed with version {SLOGUARD_VERSION:?}"),
+            ));
+            DEFAULT_REGION_LABEL.to_string()
+        }
+        (Some(l), true) => {
+            if !is_label_name(l) {
+                problems.push(problem(
+                    None,
+                    format!("region_label: {l:?} is not a valid label name"),
+                ));
+            }
+            l.clone()
+        }
+        (None, _) => DEFAULT_REGION_LABEL.to_string(),
+    };
+    for k in raw.labels.keys() {
+        if !is_label_name(k) {
+            problems.push(problem(
+                None,
+                format!("labels: {k:?} is not a valid label name"),
+            ));
+        } else if k == &region_label || k.starts_with("sloth_") {
+            problems.push(problem(
+                None,
+                format!("labels: {k:?} is reserved by sloguard"),
+            ));
+        }
+    }
+    if raw.slos.is_empty() {
+        problems.push(problem(
+            None,
+            "slos: the service declares no SLO".to_string(),
+        ));
+    }
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut slos = Vec::new();
+    for (i, rs) in raw.slos.into_iter().enumerate() {
+        let name = rs.name.clone();
+        let mut p = |message: String| problems.push(problem(Some(&name), message));
+        if let Some(first) = seen.insert(name.clone(), i) {
+            p(format!("name: duplicate SLO name (also slos[{first}])"));
+        }
+        if let Some(slo) = build_slo(rs, is_sloguard, &region_label, &raw.labels, &mut p) {
+            slos.push(slo);
+        }
+    }
+    if problems.is_empty() {
+        Ok(Service {
+            name: raw.service,
+            file: file.to_path_buf(),
+            version: raw.version,
+            labels: raw.labels,
+            region_label,
+            slos,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn build_slo(
+    rs: raw::RawSlo,
+    is_sloguard: bool,
+    region_label: &str,
+    service_labels: &LabelMap,
+    p: &mut dyn FnMut(String),
+) -> Option<Slo> {
+    let mut count = 0usize;
+    let mut err = |m: String| {
+        count += 1;
+        p(m)
+    };
+    if !is_file_safe_name(&rs.name) {
+        err(format!(
+            "name: {:?} must be non-empty and use only letters, digits, '-', '_' and '.'",
+            rs.name
+        ));
+    }
+    if !(rs.objective > 0.0 && rs.objective < 100.0) {
+        err(format!(
+            "objective: {} must be strictly between 0 and 100 (a percentage such as 99.9)",
+            rs.objective
+        ));
+    }
+    for k in rs.labels.keys() {
+        if !is_label_name(k) {
+            err(format!("labels: {k:?} is not a valid label name"));
+        } else if k == region_label || k.starts_with("sloth_") {
+            err(format!("labels: {k:?} is reserved by sloguard"));
+        }
+    }
+    if !is_sloguard {
+        for (field, set) in [
+            ("period", rs.period.is_some()),
+            ("tiers", rs.tiers.is_some()),
+            ("min_events", rs.min_events.is_some()),
+            ("sli.latency", rs.sli.latency.is_some()),
+        ] {
+            if set {
+                err(format!(
+                    "{field}: only allowed with version {SLOGUARD_VERSION:?}"
+                ));
+            }
+        }
+    }
+
+    let period = match rs.period.as_deref().map(Window::parse) {
+        None => DEFAULT_PERIOD,
+        Some(Ok(w)) => w,
+        Some(Err(e)) => {
+            err(format!("period: {e}"));
+            DEFAULT_PERIOD
+        }
+    };
+
+    let sli = {
+        let kinds = [
+            rs.sli.events.is_some(),
+            rs.sli.raw.is_some(),
+            rs.sli.latency.is_some(),
+            rs.sli.plugin.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if rs.sli.plugin.is_some() {
+            err("sli.plugin: SLI plugins are not supported; use sli.events or sli.raw".to_string());
+            None
+        } else if kinds != 1 {
+            err("sli: exactly one of events, raw or latency is required".to_string());
+            None
+        } else if let Some(e) = rs.sli.events {
+            Some(Sli::Events {
+                error_query: e.error_query,
+                total_query: e.total_query,
+            })
+        } else if let Some(r) = rs.sli.raw {
+            Some(Sli::Raw {
+                error_ratio_query: r.error_ratio_query,
+            })
+        } else if let Some(l) = rs.sli.latency {
+            let mut ok = true;
+            if !(l.threshold > 0.0 && l.threshold.is_finite()) {
+                err(format!(
+                    "sli.latency.threshold: {} must be a positive number of seconds",
+                    l.threshold
+                ));
+                ok = false;
+            }
+            let selector = l.selector.unwrap_or_default();
+            let sel = selector.trim();
+            if !(sel.is_empty() || sel.starts_with('{') && sel.ends_with('}')) {
+                err(format!("sli.latency.selector: {selector:?} must be a label selector such as '{{job=\"api\"}}'"));
+                ok = false;
+            }
+            if l.metric.is_empty() || promql_parser::parser::parse(&l.metric).is_err() {
+                err(format!(
+                    "sli.latency.metric: {:?} is not a metric name",
+                    l.metric
+                ));
+                ok = false;
+            }
+            ok.then_some(Sli::Latency(LatencySli {
+                metric: l.metric,
+                selector,
+                threshold: l.threshold,
+            }))
+        } else {
+            None
+        }
+    };
+
+    let regional = sli.as_ref().and_then(|sli| {
+        let pin = |field: &str, q: &str, err: &mut dyn FnMut(String)| match promql::regionalize(
+            q,
+            region_label,
+        ) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                err(format!("{field}: {e}"));
+                None
+            }
+        };
+        match sli {
+            Sli::Raw { error_ratio_query } => {
+                pin("sli.raw.error_ratio_query", error_ratio_query, &mut err)
+                    .map(|t| RegionalSli::Ratio { error_ratio: t })
+            }
+            Sli::Events { .. } | Sli::Latency(_) => {
+                let (e, t) = sli.event_queries()?;
+                let prefix = if matches!(sli, Sli::Latency(_)) {
+                    "sli.latency"
+                } else {
+                    "sli.events"
+                };
+                let error = pin(&format!("{prefix}.error_query"), &e, &mut err);
+                let total = pin(&format!("{prefix}.total_query"), &t, &mut err);
+                Some(RegionalSli::Events {
+                    error: error?,
+                    total: total?,
+                })
+            }
+        }
+    });
+
+    let tiers = match rs.tiers {
+        None => default_tiers(),
+        Some(list) => {
+            if list.is_empty() {
+                err("tiers: at least one tier is required".to_string());
+            }
+            let mut out = Vec::new();
+            for (i, t) in list.into_iter().enumerate() {
+                let at = format!("tiers[{i}]");
+                let severity = match t.severity.as_str() {
+                    "page" => Some(Severity::Page),
+                    "ticket" => Some(Severity::Ticket),
+                    other => {
+                        err(format!(
+                            "{at}.severity: {other:?} must be \"page\" or \"ticket\""
+                        ));
+                        None
+                    }
+                };
+                let long = Window::parse(&t.long_window)
+                    .map_err(|e| err(format!("{at}.long_window: {e}")))
+                    .ok();
+                let short = Window::parse(&t.short_window)
+                    .map_err(|e| err(format!("{at}.short_window: {e}")))
+                    .ok();
+                if let (Some(l), Some(s)) = (long, short) {
+                    if s >= l {
+                        err(format!(
+                            "{at}: short window {s} must be shorter than long window {l}"
+                        ));
+                    }
+                    if l > period {
+                        err(format!(
+                            "{at}: long window {l} is longer than the period {period}"
+                        ));
+                    }
+                }
+                let factor = match (t.burn_factor, t.budget_percent, long) {
+                    (Some(f), None, _) if f > 0.0 && f.is_finite() => Some(f),
+                    (Some(f), None, _) => {
+                        err(format!("{at}.burn_factor: {f} must be a positive number"));
+                        None
+                    }
+                    (None, Some(b), Some(l)) if b > 0.0 && b <= 100.0 => {
+                        Some(round_sig(b / 100.0 * period.as_f64() / l.as_f64()))
+                    }
+                    (None, Some(b), _) => {
+                        if !(b > 0.0 && b <= 100.0) {
+                            err(format!("{at}.budget_percent: {b} must be in (0, 100]"));
+                        }
+                        None
+                    }
+                    _ => {
+                        err(format!(
+                            "{at}: exactly one of burn_factor or budget_percent is required"
+                        ));
+                        None
+                    }
+                };
+                if let (Some(severity), Some(long), Some(short), Some(factor)) =
+                    (severity, long, short, factor)
+                {
+                    out.push(Tier {
+                        severity,
+                        long,
+                        short,
+                        factor,
+                    });
+                }
+            }
+            out
+        }
+    };
+
+    let a = rs.alerting;
+    let alert_name = a.name.unwrap_or_default();
+    if alert_name.is_empty() && !(a.page_alert.disable && a.ticket_alert.disable) {
+        err("alerting.name: required to generate alerts".to_string());
+    }
+    for (field, labels) in [
+        ("alerting.labels", &a.labels),
+        ("alerting.page_alert.labels", &a.page_alert.labels),
+        ("alerting.ticket_alert.labels", &a.ticket_alert.labels),
+    ] {
+        for k in labels.keys() {
+            if !is_label_name(k) {
+                err(format!("{field}: {k:?} is not a valid label name"));
+            }
+        }
+    }
+    let min_events = rs.min_events.unwrap_or(0);
+    if min_events > 0 && matches!(sli, Some(Sli::Raw { .. })) {
+        err(
+            "min_events: needs an events or latency SLI (a raw ratio has no event count)"
+                .to_string(),
+        );
+    }
+    if count > 0 {
+        return None;
+    }
+    let mut labels = service_labels.clone();
+    labels.extend(rs.labels);
+    Some(Slo {
+        name: rs.name,
+        objective: rs.objective,
+        description: rs.description,
+        labels,
+        sli: sli?,
+        regional: regional?,
+        alerting: Alerting {
+            name: alert_name,
+            labels: a.labels,
+            annotations: a.annotations,
+            page: AlertSpec {
+                disable: a.page_alert.disable,
+                labels: a.page_alert.labels,
+                annotations: a.page_alert.annotations,
+            },
+            ticket: AlertSpec {
+                disable: a.ticket_alert.disable,
+                labels: a.ticket_alert.labels,
+                annotations: a.ticket_alert.annotations,
+            },
+        },
+        period,
+        tiers,
+        min_events,
+    })
+}
+
+fn yaml_message(e: &serde_yaml_ng::Error) -> String {
+    match e.location() {
+        Some(loc) => {
+            let msg = e.to_string();
+            // serde_yaml_ng appends " at line L column C"; put the position first.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            format!("line {} column {}: {msg}", loc.line(), loc.column())
+        }
+        None => e.to_string(),
+    }
+}
+
+/// For a structural error inside `slos[i]`, the name of that SLO, so the problem names it.
+fn slo_named_in_error(text: &str, e: &serde_yaml_ng::Error) -> Option<String> {
+    let msg = e.to_string();
+    let rest = msg.strip_prefix("slos[")?;
+    let idx: usize = rest.split(']').next()?.parse().ok()?;
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    doc.get("slos")?
+        .get(idx)?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Validates a set of parsed files together: service names must be unique across files.
+pub fn check_unique_services(services: &[Service]) -> Vec<Problem> {
+    let mut first: BTreeMap<&str, &Path> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for s in services {
+        if let Some(prev) = first.insert(&s.name, &s.file) {
+            problems.push(Problem {
+                file: s.file.clone(),
+                slo: None,
+                message: format!(
+                    "service: duplicate service name {:?} (also in {})",
+                    s.name,
+                    prev.display()
+                ),
+            });
+            first.insert(&s.name, prev);
+        }
+    }
+    problems
+}
+
+/// Parses every `(path, text)` pair; returns the services sorted by name, or every problem.
+pub fn parse_all(files: &[(PathBuf, String)]) -> Result<Vec<Service>, Vec<Problem>> {
+    let mut services = Vec::new();
+    let mut problems = Vec::new();
+    for (path, text) in files {
+        match parse_spec(path, text) {
+            Ok(s) => services.push(s),
+            Err(p) => problems.extend(p),
+        }
+    }
+    problems.extend(check_unique_services(&services));
+    if problems.is_empty() {
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(services)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads every `*.yaml` / `*.yml` file of `dir` (sorted) and parses them all.
+pub fn load_dir(dir: &Path) -> Result<Vec<Service>, SpecError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::ReadDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    paths.sort();
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(&p) {
+            Ok(t) => files.push((p, t)),
+            Err(e) => problems.push(Problem {
+                file: p,
+                slo: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if files.is_empty() && problems.is_empty() {
+        problems.push(Problem {
+            file: dir.to_path_buf(),
+            slo: None,
+            message: "no spec files (*.yaml, *.yml) in this directory".to_string(),
+        });
+    }
+    match parse_all(&files) {
+        Ok(s) if problems.is_empty() => Ok(s),
+        Ok(_) => Err(SpecError::Invalid { problems }),
+        Err(p) => {
+            problems.extend(p);
+            Err(SpecError::Invalid { problems })
+        }
+    }
+}

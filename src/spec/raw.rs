@@ -1,0 +1,124 @@
+//! The on-disk shape of a spec file: Sloth `prometheus/v1` and its superset `sloguard/v1`.
+//!
+//! These structs mirror the YAML exactly and reject unknown fields so a typo is named; the
+//! normalised model in [`super`] is built from them after validation.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub type LabelMap = BTreeMap<String, String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    pub version: String,
+    pub service: String,
+    #[serde(default)]
+    pub labels: LabelMap,
+    /// sloguard/v1 only.
+    #[serde(default)]
+    pub region_label: Option<String>,
+    #[serde(default)]
+    pub slos: Vec<RawSlo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub name: String,
+    pub objective: f64,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub labels: LabelMap,
+    pub sli: RawSli,
+    #[serde(default)]
+    pub alerting: RawAlerting,
+    /// sloguard/v1 only.
+    #[serde(default)]
+    pub period: Option<String>,
+    /// sloguard/v1 only.
+    #[serde(default)]
+    pub tiers: Option<Vec<RawTier>>,
+    /// sloguard/v1 only.
+    #[serde(default)]
+    pub min_events: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSli {
+    #[serde(default)]
+    pub events: Option<RawEvents>,
+    #[serde(default)]
+    pub raw: Option<RawRatio>,
+    /// sloguard/v1 only.
+    #[serde(default)]
+    pub latency: Option<RawLatency>,
+    /// Accepted so Sloth files load, then reported: plugins run Go code sloguard lacks.
+    #[serde(default)]
+    pub plugin: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    pub error_query: String,
+    pub total_query: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatio {
+    pub error_ratio_query: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    pub metric: String,
+    #[serde(default)]
+    pub selector: Option<String>,
+    pub threshold: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerting {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub labels: LabelMap,
+    #[serde(default)]
+    pub annotations: LabelMap,
+    #[serde(default)]
+    pub page_alert: RawAlert,
+    #[serde(default)]
+    pub ticket_alert: RawAlert,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    #[serde(default)]
+    pub disable: bool,
+    #[serde(default)]
+    pub labels: LabelMap,
+    #[serde(default)]
+    pub annotations: LabelMap,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    pub severity: String,
+    #[serde(alias = "long")]
+    pub long_window: String,
+    #[serde(alias = "short")]
+    pub short_window: String,
+    #[serde(default, alias = "factor", alias = "burn_rate")]
+    pub burn_factor: Option<f64>,
+    #[serde(default, alias = "budget_consumed")]
+    pub budget_percent: Option<f64>,
+}
