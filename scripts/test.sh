@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one command that runs every test (README, CI): installs the external tools the tests
+# need when they are missing, then runs fmt, clippy, the whole cargo test suite (including
+# the tests that start promtool), promtool over every committed rule and rule test, and
+# `generate --check` so committed rules/ match slo-specs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+command -v promtool >/dev/null 2>&1 || { echo "== installing Debian prometheus (promtool)"; apt_install prometheus; }
+command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing after install" >&2; exit 1; }
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test
+echo "== promtool check rules / test rules on rules/"
+(cd rules && promtool check rules ./*.yaml && promtool test rules tests/*.yaml)
+echo "== sloguard generate --check"
+cargo run --quiet -- generate --check
+echo "== all tests passed"
