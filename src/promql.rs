@@ -33,13 +33,20 @@ pub enum PromqlError {
     NotRegional { label: String, reasons: Vec<String> },
 }
 
-/// An SLI query pinned to the region label, ready to render for any window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An SLI query pinned to the region label, ready to render for any window; it keeps the
+/// user's query as parsed (before the rewrite) so later stages need not parse it again.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SliTemplate {
     text: String,
+    source: Expr,
 }
 
 impl SliTemplate {
+    /// The query as written (window placeholder replaced by a sentinel), parsed.
+    pub fn source(&self) -> &Expr {
+        &self.source
+    }
+
     pub fn render(&self, window: Window) -> String {
         self.text.replace(WINDOW_PLACEHOLDER, &window.to_string())
     }
@@ -75,7 +82,8 @@ pub fn parse_template(query: &str) -> Result<Expr, PromqlError> {
 
 /// Parses a template and rewrites it so every aggregation groups by `region_label`.
 pub fn regionalize(query: &str, region_label: &str) -> Result<SliTemplate, PromqlError> {
-    let mut expr = parse_template(query)?;
+    let source = parse_template(query)?;
+    let mut expr = source.clone();
     let mut pin = RegionPin {
         label: region_label,
         problems: Vec::new(),
@@ -91,6 +99,7 @@ pub fn regionalize(query: &str, region_label: &str) -> Result<SliTemplate, Promq
     let rendered = expr.to_string();
     Ok(SliTemplate {
         text: rendered.replace(sentinel_rendered(), WINDOW_PLACEHOLDER),
+        source,
     })
 }
 

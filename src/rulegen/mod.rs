@@ -7,6 +7,7 @@
 
 pub mod explain;
 pub mod unittest;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -381,15 +382,32 @@ pub struct Generated {
 }
 
 pub fn generate(services: &[Service], opts: &Options) -> Result<Generated, RulegenError> {
+    use rayon::prelude::*;
+    // Services are independent; order is kept so output and warnings are deterministic.
+    let per_service: Vec<Result<Generated, RulegenError>> = services
+        .par_iter()
+        .map(|s| generate_service(s, opts))
+        .collect();
     let mut files = Vec::new();
     let mut warnings = Vec::new();
-    for service in services {
+    for g in per_service {
+        let g = g?;
+        files.extend(g.files);
+        warnings.extend(g.warnings);
+    }
+    Ok(Generated { files, warnings })
+}
+
+fn generate_service(service: &Service, opts: &Options) -> Result<Generated, RulegenError> {
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    {
         let rules = service_rules(service);
         match opts.format {
             Format::Prometheus => {
                 files.push(OutputFile {
                     path: PathBuf::from(format!("{}.yaml", service.name)),
-                    content: format!("{HEADER}{}", to_yaml(&service.name, &rules)?),
+                    content: format!("{HEADER}{}", yaml::rule_file(&rules)),
                 });
                 let (test, w) =
                     unittest::service_tests(service, &format!("../{}.yaml", service.name));
@@ -397,7 +415,7 @@ pub fn generate(services: &[Service], opts: &Options) -> Result<Generated, Ruleg
                 if let Some(test) = test {
                     files.push(OutputFile {
                         path: PathBuf::from(format!("tests/{}_test.yaml", service.name)),
-                        content: format!("{HEADER}{}", to_yaml(&service.name, &test)?),
+                        content: format!("{HEADER}{}", yaml::test_file(&test)),
                     });
                 }
             }

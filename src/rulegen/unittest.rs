@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::explain::fastest_detection;
 use super::{id_labels, quote};
-use crate::promql::{self, metric_name, selector_matches, summed_rate_selector};
-use crate::spec::{decimal, Service, Severity, Slo};
+use crate::promql::{metric_name, selector_matches, summed_rate_selector, SliTemplate};
+use crate::spec::{decimal, RegionalSli, Service, Severity, Slo};
 
 const INTERVAL_MIN: u64 = 1;
 const REGION_POOL: &[&str] = &[
@@ -238,6 +238,8 @@ fn refs(v: &[Matcher]) -> Vec<&Matcher> {
     v.iter().collect()
 }
 
+type Terms = Vec<(f64, VectorSelector)>;
+
 /// A query that is a sum or difference of `sum(rate(<selector>[w]))` terms, as
 /// (sign, selector) pairs: the shapes whose value is a linear function of series rates.
 fn linear_terms(
@@ -266,9 +268,8 @@ fn linear_terms(
     }
 }
 
-fn terms_of(q: &str, region_label: &str) -> Result<Vec<(f64, VectorSelector)>, String> {
-    let e = promql::parse_template(q).map_err(|e| e.to_string())?;
-    linear_terms(&e, region_label).ok_or_else(|| {
+fn terms_of(template: &SliTemplate, region_label: &str) -> Result<Terms, String> {
+    linear_terms(template.source(), region_label).ok_or_else(|| {
         "only sums and differences of sum(rate(<selector>[{{.window}}])) are synthesised"
             .to_string()
     })
@@ -278,13 +279,8 @@ fn name_of(vs: &VectorSelector) -> Result<String, String> {
     metric_name(vs).ok_or_else(|| "a selector has no metric name".to_string())
 }
 
-/// Series roles for an SLI, or why none could be found.
-fn synthesise(slo: &Slo, region_label: &str, eps: f64) -> Result<Vec<Role>, String> {
-    let (eq, tq) = slo
-        .sli
-        .event_queries()
-        .ok_or("raw error-ratio SLIs have no event series to synthesise")?;
-    let (et, tt) = (terms_of(&eq, region_label)?, terms_of(&tq, region_label)?);
+/// Series roles for an SLI's (error, total) terms, or why none could be found.
+fn synthesise(et: &Terms, tt: &Terms, region_label: &str, eps: f64) -> Result<Vec<Role>, String> {
     let [(ts, st)] = tt.as_slice() else {
         return Err("the total query must be a single sum(rate(<selector>[{{.window}}]))".into());
     };
@@ -371,13 +367,14 @@ fn synthesise(slo: &Slo, region_label: &str, eps: f64) -> Result<Vec<Role>, Stri
 
 /// Checks the roles against the SLI's own selectors: the healthy ratio must be `eps` and
 /// the outage ratio 1, in the given region.
-fn verify(slo: &Slo, roles: &[Role], region_label: &str, region: &str, eps: f64) -> bool {
-    let Some((eq, tq)) = slo.sli.event_queries() else {
-        return false;
-    };
-    let (Ok(et), Ok(tt)) = (terms_of(&eq, region_label), terms_of(&tq, region_label)) else {
-        return false;
-    };
+fn verify(
+    et: &Terms,
+    tt: &Terms,
+    roles: &[Role],
+    region_label: &str,
+    region: &str,
+    eps: f64,
+) -> bool {
     let value = |terms: &[(f64, VectorSelector)], outage: bool| -> f64 {
         terms
             .iter()
@@ -395,30 +392,26 @@ fn verify(slo: &Slo, roles: &[Role], region_label: &str, region: &str, eps: f64)
             .sum()
     };
     let (eh, th, eo, to) = (
-        value(&et, false),
-        value(&tt, false),
-        value(&et, true),
-        value(&tt, true),
+        value(et, false),
+        value(tt, false),
+        value(et, true),
+        value(tt, true),
     );
     th > 0.0 && to > 0.0 && (eh / th - eps).abs() < 1e-9 && (eo / to - 1.0).abs() < 1e-9
 }
 
-fn region_pair(slo: &Slo, region_label: &str) -> Option<(String, String)> {
-    let (eq, tq) = slo.sli.event_queries()?;
-    let mut region_matchers: Vec<Matcher> = Vec::new();
-    for q in [eq, tq] {
-        if let Ok(e) = promql::parse_template(&q) {
-            for vs in promql::selectors(&e) {
-                region_matchers.extend(
-                    vs.matchers
-                        .matchers
-                        .iter()
-                        .filter(|m| m.name == region_label)
-                        .cloned(),
-                );
-            }
-        }
-    }
+fn region_pair(et: &Terms, tt: &Terms, region_label: &str) -> Option<(String, String)> {
+    let region_matchers: Vec<Matcher> = et
+        .iter()
+        .chain(tt.iter())
+        .flat_map(|(_, vs)| {
+            vs.matchers
+                .matchers
+                .iter()
+                .filter(|m| m.name == region_label)
+                .cloned()
+        })
+        .collect();
     let mut pool: Vec<String> = REGION_POOL.iter().map(|s| s.to_string()).collect();
     for m in &region_matchers {
         match &m.op {
@@ -483,10 +476,19 @@ pub fn slo_test(service: &Service, slo: &Slo) -> Result<TestGroup, String> {
         .ok_or_else(|| warn("no page tier can fire even at 100% errors".into()))?;
     let eps = crate::spec::round_sig(slo.error_budget() * 0.1);
     let rl = &service.region_label;
-    let roles = synthesise(slo, rl, eps).map_err(warn)?;
-    let (ra, rb) = region_pair(slo, rl)
+    let RegionalSli::Events { error, total } = &slo.regional else {
+        return Err(warn(
+            "raw error-ratio SLIs have no event series to synthesise".into(),
+        ));
+    };
+    let (et, tt) = (
+        terms_of(error, rl).map_err(warn)?,
+        terms_of(total, rl).map_err(warn)?,
+    );
+    let roles = synthesise(&et, &tt, rl, eps).map_err(warn)?;
+    let (ra, rb) = region_pair(&et, &tt, rl)
         .ok_or_else(|| warn("no two region values satisfy the region matchers".into()))?;
-    if !(verify(slo, &roles, rl, &ra, eps) && verify(slo, &roles, rl, &rb, eps)) {
+    if !(verify(&et, &tt, &roles, rl, &ra, eps) && verify(&et, &tt, &roles, rl, &rb, eps)) {
         return Err(warn(
             "the synthesised series do not reproduce the SLI (selectors too complex)".into(),
         ));
@@ -588,7 +590,7 @@ mod tests {
 
     fn m(op: &str, name: &str, value: &str) -> Matcher {
         let e = promql_parser::parser::parse(&format!("x{{{name}{op}\"{value}\"}}")).unwrap();
-        promql::selectors(&e)[0]
+        crate::promql::selectors(&e)[0]
             .matchers
             .matchers
             .iter()

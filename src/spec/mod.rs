@@ -741,8 +741,14 @@ pub fn check_unique_services(services: &[Service]) -> Vec<Problem> {
 pub fn parse_all(files: &[(PathBuf, String)]) -> Result<Vec<Service>, Vec<Problem>> {
     let mut services = Vec::new();
     let mut problems = Vec::new();
-    for (path, text) in files {
-        match parse_spec(path, text) {
+    use rayon::prelude::*;
+    // Files are independent and parsing their PromQL dominates; order is kept.
+    let parsed: Vec<_> = files
+        .par_iter()
+        .map(|(path, text)| parse_spec(path, text))
+        .collect();
+    for r in parsed {
+        match r {
             Ok(s) => services.push(s),
             Err(p) => problems.extend(p),
         }
