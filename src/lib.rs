@@ -13,6 +13,7 @@
 //! - [`openmetrics`]: the OpenMetrics text reader used by `backtest`.
 //! - [`backtest`]: replays OpenMetrics counters through the core.
 
+pub mod burn;
 pub mod cli;
 pub mod files;
 pub mod promql;
