@@ -32,6 +32,12 @@ pub enum RuleFormat {
     PrometheusOperator,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every spec; exit 1 listing every problem as `file: slo: message`.
@@ -61,5 +67,25 @@ pub enum Command {
     Explain {
         #[arg(long, default_value = "slo-specs")]
         specs: PathBuf,
+    },
+    /// Replay OpenMetrics counter samples through the streaming core: every alert firing
+    /// and resolution, and the final error ratio and burn rate of every window.
+    Backtest {
+        #[arg(long, default_value = "slo-specs")]
+        specs: PathBuf,
+        /// OpenMetrics text (as `promtool tsdb create-blocks-from openmetrics` reads; timestamps in seconds).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+        /// Evaluation interval.
+        #[arg(long, default_value = "30s")]
+        step: String,
+        /// Buckets per window (edge error at most 1/K).
+        #[arg(long, default_value_t = 30)]
+        k: u32,
+        /// How late a sample may arrive and still count.
+        #[arg(long, default_value = "5m")]
+        lateness: String,
     },
 }

@@ -13,10 +13,13 @@
 //! - [`openmetrics`]: the OpenMetrics text reader used by `backtest`.
 //! - [`backtest`]: replays OpenMetrics counters through the core.
 
+pub mod backtest;
 pub mod burn;
 pub mod cli;
 pub mod files;
+pub mod openmetrics;
 pub mod promql;
 pub mod rulegen;
+pub mod sim;
 pub mod spec;
 pub mod window;

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use sloguard::cli::{Cli, Command, LogFormat, RuleFormat};
+use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
 use sloguard::files::{self, OutputFile};
 use sloguard::rulegen::{self, Format, Options, HEADER};
 use sloguard::spec::{self, SpecError};
+use sloguard::window::Window;
 
 // generate/validate allocate many small strings and regex compiler tables; mimalloc cut
 // their wall time by a quarter against the system allocator (benches/README.md).
@@ -148,6 +149,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 changed.len(),
                 stale.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backtest {
+            specs,
+            data,
+            output,
+            step,
+            k,
+            lateness,
+        } => {
+            let Some(services) = load_specs(&specs)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let secs = |flag: &str, v: &str| -> anyhow::Result<i64> {
+                Ok(Window::parse(v)
+                    .with_context(|| format!("--{flag}"))?
+                    .secs() as i64)
+            };
+            let opts = sloguard::backtest::Options {
+                step: secs("step", &step)?,
+                k,
+                lateness: secs("lateness", &lateness)?,
+                ..Default::default()
+            };
+            let text = std::fs::read_to_string(&data)
+                .with_context(|| format!("reading {}", data.display()))?;
+            let big = text.len() > 64 << 20;
+            let mut last = 0;
+            let report = sloguard::backtest::run(&services, &text, &opts, |done, total| {
+                let pct = done * 100 / total.max(1);
+                if big && pct >= last + 10 {
+                    last = pct;
+                    eprintln!("backtest: {pct}% of {}", data.display());
+                }
+            })
+            .with_context(|| format!("backtest of {}", data.display()))?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Output::Text => print!("{}", sloguard::backtest::render_text(&report)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { specs } => {

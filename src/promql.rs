@@ -236,6 +236,31 @@ pub fn summed_rate_selector(expr: &Expr, region_label: &str) -> Option<VectorSel
     }
 }
 
+/// A query that is a sum or difference of `sum(rate(<selector>[w]))` terms, as
+/// (sign, selector) pairs: the shapes whose value is a linear function of series rates,
+/// which test synthesis and offline evaluation understand.
+pub fn linear_terms(expr: &Expr, region_label: &str) -> Option<Vec<(f64, VectorSelector)>> {
+    if let Some(vs) = summed_rate_selector(expr, region_label) {
+        return Some(vec![(1.0, vs)]);
+    }
+    match expr {
+        Expr::Paren(p) => linear_terms(&p.expr, region_label),
+        Expr::Binary(b)
+            if b.modifier.is_none() && matches!(b.op.id(), token::T_ADD | token::T_SUB) =>
+        {
+            let sign = if b.op.id() == token::T_SUB { -1.0 } else { 1.0 };
+            let mut l = linear_terms(&b.lhs, region_label)?;
+            l.extend(
+                linear_terms(&b.rhs, region_label)?
+                    .into_iter()
+                    .map(|(s, v)| (s * sign, v)),
+            );
+            Some(l)
+        }
+        _ => None,
+    }
+}
+
 /// The metric name a selector asks for, from its name or an `__name__="..."` matcher.
 pub fn metric_name(vs: &VectorSelector) -> Option<String> {
     vs.name.clone().or_else(|| {
@@ -254,19 +279,28 @@ pub fn selector_matches(
     name: &str,
     labels: &BTreeMap<String, String>,
 ) -> bool {
+    selector_matches_with(vs, name, |k| labels.get(k).map(String::as_str))
+}
+
+/// [`selector_matches`] over any label lookup.
+pub fn selector_matches_with<'a>(
+    vs: &VectorSelector,
+    name: &str,
+    label: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
     if let Some(n) = &vs.name {
         if n != name {
             return false;
         }
     }
-    let value_of = |m: &Matcher| -> String {
+    let value_of = |m: &Matcher| -> &str {
         if m.name == "__name__" {
-            name.to_string()
+            name
         } else {
-            labels.get(&m.name).cloned().unwrap_or_default()
+            label(&m.name).unwrap_or("")
         }
     };
-    let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(&value_of(m)));
+    let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(value_of(m)));
     if vs.matchers.or_matchers.is_empty() {
         all(&vs.matchers.matchers)
     } else {

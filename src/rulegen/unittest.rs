@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::explain::fastest_detection;
 use super::{id_labels, quote};
-use crate::promql::{metric_name, selector_matches, summed_rate_selector, SliTemplate};
+use crate::promql::{self, metric_name, selector_matches, SliTemplate};
 use crate::spec::{decimal, RegionalSli, Service, Severity, Slo};
 
 const INTERVAL_MIN: u64 = 1;
@@ -240,36 +240,8 @@ fn refs(v: &[Matcher]) -> Vec<&Matcher> {
 
 type Terms = Vec<(f64, VectorSelector)>;
 
-/// A query that is a sum or difference of `sum(rate(<selector>[w]))` terms, as
-/// (sign, selector) pairs: the shapes whose value is a linear function of series rates.
-fn linear_terms(
-    expr: &promql_parser::parser::Expr,
-    region_label: &str,
-) -> Option<Vec<(f64, VectorSelector)>> {
-    use promql_parser::parser::{token, Expr};
-    if let Some(vs) = summed_rate_selector(expr, region_label) {
-        return Some(vec![(1.0, vs)]);
-    }
-    match expr {
-        Expr::Paren(p) => linear_terms(&p.expr, region_label),
-        Expr::Binary(b)
-            if b.modifier.is_none() && matches!(b.op.id(), token::T_ADD | token::T_SUB) =>
-        {
-            let sign = if b.op.id() == token::T_SUB { -1.0 } else { 1.0 };
-            let mut l = linear_terms(&b.lhs, region_label)?;
-            l.extend(
-                linear_terms(&b.rhs, region_label)?
-                    .into_iter()
-                    .map(|(s, v)| (s * sign, v)),
-            );
-            Some(l)
-        }
-        _ => None,
-    }
-}
-
 fn terms_of(template: &SliTemplate, region_label: &str) -> Result<Terms, String> {
-    linear_terms(template.source(), region_label).ok_or_else(|| {
+    promql::linear_terms(template.source(), region_label).ok_or_else(|| {
         "only sums and differences of sum(rate(<selector>[{{.window}}])) are synthesised"
             .to_string()
     })
@@ -590,7 +562,7 @@ mod tests {
 
     fn m(op: &str, name: &str, value: &str) -> Matcher {
         let e = promql_parser::parser::parse(&format!("x{{{name}{op}\"{value}\"}}")).unwrap();
-        crate::promql::selectors(&e)[0]
+        promql::selectors(&e)[0]
             .matchers
             .matchers
             .iter()
