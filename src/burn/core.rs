@@ -87,6 +87,14 @@ impl Core {
         &self.slos[idx]
     }
 
+    /// Reserves room for `additional` more streams exactly.
+    pub fn reserve(&mut self, additional: usize) {
+        self.store.reserve(additional);
+        self.stream_slo.reserve_exact(additional);
+        self.tier_bits.reserve_exact(additional);
+        self.alert_bits.reserve_exact(additional);
+    }
+
     pub fn add_stream(&mut self, slo: usize) -> StreamId {
         self.stream_slo.push(slo as u32);
         self.tier_bits.push(0);
@@ -146,13 +154,16 @@ impl Core {
     /// the long window saw at least `min_events`; when either window has no data the tier
     /// keeps its previous state (no data never fires and never clears).
     pub fn evaluate(&mut self, out: &mut Vec<Transition>) {
-        let levels = self.store.levels();
-        let mut raw = [Counts::default(); 64];
-        for s in 0..self.store.len() {
-            let id = StreamId(s as u32);
-            let model = &self.slos[self.stream_slo[s] as usize];
-            self.store.window_sums(id, &mut raw[..levels]);
-            let mut bits = self.tier_bits[s];
+        let Core {
+            store,
+            slos,
+            stream_slo,
+            tier_bits,
+            alert_bits,
+        } = self;
+        store.scan(|s, raw| {
+            let model = &slos[stream_slo[s] as usize];
+            let mut bits = tier_bits[s];
             let mut alerts = 0u8;
             for (t, tier) in model.tiers.iter().enumerate() {
                 let long = Self::events(model, raw[tier.long]);
@@ -171,22 +182,22 @@ impl Core {
                     alerts |= severity_bit(tier.severity);
                 }
             }
-            self.tier_bits[s] = bits;
-            let before = self.alert_bits[s];
+            tier_bits[s] = bits;
+            let before = alert_bits[s];
             if before != alerts {
                 for sev in [Severity::Page, Severity::Ticket] {
                     let b = severity_bit(sev);
                     if before & b != alerts & b {
                         out.push(Transition {
-                            stream: id,
+                            stream: StreamId(s as u32),
                             severity: sev,
                             firing: alerts & b != 0,
                         });
                     }
                 }
-                self.alert_bits[s] = alerts;
+                alert_bits[s] = alerts;
             }
-        }
+        });
     }
 }
 

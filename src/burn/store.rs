@@ -112,6 +112,15 @@ impl Store {
         Some((self.cur[level] - l.slots as i64) * l.width)
     }
 
+    /// Reserves room for `additional` more streams exactly (no growth slack).
+    pub fn reserve(&mut self, additional: usize) {
+        let levels = self.levels();
+        self.open0.reserve_exact(additional);
+        self.open.reserve_exact(additional * (levels - 1));
+        self.sums.reserve_exact(additional * levels);
+        self.rings.reserve_exact(additional * self.ring_stride);
+    }
+
     pub fn add_stream(&mut self) -> StreamId {
         let id = StreamId(self.open0.len() as u32);
         let levels = self.levels();
@@ -302,6 +311,39 @@ impl Store {
                 first: sums[i].first + chain.first,
                 total: sums[i].total + chain.total,
             };
+        }
+    }
+
+    /// Calls `f(stream, windows)` for every stream in order, with every level's window sum
+    /// (finest first); the fast path of evaluation.
+    #[inline]
+    pub fn scan(&self, mut f: impl FnMut(usize, &[Counts])) {
+        let levels = self.levels();
+        let mut out = [Counts::default(); 64];
+        let out = &mut out[..levels];
+        let streams = self.open0.iter().zip(self.sums.chunks_exact(levels)).zip(
+            self.open
+                .chunks_exact(levels - 1)
+                .chain(std::iter::repeat(&[][..])),
+        );
+        for (s, ((open0, sums), open)) in streams.enumerate() {
+            let mut chain = Counts {
+                first: u64::from(open0[0]),
+                total: u64::from(open0[1]),
+            };
+            out[0] = Counts {
+                first: sums[0].first + chain.first,
+                total: sums[0].total + chain.total,
+            };
+            for ((o, sum), dst) in open.iter().zip(&sums[1..]).zip(out[1..].iter_mut()) {
+                chain.first += o.first;
+                chain.total += o.total;
+                *dst = Counts {
+                    first: sum.first + chain.first,
+                    total: sum.total + chain.total,
+                };
+            }
+            f(s, out);
         }
     }
 
