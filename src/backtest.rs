@@ -137,7 +137,7 @@ pub fn run(
         ingestor.evaluate(&mut transitions);
         evaluations += 1;
         for (sref, t) in &transitions {
-            let Some(key) = ingestor.key(*sref) else {
+            let Some(key) = ingestor.streams.key(*sref) else {
                 continue;
             };
             let severity = t.severity.as_str();
@@ -176,10 +176,9 @@ pub fn run(
     evaluate(&mut ingestor, end, &mut alerts);
 
     let mut final_rows = Vec::new();
-    for (sref, key) in ingestor.streams() {
-        let group = &ingestor.groups[sref.group];
-        let budget = group.core.slo(group.core.stream_slo(sref.id)).budget;
-        for (w, ev) in group.windows.iter().zip(group.core.windows(sref.id)) {
+    for (sref, key) in ingestor.streams.all() {
+        let budget = ingestor.streams.budget(sref);
+        for (w, ev) in ingestor.streams.windows(sref) {
             let ratio = ev.ratio();
             final_rows.push(FinalRow {
                 service: key.service.clone(),
@@ -200,7 +199,7 @@ pub fn run(
             series: ingestor.stats.series,
             unmatched_series: ingestor.stats.unmatched_series,
             rejected_samples: ingestor.stats.rejected_samples,
-            late_dropped: ingestor.late_dropped(),
+            late_dropped: ingestor.streams.late_dropped(),
             evaluations,
             start,
             end,

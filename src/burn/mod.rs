@@ -29,6 +29,7 @@ pub mod counter;
 pub mod layout;
 pub mod series;
 pub mod store;
+pub mod streams;
 
 pub use self::core::{Core, SloModel, TierModel, Transition, WindowEvents};
 pub use layout::{Layout, LayoutError};

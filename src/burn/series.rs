@@ -8,17 +8,13 @@
 //! and `sum(rate(all[w])) - sum(rate(good[w]))` over the total, as the latency shorthand
 //! expands (streams count good events).
 
-use std::collections::HashMap;
-
 use promql_parser::parser::ast::VectorSelector;
 
-use super::core::{Core, SloModel, TierModel, Transition};
+use super::core::Transition;
 use super::counter::{CounterState, Observation};
-use super::layout::{Layout, LayoutError};
-use super::store::StreamId;
+use super::streams::{StreamRef, Streams, StreamsError};
 use crate::promql::{self, metric_name, selector_matches_with};
 use crate::spec::{RegionalSli, Service, Slo};
-use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeriesError {
@@ -28,23 +24,8 @@ pub enum SeriesError {
         slo: String,
         why: String,
     },
-    #[error("windows of {slo}: {source}")]
-    Layout { slo: String, source: LayoutError },
-}
-
-/// Identity of a stream.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StreamKey {
-    pub service: String,
-    pub slo: String,
-    pub region: String,
-}
-
-/// A stream in one of the ingestor's cores (SLOs with the same windows share a core).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StreamRef {
-    pub group: usize,
-    pub id: StreamId,
+    #[error(transparent)]
+    Streams(#[from] StreamsError),
 }
 
 /// A raw series handle from [`Ingestor::resolve`].
@@ -67,20 +48,10 @@ struct SeriesEntry {
 /// How one SLO reads raw series.
 #[derive(Debug, Clone)]
 struct SloRule {
-    group: usize,
-    model: usize,
-    service: String,
-    slo: String,
+    slo: usize,
     region_label: String,
     first: VectorSelector,
     total: VectorSelector,
-}
-
-/// Windows and core of a group of SLOs that share them.
-#[derive(Debug, Clone)]
-pub struct Group {
-    pub windows: Vec<Window>,
-    pub core: Core,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,10 +63,8 @@ pub struct IngestStats {
 
 #[derive(Debug, Clone)]
 pub struct Ingestor {
-    pub groups: Vec<Group>,
+    pub streams: Streams,
     rules: Vec<SloRule>,
-    streams: HashMap<(usize, String), StreamRef>,
-    keys: HashMap<StreamRef, (StreamKey, usize)>,
     series: Vec<SeriesEntry>,
     staleness: i64,
     pub stats: IngestStats,
@@ -146,56 +115,21 @@ fn selectors_of(
 }
 
 impl Ingestor {
-    /// Builds the cores and matching rules for every SLO of `services`.
+    /// Builds the streams and matching rules for every SLO of `services`.
     pub fn new(
         services: &[Service],
         k: u32,
         lateness: i64,
         staleness: i64,
     ) -> Result<Self, SeriesError> {
-        let mut groups: Vec<Group> = Vec::new();
+        let mut streams = Streams::new();
         let mut rules = Vec::new();
         for service in services {
             for slo in &service.slos {
                 let (first, total, counts_good) = selectors_of(service, slo)?;
-                let windows = slo.windows();
-                let group = match groups.iter().position(|g| g.windows == windows) {
-                    Some(g) => g,
-                    None => {
-                        let layout =
-                            Layout::new(&windows, k).map_err(|source| SeriesError::Layout {
-                                slo: service.slo_id(slo),
-                                source,
-                            })?;
-                        groups.push(Group {
-                            windows: windows.clone(),
-                            core: Core::new(layout, lateness),
-                        });
-                        groups.len() - 1
-                    }
-                };
-                let layout = groups[group].core.store.layout().clone();
-                let level = |w: Window| layout.level_of(w).unwrap_or(0);
-                let model = groups[group].core.add_slo(SloModel {
-                    tiers: slo
-                        .tiers
-                        .iter()
-                        .map(|t| TierModel {
-                            severity: t.severity,
-                            long: level(t.long),
-                            short: level(t.short),
-                            threshold: slo.threshold(t),
-                        })
-                        .collect(),
-                    min_events: slo.min_events,
-                    counts_good,
-                    budget: slo.error_budget(),
-                });
+                let idx = streams.add_slo(service, slo, counts_good, k, lateness)?;
                 rules.push(SloRule {
-                    group,
-                    model,
-                    service: service.name.clone(),
-                    slo: slo.name.clone(),
+                    slo: idx,
                     region_label: service.region_label.clone(),
                     first,
                     total,
@@ -203,10 +137,8 @@ impl Ingestor {
             }
         }
         Ok(Ingestor {
-            groups,
+            streams,
             rules,
-            streams: HashMap::new(),
-            keys: HashMap::new(),
             series: Vec::new(),
             staleness,
             stats: IngestStats::default(),
@@ -217,7 +149,7 @@ impl Ingestor {
     pub fn resolve(&mut self, name: &str, labels: &[(String, String)]) -> SeriesId {
         let get = |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let mut routes: Vec<Route> = Vec::new();
-        for (r, rule) in self.rules.iter().enumerate() {
+        for rule in &self.rules {
             let first = selector_matches_with(&rule.first, name, get);
             let total = selector_matches_with(&rule.total, name, get);
             if !(first || total) {
@@ -226,24 +158,7 @@ impl Ingestor {
             let Some(region) = get(&rule.region_label).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            let stream = match self.streams.get(&(r, region.to_string())) {
-                Some(s) => *s,
-                None => {
-                    let id = self.groups[rule.group].core.add_stream(rule.model);
-                    let sref = StreamRef {
-                        group: rule.group,
-                        id,
-                    };
-                    self.streams.insert((r, region.to_string()), sref);
-                    let key = StreamKey {
-                        service: rule.service.clone(),
-                        slo: rule.slo.clone(),
-                        region: region.to_string(),
-                    };
-                    self.keys.insert(sref, (key, r));
-                    sref
-                }
-            };
+            let stream = self.streams.stream(rule.slo, region);
             routes.push(Route {
                 stream,
                 first,
@@ -274,10 +189,7 @@ impl Ingestor {
                 for r in &entry.routes {
                     let first = if r.first { d } else { 0 };
                     let total = if r.total { d } else { 0 };
-                    self.groups[r.stream.group]
-                        .core
-                        .store
-                        .add(r.stream.id, ts, first, total);
+                    self.streams.add(r.stream, ts, first, total);
                 }
             }
             Observation::First => {}
@@ -285,50 +197,11 @@ impl Ingestor {
         }
     }
 
-    /// Moves every core's clock to `now`.
     pub fn advance(&mut self, now: i64) {
-        for g in &mut self.groups {
-            g.core.store.advance(now);
-        }
+        self.streams.advance(now);
     }
 
-    /// Evaluates every stream; appends (stream, transition) pairs.
     pub fn evaluate(&mut self, out: &mut Vec<(StreamRef, Transition)>) {
-        let mut buf = Vec::new();
-        for (gi, g) in self.groups.iter_mut().enumerate() {
-            buf.clear();
-            g.core.evaluate(&mut buf);
-            out.extend(buf.iter().map(|t| {
-                (
-                    StreamRef {
-                        group: gi,
-                        id: t.stream,
-                    },
-                    *t,
-                )
-            }));
-        }
-    }
-
-    pub fn key(&self, s: StreamRef) -> Option<&StreamKey> {
-        self.keys.get(&s).map(|(k, _)| k)
-    }
-
-    /// Every stream with its key, sorted by (service, slo, region).
-    pub fn streams(&self) -> Vec<(StreamRef, &StreamKey)> {
-        let mut v: Vec<(StreamRef, &StreamKey)> =
-            self.keys.iter().map(|(s, (k, _))| (*s, k)).collect();
-        v.sort_by(|a, b| {
-            (&a.1.service, &a.1.slo, &a.1.region).cmp(&(&b.1.service, &b.1.slo, &b.1.region))
-        });
-        v
-    }
-
-    /// Late samples dropped across all cores.
-    pub fn late_dropped(&self) -> u64 {
-        self.groups
-            .iter()
-            .map(|g| g.core.store.stats.late_dropped)
-            .sum()
+        self.streams.evaluate(out);
     }
 }
