@@ -16,9 +16,11 @@
 pub mod backtest;
 pub mod burn;
 pub mod cli;
+pub mod config;
 pub mod files;
 pub mod openmetrics;
 pub mod promql;
+pub mod query;
 pub mod rulegen;
 pub mod sim;
 pub mod spec;

@@ -1,0 +1,393 @@
+//! The engine configuration file (`eval`, `serve`, `backtest --config`): YAML with unknown
+//! keys rejected, every problem reported at once as `file: field: message`.
+//! `sloguard.example.yaml` documents every key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::window::Window;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_specs")]
+    specs: PathBuf,
+    source: RawSource,
+    #[serde(default)]
+    evaluation: RawEvaluation,
+    #[serde(default)]
+    regions: RawRegions,
+    #[serde(default)]
+    server: RawServer,
+}
+
+fn default_specs() -> PathBuf {
+    PathBuf::from("slo-specs")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    thanos: RawThanos,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThanos {
+    url: String,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
+    max_response_bytes: Option<usize>,
+    #[serde(default)]
+    partial_response: Option<bool>,
+    #[serde(default)]
+    bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    basic_auth: Option<RawBasicAuth>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password_file: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvaluation {
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    lookback: Option<String>,
+    #[serde(default)]
+    buckets: Option<u32>,
+    #[serde(default)]
+    lateness: Option<String>,
+    #[serde(default)]
+    fine_step: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegions {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    standby: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default)]
+    listen: Option<String>,
+}
+
+/// Authentication to a query endpoint behind a proxy; secrets are read from files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Bearer {
+        token_file: PathBuf,
+    },
+    Basic {
+        username: String,
+        password_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    pub url: String,
+    /// Server-side query timeout; the client waits 2 s longer.
+    pub timeout: Window,
+    /// Retries of connection errors and 5xx within the evaluation budget.
+    pub retries: u32,
+    pub max_response_bytes: usize,
+    /// Sent as Thanos `partial_response`; decision queries must not accept partial data.
+    pub partial_response: bool,
+    pub auth: Auth,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationConfig {
+    pub interval: Window,
+    /// Rate window of steady-state queries (events per interval = rate × interval).
+    pub lookback: Window,
+    /// Step of the fine backfill segment (last 6h); at least twice the scrape interval.
+    pub fine_step: Window,
+    pub buckets: u32,
+    pub lateness: Window,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionsConfig {
+    pub label: String,
+    pub active: Option<String>,
+    pub standby: Vec<String>,
+}
+
+impl RegionsConfig {
+    /// Active first, then standbys.
+    pub fn all(&self) -> Vec<String> {
+        self.active
+            .iter()
+            .chain(self.standby.iter())
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub file: PathBuf,
+    /// Relative to the config file's directory when not absolute.
+    pub specs: PathBuf,
+    pub source: SourceConfig,
+    pub evaluation: EvaluationConfig,
+    pub regions: RegionsConfig,
+    pub listen: String,
+}
+
+/// Parses and validates a config text; relative paths resolve against `base_dir`.
+pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    let f = file.display().to_string();
+    let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| {
+        let loc = e
+            .location()
+            .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        ConfigError::Invalid(vec![format!("{f}: {loc}{msg}")])
+    })?;
+    let mut problems = Vec::new();
+    let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
+        let text = v.unwrap_or(default);
+        Window::parse(text).unwrap_or_else(|e| {
+            problems.push(format!("{f}: {field}: {e}"));
+            Window::parse(default).unwrap_or(Window::from_secs(1))
+        })
+    };
+    let timeout = dur(
+        "source.thanos.timeout",
+        raw.source.thanos.timeout.as_deref(),
+        "10s",
+    );
+    let interval = dur(
+        "evaluation.interval",
+        raw.evaluation.interval.as_deref(),
+        "30s",
+    );
+    let lookback = dur(
+        "evaluation.lookback",
+        raw.evaluation.lookback.as_deref(),
+        "2m",
+    );
+    let fine_step = dur(
+        "evaluation.fine_step",
+        raw.evaluation.fine_step.as_deref(),
+        "1m",
+    );
+    let lateness = dur(
+        "evaluation.lateness",
+        raw.evaluation.lateness.as_deref(),
+        "5m",
+    );
+    let t = &raw.source.thanos;
+    if !(t.url.starts_with("http://") || t.url.starts_with("https://"))
+        || reqwest::Url::parse(&t.url).is_err()
+    {
+        problems.push(format!(
+            "{f}: source.thanos.url: {:?} is not an http(s) URL",
+            t.url
+        ));
+    }
+    if lookback < interval {
+        problems.push(format!(
+            "{f}: evaluation.lookback: {lookback} must be at least the interval {interval}"
+        ));
+    }
+    let buckets = raw.evaluation.buckets.unwrap_or(crate::burn::DEFAULT_K);
+    if buckets < 2 {
+        problems.push(format!(
+            "{f}: evaluation.buckets: {buckets} must be at least 2"
+        ));
+    }
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        }
+    };
+    let auth = match (&t.bearer_token_file, &t.basic_auth) {
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "{f}: source.thanos: bearer_token_file and basic_auth are exclusive"
+            ));
+            Auth::None
+        }
+        (Some(p), None) => Auth::Bearer {
+            token_file: resolve(p),
+        },
+        (None, Some(b)) => Auth::Basic {
+            username: b.username.clone(),
+            password_file: resolve(&b.password_file),
+        },
+        (None, None) => Auth::None,
+    };
+    for file in match &auth {
+        Auth::Bearer { token_file } => vec![token_file.clone()],
+        Auth::Basic { password_file, .. } => vec![password_file.clone()],
+        Auth::None => vec![],
+    } {
+        if !file.is_file() {
+            problems.push(format!(
+                "{f}: source.thanos: secret file {} does not exist",
+                file.display()
+            ));
+        }
+    }
+    for k in t.headers.keys() {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            problems.push(format!(
+                "{f}: source.thanos.headers: {k:?} is not a valid header name"
+            ));
+        }
+    }
+    let regions = RegionsConfig {
+        label: raw
+            .regions
+            .label
+            .unwrap_or_else(|| crate::spec::DEFAULT_REGION_LABEL.to_string()),
+        active: raw.regions.active,
+        standby: raw.regions.standby,
+    };
+    if let Some(a) = &regions.active {
+        if regions.standby.contains(a) {
+            problems.push(format!(
+                "{f}: regions.standby: the active region {a:?} cannot also be a standby"
+            ));
+        }
+    }
+    let listen = raw
+        .server
+        .listen
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    if listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.push(format!(
+            "{f}: server.listen: {listen:?} is not an address:port"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid(problems));
+    }
+    Ok(Config {
+        file: file.to_path_buf(),
+        specs: resolve(&raw.specs),
+        source: SourceConfig {
+            url: t.url.trim_end_matches('/').to_string(),
+            timeout,
+            retries: t.retries.unwrap_or(2),
+            max_response_bytes: t.max_response_bytes.unwrap_or(64 << 20),
+            partial_response: t.partial_response.unwrap_or(false),
+            auth,
+            headers: t.headers.clone(),
+        },
+        evaluation: EvaluationConfig {
+            interval,
+            lookback,
+            fine_step,
+            buckets,
+            lateness,
+        },
+        regions,
+        listen,
+    })
+}
+
+/// Reads and parses a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parse(path, &text, base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_has_defaults() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "source: {thanos: {url: http://127.0.0.1:9090}}\n",
+            Path::new("/etc/sg"),
+        )
+        .unwrap();
+        assert_eq!(c.specs, PathBuf::from("/etc/sg/slo-specs"));
+        assert_eq!(c.evaluation.interval, Window::from_secs(30));
+        assert!(!c.source.partial_response);
+        assert_eq!(c.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let text = "source: {thanos: {url: ftp://x, timeout: 5x, headers: {\"bad header\": v}}}\nevaluation: {interval: 1m, lookback: 30s}\nregions: {active: a, standby: [a]}\nserver: {listen: nowhere}\n";
+        let Err(ConfigError::Invalid(p)) = parse(Path::new("c.yaml"), text, Path::new(".")) else {
+            panic!()
+        };
+        let all = p.join("\n");
+        for want in [
+            "source.thanos.url",
+            "source.thanos.timeout",
+            "headers",
+            "evaluation.lookback",
+            "regions.standby",
+            "server.listen",
+        ] {
+            assert!(all.contains(want), "{want} missing from:\n{all}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let Err(ConfigError::Invalid(p)) = parse(
+            Path::new("c.yaml"),
+            "source: {thanos: {url: http://x}}\nsever: {}\n",
+            Path::new("."),
+        ) else {
+            panic!()
+        };
+        assert!(p[0].contains("unknown field `sever`"), "{p:?}");
+    }
+}
