@@ -7,6 +7,8 @@
 use serde::Serialize;
 
 use crate::burn::series::{Ingestor, SeriesError, SeriesId};
+use crate::burn::streams::{StreamRef, Streams};
+use crate::burn::Transition;
 use crate::openmetrics::{self, ParseError};
 use crate::spec::Service;
 
@@ -136,30 +138,7 @@ pub fn run(
         transitions.clear();
         ingestor.evaluate(&mut transitions);
         evaluations += 1;
-        for (sref, t) in &transitions {
-            let Some(key) = ingestor.streams.key(*sref) else {
-                continue;
-            };
-            let severity = t.severity.as_str();
-            if t.firing {
-                alerts.push(AlertRecord {
-                    service: key.service.clone(),
-                    slo: key.slo.clone(),
-                    region: key.region.clone(),
-                    severity: severity.to_string(),
-                    fired_at: at,
-                    resolved_at: None,
-                });
-            } else if let Some(a) = alerts.iter_mut().rev().find(|a| {
-                a.resolved_at.is_none()
-                    && a.severity == severity
-                    && a.service == key.service
-                    && a.slo == key.slo
-                    && a.region == key.region
-            }) {
-                a.resolved_at = Some(at);
-            }
-        }
+        apply_transitions(&ingestor.streams, &transitions, at, alerts);
     };
     let total = samples.len();
     for (i, s) in samples.iter().enumerate() {
@@ -175,22 +154,7 @@ pub fn run(
     }
     evaluate(&mut ingestor, end, &mut alerts);
 
-    let mut final_rows = Vec::new();
-    for (sref, key) in ingestor.streams.all() {
-        let budget = ingestor.streams.budget(sref);
-        for (w, ev) in ingestor.streams.windows(sref) {
-            let ratio = ev.ratio();
-            final_rows.push(FinalRow {
-                service: key.service.clone(),
-                slo: key.slo.clone(),
-                region: key.region.clone(),
-                window: w.to_string(),
-                error_ratio: ratio,
-                burn_rate: ratio.map(|r| r / budget),
-                events: ev.total,
-            });
-        }
-    }
+    let final_rows = final_rows(&ingestor.streams);
     Ok(Report {
         alerts,
         final_rows,
@@ -205,6 +169,61 @@ pub fn run(
             end,
         },
     })
+}
+
+/// Records alert transitions evaluated at `at`: a firing opens a record, a resolution
+/// closes the open record of the same stream and severity.
+pub fn apply_transitions(
+    streams: &Streams,
+    transitions: &[(StreamRef, Transition)],
+    at: i64,
+    alerts: &mut Vec<AlertRecord>,
+) {
+    for (sref, t) in transitions {
+        let Some(key) = streams.key(*sref) else {
+            continue;
+        };
+        let severity = t.severity.as_str();
+        if t.firing {
+            alerts.push(AlertRecord {
+                service: key.service.clone(),
+                slo: key.slo.clone(),
+                region: key.region.clone(),
+                severity: severity.to_string(),
+                fired_at: at,
+                resolved_at: None,
+            });
+        } else if let Some(a) = alerts.iter_mut().rev().find(|a| {
+            a.resolved_at.is_none()
+                && a.severity == severity
+                && a.service == key.service
+                && a.slo == key.slo
+                && a.region == key.region
+        }) {
+            a.resolved_at = Some(at);
+        }
+    }
+}
+
+/// The error ratio, burn rate and events of every window of every stream.
+pub fn final_rows(streams: &Streams) -> Vec<FinalRow> {
+    let mut rows = Vec::new();
+    for (sref, key) in streams.all() {
+        let budget = streams.budget(sref);
+        for (w, ev) in streams.windows(sref) {
+            let ratio = ev.ratio();
+            rows.push(FinalRow {
+                service: key.service.clone(),
+                slo: key.slo.clone(),
+                region: key.region.clone(),
+                window: w.to_string(),
+                error_ratio: ratio,
+                burn_rate: ratio.map(|r| r / budget),
+                events: ev.total,
+            });
+        }
+    }
+    rows
 }
 
 /// The text report: alerts, then the final windows.

@@ -68,17 +68,28 @@ pub enum Command {
         #[arg(long, default_value = "slo-specs")]
         specs: PathBuf,
     },
-    /// Replay OpenMetrics counter samples through the streaming core: every alert firing
-    /// and resolution, and the final error ratio and burn rate of every window.
+    /// Replay counters through the streaming core: every alert firing and resolution, and
+    /// the final error ratio and burn rate of every window. From an OpenMetrics file
+    /// (`--specs --data`), or from the configured source over a past range (`--config
+    /// --start --end`).
     Backtest {
         #[arg(long, default_value = "slo-specs")]
         specs: PathBuf,
         /// OpenMetrics text (as `promtool tsdb create-blocks-from openmetrics` reads; timestamps in seconds).
+        #[arg(long, conflicts_with = "config")]
+        data: Option<PathBuf>,
+        /// Engine configuration: replay from its source instead of a file.
+        #[arg(long, requires_all = ["start", "end"])]
+        config: Option<PathBuf>,
+        /// Start of the replayed range (RFC 3339 or unix seconds), with --config.
         #[arg(long)]
-        data: PathBuf,
+        start: Option<String>,
+        /// End of the replayed range (RFC 3339 or unix seconds), with --config.
+        #[arg(long)]
+        end: Option<String>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
-        /// Evaluation interval.
+        /// Evaluation interval (file replays).
         #[arg(long, default_value = "30s")]
         step: String,
         /// Buckets per window (edge error at most 1/K).
@@ -87,5 +98,21 @@ pub enum Command {
         /// How late a sample may arrive and still count.
         #[arg(long, default_value = "5m")]
         lateness: String,
+    },
+    /// One backfill and evaluation against the configured source at TIME (default now).
+    Eval {
+        #[arg(long)]
+        config: PathBuf,
+        /// RFC 3339 or unix seconds.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Run the engine: backfill, evaluate every interval, serve /metrics, /api/v1/status,
+    /// /healthz and /readyz.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
     },
 }

@@ -8,9 +8,11 @@ use anyhow::Context;
 use clap::Parser;
 use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
 use sloguard::files::{self, OutputFile};
+use sloguard::query::thanos::ThanosClient;
 use sloguard::rulegen::{self, Format, Options, HEADER};
 use sloguard::spec::{self, SpecError};
 use sloguard::window::Window;
+use sloguard::{config, engine};
 
 // generate/validate allocate many small strings and regex compiler tables; mimalloc cut
 // their wall time by a quarter against the system allocator (benches/README.md).
@@ -154,11 +156,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest {
             specs,
             data,
+            config,
+            start,
+            end,
             output,
             step,
             k,
             lateness,
         } => {
+            if let Some(config) = config {
+                let (Some(start), Some(end)) = (start, end) else {
+                    anyhow::bail!("--config needs --start and --end");
+                };
+                return backtest_from_source(
+                    &config,
+                    parse_time(&start)?,
+                    parse_time(&end)?,
+                    output,
+                );
+            }
+            let Some(data) = data else {
+                anyhow::bail!("backtest needs --data FILE, or --config with --start and --end")
+            };
             let Some(services) = load_specs(&specs)? else {
                 return Ok(ExitCode::from(1));
             };
@@ -185,10 +204,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             })
             .with_context(|| format!("backtest of {}", data.display()))?;
+            print_report(&report, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { config, at, output } => {
+            let at = match at {
+                Some(t) => parse_time(&t)?,
+                None => engine::wall_clock(),
+            };
+            let (cfg, services) = load_config(&config)?;
+            let runtime = runtime()?;
+            let snap = runtime.block_on(async {
+                let client = ThanosClient::new(cfg.source.clone())?;
+                let mut engine = engine::Engine::new(
+                    client,
+                    &services,
+                    cfg.evaluation.clone(),
+                    cfg.regions.clone(),
+                )?;
+                engine
+                    .backfill(at, |done, total| {
+                        if total > 8 && done % (total / 4).max(1) == 0 {
+                            eprintln!("backfill: {done}/{total} range queries");
+                        }
+                    })
+                    .await;
+                engine.evaluate_now();
+                anyhow::Ok(engine.snapshot())
+            })?;
             match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                Output::Text => print!("{}", sloguard::backtest::render_text(&report)),
+                Output::Json => println!("{}", serde_json::to_string_pretty(&snap)?),
+                Output::Text => print!("{}", render_snapshot(&snap)),
             }
+            let degraded = snap
+                .streams
+                .iter()
+                .filter(|s| matches!(s.data, engine::DataStatus::Degraded(_)))
+                .count();
+            if snap.streams.is_empty() || degraded == snap.streams.len() {
+                eprintln!("error: no complete SLI data from {}", cfg.source.url);
+                return Ok(ExitCode::from(2));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { config } => {
+            let (cfg, services) = load_config(&config)?;
+            let runtime = runtime()?;
+            runtime.block_on(async {
+                let client = ThanosClient::new(cfg.source.clone())?;
+                let engine = engine::Engine::new(client, &services, cfg.evaluation.clone(), cfg.regions.clone())?;
+                let state = std::sync::Arc::new(sloguard::server::AppState::default());
+                let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+                tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.changed().await;
+                };
+                let app = sloguard::server::router(state.clone());
+                let server_stop = stopped(stop_rx.clone());
+                let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(server_stop).await });
+                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, stopped(stop_rx.clone())));
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                let _ = stop_tx.send(true);
+                let _ = engine_task.await;
+                let _ = server.await;
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { specs } => {
@@ -199,6 +281,148 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// RFC 3339 or unix seconds.
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    let t = humantime::parse_rfc3339_weak(s)
+        .with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
+    Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64)
+}
+
+fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<spec::Service>)> {
+    let cfg = config::load(path)?;
+    let Some(services) = load_specs(&cfg.specs)? else {
+        anyhow::bail!("the specs of {} are invalid", path.display());
+    };
+    Ok((cfg, services))
+}
+
+fn print_report(report: &sloguard::backtest::Report, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Output::Text => print!("{}", sloguard::backtest::render_text(report)),
+    }
+    Ok(())
+}
+
+fn backtest_from_source(
+    config: &Path,
+    start: i64,
+    end: i64,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(start < end, "--start must be before --end");
+    let (cfg, services) = load_config(config)?;
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let client = ThanosClient::new(cfg.source.clone())?;
+        let mut engine = engine::Engine::new(
+            client,
+            &services,
+            cfg.evaluation.clone(),
+            cfg.regions.clone(),
+        )?;
+        engine.backfill(start, |_, _| {}).await;
+        engine.evaluate_now();
+        let alerts = engine.replay(start, end).await;
+        anyhow::Ok(sloguard::backtest::Report {
+            alerts,
+            final_rows: sloguard::backtest::final_rows(engine.streams()),
+            stats: sloguard::backtest::Stats {
+                start,
+                end,
+                ..Default::default()
+            },
+        })
+    })?;
+    print_report(&report, output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_snapshot(s: &engine::Snapshot) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "evaluation at {} ({} queries per evaluation)",
+        sloguard::backtest::format_time(s.at),
+        s.queries_per_evaluation
+    );
+    for r in &s.regions {
+        let burning = if r.burning.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.burning.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  region {:<16} {:<8} {}{burning}",
+            r.region, r.role, r.state
+        );
+    }
+    for st in &s.streams {
+        let data = match &st.data {
+            engine::DataStatus::Complete => "complete".to_string(),
+            engine::DataStatus::NoData => "no data".to_string(),
+            engine::DataStatus::Degraded(e) => format!("degraded: {e}"),
+        };
+        let _ = writeln!(
+            out,
+            "  {}/{} {}: page {} ticket {} data {data}",
+            st.service, st.slo, st.region, st.page_firing, st.ticket_firing
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",
+        "service/slo", "region", "window", "error_ratio", "burn_rate", "events"
+    );
+    for f in &s.final_rows {
+        let fmt = |x: Option<f64>, p: usize| {
+            x.map(|v| format!("{v:.p$}"))
+                .unwrap_or_else(|| "no data".into())
+        };
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",
+            format!("{}/{}", f.service, f.slo),
+            f.region,
+            f.window,
+            fmt(f.error_ratio, 6),
+            fmt(f.burn_rate, 2),
+            f.events
+        );
+    }
+    out
 }
 
 fn main() -> ExitCode {

@@ -72,3 +72,4 @@ slos:
 "#
     )
 }
+pub mod prom;

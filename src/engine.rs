@@ -1,0 +1,677 @@
+//! The async driver: backfill every window from range queries at start (coarse steps for
+//! long windows, fine for short), then each interval query every SLO once (error and total
+//! event rates per region), feed the streaming core, and evaluate. The clock lives here:
+//! callers pass `at` for one-off evaluations, `serve` passes the wall clock.
+//!
+//! The number of queries per evaluation grows with the number of SLOs, never with the
+//! number of windows: the core keeps the windows. A failed or partial query marks the
+//! SLO's streams *degraded*; a region that stops answering is *no data*; neither is ever
+//! read as good or bad.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backtest::{format_time, AlertRecord, FinalRow};
+use crate::burn::streams::{StreamRef, Streams, StreamsError, TierState};
+use crate::burn::Transition;
+use crate::config::{EvaluationConfig, RegionsConfig};
+use crate::promql::SliTemplate;
+use crate::query::{MetricsSource, QueryError, QueryResult};
+use crate::spec::{RegionalSli, Service, Severity};
+use crate::window::Window;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Streams(#[from] StreamsError),
+    #[error("evaluation.fine_step {step} must divide 6h")]
+    FineStep { step: Window },
+}
+
+/// How complete a stream's data is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum DataStatus {
+    Complete,
+    Degraded(String),
+    NoData,
+}
+
+#[derive(Debug, Clone)]
+enum SliQueries {
+    Events {
+        error: SliTemplate,
+        total: SliTemplate,
+    },
+    Ratio {
+        error_ratio: SliTemplate,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct SloQueries {
+    slo: usize,
+    service: String,
+    name: String,
+    region_label: String,
+    sli: SliQueries,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierRow {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub tier: TierState,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamRow {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    pub data: DataStatus,
+    pub page_firing: bool,
+    pub ticket_firing: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionRow {
+    pub region: String,
+    /// active, standby, or other (seen in data but not configured).
+    pub role: String,
+    /// healthy, burning (a page tier holds), degraded (incomplete data) or no_data.
+    pub state: String,
+    /// SLOs burning in this region.
+    pub burning: Vec<String>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Everything the engine knows at one evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    #[serde(serialize_with = "rfc3339")]
+    pub at: i64,
+    pub active_region: Option<String>,
+    #[serde(rename = "final")]
+    pub final_rows: Vec<FinalRow>,
+    pub tiers: Vec<TierRow>,
+    pub streams: Vec<StreamRow>,
+    pub regions: Vec<RegionRow>,
+    pub query_latency: Latency,
+    pub evaluation_latency: Latency,
+    pub queries_per_evaluation: usize,
+}
+
+fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*ts))
+}
+
+/// Per-(SLO, region) event counts of one query step: (error events, total events).
+type StepEvents = BTreeMap<String, (Option<f64>, f64)>;
+
+pub struct Engine<S> {
+    source: S,
+    eval: EvaluationConfig,
+    regions: RegionsConfig,
+    streams: Streams,
+    queries: Vec<SloQueries>,
+    status: HashMap<(usize, String), DataStatus>,
+    last_at: Option<i64>,
+    query_hist: hdrhistogram::Histogram<u64>,
+    eval_hist: hdrhistogram::Histogram<u64>,
+    /// Durations (seconds) of the queries of the last step, for /metrics.
+    pub last_query_secs: Vec<f64>,
+    pub last_eval_secs: f64,
+}
+
+fn hist() -> hdrhistogram::Histogram<u64> {
+    // 1 µs .. 10 min at 3 significant digits; the bounds are constants, so this cannot fail.
+    hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3)
+        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("valid sigfig"))
+}
+
+fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
+    if h.is_empty() {
+        return Latency::default();
+    }
+    Latency {
+        count: h.len(),
+        p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+        max_ms: h.max() as f64 / 1000.0,
+    }
+}
+
+impl<S: MetricsSource> Engine<S> {
+    pub fn new(
+        source: S,
+        services: &[Service],
+        eval: EvaluationConfig,
+        regions: RegionsConfig,
+    ) -> Result<Self, EngineError> {
+        if 6 * 3600 % eval.fine_step.secs() != 0 {
+            return Err(EngineError::FineStep {
+                step: eval.fine_step,
+            });
+        }
+        let mut streams = Streams::new();
+        let mut queries = Vec::new();
+        for service in services {
+            for slo in &service.slos {
+                let idx = streams.add_slo(
+                    service,
+                    slo,
+                    false,
+                    eval.buckets,
+                    eval.lateness.secs() as i64,
+                )?;
+                let sli = match &slo.regional {
+                    RegionalSli::Events { error, total } => SliQueries::Events {
+                        error: error.clone(),
+                        total: total.clone(),
+                    },
+                    RegionalSli::Ratio { error_ratio } => SliQueries::Ratio {
+                        error_ratio: error_ratio.clone(),
+                    },
+                };
+                queries.push(SloQueries {
+                    slo: idx,
+                    service: service.name.clone(),
+                    name: slo.name.clone(),
+                    region_label: service.region_label.clone(),
+                    sli,
+                });
+            }
+        }
+        Ok(Engine {
+            source,
+            eval,
+            regions,
+            streams,
+            queries,
+            status: HashMap::new(),
+            last_at: None,
+            query_hist: hist(),
+            eval_hist: hist(),
+            last_query_secs: Vec::new(),
+            last_eval_secs: 0.0,
+        })
+    }
+
+    pub fn queries_per_evaluation(&self) -> usize {
+        self.queries
+            .iter()
+            .map(|q| {
+                if matches!(q.sli, SliQueries::Events { .. }) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    /// One query of a template, timed into the latency histogram.
+    async fn query(
+        &mut self,
+        t: &SliTemplate,
+        window: Window,
+        range: Option<(i64, i64, i64)>,
+        at: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let query = t.render(window);
+        let started = Instant::now();
+        let r = match range {
+            Some((s, e, st)) => self.source.range(&query, s, e, st, true).await,
+            None => self.source.instant(&query, at, true).await,
+        };
+        let secs = started.elapsed().as_secs_f64();
+        let _ = self.query_hist.record((secs * 1e6) as u64);
+        self.last_query_secs.push(secs);
+        r
+    }
+
+    /// Runs the SLO's queries (instant at `at`, or range over `(start, end]` at `step`) with
+    /// the given rate window; returns per timestamp and region the (error, total) events.
+    async fn fetch(
+        &mut self,
+        q: usize,
+        window: Window,
+        range: Option<(i64, i64, i64)>,
+        at: i64,
+        scale: f64,
+    ) -> Result<BTreeMap<i64, StepEvents>, String> {
+        let sli = self.queries[q].sli.clone();
+        let region_label = self.queries[q].region_label.clone();
+        let check = |r: Result<QueryResult, QueryError>| -> Result<QueryResult, String> {
+            let r = r.map_err(|e| e.to_string())?;
+            if r.degraded {
+                return Err(format!("partial data: {}", r.warnings.join("; ")));
+            }
+            Ok(r)
+        };
+        let mut out: BTreeMap<i64, StepEvents> = BTreeMap::new();
+        let region_of = |labels: &BTreeMap<String, String>| {
+            labels.get(&region_label).cloned().filter(|r| !r.is_empty())
+        };
+        match sli {
+            SliQueries::Events { error, total } => {
+                let total_r = check(self.query(&total, window, range, at).await)?;
+                let error_r = check(self.query(&error, window, range, at).await)?;
+                for s in &total_r.series {
+                    let Some(region) = region_of(&s.labels) else {
+                        continue;
+                    };
+                    for (t, v) in &s.points {
+                        if v.is_finite() {
+                            out.entry(*t)
+                                .or_default()
+                                .insert(region.clone(), (None, v * scale));
+                        }
+                    }
+                }
+                for s in &error_r.series {
+                    let Some(region) = region_of(&s.labels) else {
+                        continue;
+                    };
+                    for (t, v) in &s.points {
+                        if let Some(e) = out.get_mut(t).and_then(|m| m.get_mut(&region)) {
+                            if v.is_finite() {
+                                e.0 = Some(v * scale);
+                            }
+                        }
+                    }
+                }
+            }
+            SliQueries::Ratio { error_ratio } => {
+                let r = check(self.query(&error_ratio, window, range, at).await)?;
+                for s in &r.series {
+                    let Some(region) = region_of(&s.labels) else {
+                        continue;
+                    };
+                    for (t, v) in &s.points {
+                        if v.is_finite() {
+                            // A ratio carries no counts: weight each step by its length.
+                            out.entry(*t)
+                                .or_default()
+                                .insert(region.clone(), (Some(v.clamp(0.0, 1.0) * scale), scale));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn ingest(&mut self, q: usize, points: BTreeMap<i64, StepEvents>) {
+        let slo = self.queries[q].slo;
+        for (t, regions) in points {
+            for (region, (err, total)) in regions {
+                let s = self.streams.stream(slo, &region);
+                // Regions without error series yet have 0 errors, not missing data.
+                self.streams.add_f64(s, t, err.unwrap_or(0.0), total);
+            }
+        }
+    }
+
+    /// Backfills every window from range queries ending at `end`: 1h steps beyond 3 days,
+    /// 5m steps from 3 days to 6 hours, `fine_step` over the last 6 hours.
+    pub async fn backfill(&mut self, end: i64, mut progress: impl FnMut(usize, usize)) {
+        let max_window = self
+            .streams
+            .groups
+            .iter()
+            .flat_map(|g| g.windows.iter().copied())
+            .max()
+            .unwrap_or(Window::days(30));
+        let fine = self.eval.fine_step.secs() as i64;
+        let end = end.div_euclid(fine) * fine;
+        let p = max_window.secs() as i64;
+        let mut segments = Vec::new();
+        let bounds = [
+            (p, 3 * 86_400, 3600),
+            (3 * 86_400, 6 * 3600, 300),
+            (6 * 3600, 0, fine),
+        ];
+        for (from, to, step) in bounds {
+            let (a, b) = (end - from.min(p), end - to.min(p));
+            if a < b && (b - a) % step == 0 {
+                segments.push((a, b, step));
+            }
+        }
+        let total = segments.len() * self.queries.len();
+        let mut done = 0;
+        let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
+        for q in 0..self.queries.len() {
+            let mut merged: BTreeMap<i64, StepEvents> = BTreeMap::new();
+            let mut failed = None;
+            for &(a, b, step) in &segments {
+                match self
+                    .fetch(
+                        q,
+                        Window::from_secs(step as u64),
+                        Some((a + step, b, step)),
+                        b,
+                        step as f64,
+                    )
+                    .await
+                {
+                    Ok(points) => merged.extend(points),
+                    Err(e) => failed = Some(e),
+                }
+                done += 1;
+                progress(done, total);
+            }
+            self.mark(q, &merged, failed);
+            all.push((q, merged));
+        }
+        // Time order across SLOs keeps every core's clock moving forwards.
+        let mut flat: Vec<(i64, usize, StepEvents)> = Vec::new();
+        for (q, points) in all {
+            for (t, ev) in points {
+                flat.push((t, q, ev));
+            }
+        }
+        flat.sort_by_key(|(t, q, _)| (*t, *q));
+        for (t, q, ev) in flat {
+            let mut one = BTreeMap::new();
+            one.insert(t, ev);
+            self.ingest(q, one);
+        }
+        self.streams.advance(end);
+        self.last_at = Some(end);
+    }
+
+    /// Records data completeness of an SLO's regions after a fetch.
+    fn mark(&mut self, q: usize, points: &BTreeMap<i64, StepEvents>, failed: Option<String>) {
+        let slo = self.queries[q].slo;
+        let mut regions: Vec<String> = self.regions.all();
+        regions.extend(
+            self.status
+                .keys()
+                .filter(|(s, _)| *s == slo)
+                .map(|(_, r)| r.clone()),
+        );
+        let latest = points.values().next_back();
+        regions.extend(latest.into_iter().flat_map(|m| m.keys().cloned()));
+        regions.sort();
+        regions.dedup();
+        for r in regions {
+            let status = match (&failed, latest.and_then(|m| m.get(&r))) {
+                (Some(e), _) => DataStatus::Degraded(e.clone()),
+                (None, Some(_)) => DataStatus::Complete,
+                (None, None) => DataStatus::NoData,
+            };
+            if let Some(DataStatus::Degraded(e)) = Some(&status) {
+                tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, region = %r, error = %e, "SLI data degraded");
+            }
+            self.status.insert((slo, r), status);
+        }
+    }
+
+    /// One steady-state evaluation at `at`: query each SLO once, feed the core, evaluate.
+    pub async fn step(&mut self, at: i64) -> Vec<(StreamRef, Transition)> {
+        let started = Instant::now();
+        self.last_query_secs.clear();
+        let since = self
+            .last_at
+            .unwrap_or(at - self.eval.interval.secs() as i64);
+        let elapsed = (at - since).max(0) as f64;
+        for q in 0..self.queries.len() {
+            let result = self.fetch(q, self.eval.lookback, None, at, elapsed).await;
+            match result {
+                Ok(points) => {
+                    // Instant results are stamped `at`; keep them at `at` for the core.
+                    let mut at_points = BTreeMap::new();
+                    if let Some((_, ev)) = points.into_iter().next_back() {
+                        at_points.insert(at, ev);
+                    }
+                    self.mark(q, &at_points, None);
+                    self.ingest(q, at_points);
+                }
+                Err(e) => self.mark(q, &BTreeMap::new(), Some(e)),
+            }
+        }
+        self.last_at = Some(at);
+        self.streams.advance(at);
+        let mut out = Vec::new();
+        self.streams.evaluate(&mut out);
+        for (s, t) in &out {
+            if let Some(k) = self.streams.key(*s) {
+                tracing::info!(service = %k.service, slo = %k.slo, region = %k.region, severity = %t.severity, firing = t.firing, "alert transition");
+            }
+        }
+        self.last_eval_secs = started.elapsed().as_secs_f64();
+        let _ = self.eval_hist.record((self.last_eval_secs * 1e6) as u64);
+        out
+    }
+
+    /// Evaluates the tiers at the current clock without querying (after a backfill).
+    pub fn evaluate_now(&mut self) -> Vec<(StreamRef, Transition)> {
+        let mut out = Vec::new();
+        self.streams.evaluate(&mut out);
+        out
+    }
+
+    /// Replays `(start, end]` from the source at the fine step, evaluating at every point
+    /// (after a [`Self::backfill`] ending at `start`); returns every alert firing and
+    /// resolution.
+    pub async fn replay(&mut self, start: i64, end: i64) -> Vec<AlertRecord> {
+        let step = self.eval.fine_step.secs() as i64;
+        let chunk = 10_000 * step;
+        let mut flat: Vec<(i64, usize, StepEvents)> = Vec::new();
+        for q in 0..self.queries.len() {
+            let mut a = start;
+            while a < end {
+                let b = (a + chunk).min(end);
+                match self
+                    .fetch(
+                        q,
+                        self.eval.fine_step,
+                        Some((a + step, b, step)),
+                        b,
+                        step as f64,
+                    )
+                    .await
+                {
+                    Ok(points) => {
+                        self.mark(q, &points, None);
+                        flat.extend(points.into_iter().map(|(t, ev)| (t, q, ev)));
+                    }
+                    Err(e) => self.mark(q, &BTreeMap::new(), Some(e)),
+                }
+                a = b;
+            }
+        }
+        flat.sort_by_key(|(t, q, _)| (*t, *q));
+        let mut alerts = Vec::new();
+        let mut transitions = Vec::new();
+        let mut i = 0;
+        while i < flat.len() {
+            let t = flat[i].0;
+            while i < flat.len() && flat[i].0 == t {
+                let (t, q, ev) = std::mem::take(&mut flat[i]);
+                self.ingest(q, BTreeMap::from([(t, ev)]));
+                i += 1;
+            }
+            self.streams.advance(t);
+            transitions.clear();
+            self.streams.evaluate(&mut transitions);
+            crate::backtest::apply_transitions(&self.streams, &transitions, t, &mut alerts);
+        }
+        self.streams.advance(end);
+        self.last_at = Some(end);
+        alerts
+    }
+
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
+    /// The state at the last evaluation.
+    pub fn snapshot(&self) -> Snapshot {
+        let at = self.last_at.unwrap_or(0);
+        let mut tiers = Vec::new();
+        let mut stream_rows = Vec::new();
+        let mut burning: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut incomplete: BTreeMap<String, bool> = BTreeMap::new();
+        let final_rows = crate::backtest::final_rows(&self.streams);
+        for (sref, key) in self.streams.all() {
+            let ts = self.streams.tiers(sref);
+            if ts.iter().any(|t| t.holds && t.severity == "page") {
+                burning
+                    .entry(key.region.clone())
+                    .or_default()
+                    .push(format!("{}/{}", key.service, key.slo));
+            }
+            for t in ts {
+                tiers.push(TierRow {
+                    service: key.service.clone(),
+                    slo: key.slo.clone(),
+                    region: key.region.clone(),
+                    tier: t,
+                });
+            }
+            let slo = self.streams.slo_of(sref).unwrap_or(0);
+            let data = self
+                .status
+                .get(&(slo, key.region.clone()))
+                .cloned()
+                .unwrap_or(DataStatus::NoData);
+            if data != DataStatus::Complete {
+                incomplete.insert(key.region.clone(), true);
+            }
+            stream_rows.push(StreamRow {
+                service: key.service.clone(),
+                slo: key.slo.clone(),
+                region: key.region.clone(),
+                data,
+                page_firing: self.streams.alert_firing(sref, Severity::Page),
+                ticket_firing: self.streams.alert_firing(sref, Severity::Ticket),
+            });
+        }
+        // Configured regions with no stream at all have no data.
+        let mut region_names: Vec<String> = self.regions.all();
+        for r in stream_rows.iter().map(|s| s.region.clone()) {
+            if !region_names.contains(&r) {
+                region_names.push(r);
+            }
+        }
+        let regions = region_names
+            .into_iter()
+            .map(|r| {
+                let role = if self.regions.active.as_deref() == Some(r.as_str()) {
+                    "active"
+                } else if self.regions.standby.contains(&r) {
+                    "standby"
+                } else {
+                    "other"
+                };
+                let has_streams = stream_rows.iter().any(|s| s.region == r);
+                let state = if !has_streams {
+                    "no_data"
+                } else if burning.contains_key(&r) {
+                    "burning"
+                } else if incomplete.contains_key(&r) {
+                    "degraded"
+                } else {
+                    "healthy"
+                };
+                RegionRow {
+                    burning: burning.get(&r).cloned().unwrap_or_default(),
+                    region: r,
+                    role: role.into(),
+                    state: state.into(),
+                }
+            })
+            .collect();
+        Snapshot {
+            at,
+            active_region: self.regions.active.clone(),
+            final_rows,
+            tiers,
+            streams: stream_rows,
+            regions,
+            query_latency: latency(&self.query_hist),
+            evaluation_latency: latency(&self.eval_hist),
+            queries_per_evaluation: self.queries_per_evaluation(),
+        }
+    }
+}
+
+/// Unix seconds from the wall clock (the only clock of the engine).
+pub fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The `serve` loop: backfill to now, mark ready, then evaluate every interval and publish
+/// each snapshot, until `shutdown` resolves.
+pub async fn run<S: MetricsSource>(
+    mut engine: Engine<S>,
+    state: std::sync::Arc<crate::server::AppState>,
+    interval: Window,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let now = wall_clock();
+    let queries = engine.queries.len();
+    tracing::info!(slos = queries, "backfilling every window from the source");
+    let mut last_pct = 0;
+    let backfill = engine.backfill(now, |done, total| {
+        let pct = done * 100 / total.max(1);
+        if pct >= last_pct + 25 {
+            last_pct = pct;
+            tracing::info!(done, total, "backfill progress");
+        }
+    });
+    tokio::select! {
+        _ = backfill => {}
+        _ = &mut shutdown => return,
+    }
+    engine.evaluate_now();
+    state.publish(engine.snapshot());
+    state
+        .ready
+        .store(true, std::sync::atomic::Ordering::Release);
+    tracing::info!("backfill done; ready");
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval.secs()));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = &mut shutdown => break,
+        }
+        engine.step(wall_clock()).await;
+        let t = &state.telemetry;
+        for q in &engine.last_query_secs {
+            t.query_seconds.observe(*q);
+        }
+        t.evaluation_seconds.observe(engine.last_eval_secs);
+        t.evaluations.inc();
+        let snap = engine.snapshot();
+        let failed = snap
+            .streams
+            .iter()
+            .filter(|s| matches!(s.data, DataStatus::Degraded(_)))
+            .count();
+        t.query_errors.inc_by(failed as u64);
+        state.publish(snap);
+    }
+    tracing::info!("engine stopped");
+}
