@@ -526,43 +526,38 @@ impl<S: MetricsSource> Engine<S> {
         let mut tiers = Vec::new();
         let mut stream_rows = Vec::new();
         let mut burning: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut incomplete: BTreeMap<String, bool> = BTreeMap::new();
         let final_rows = crate::backtest::final_rows(&self.streams);
         for (sref, key) in self.streams.all() {
             let ts = self.streams.tiers(sref);
             if ts.iter().any(|t| t.holds && t.severity == "page") {
-                burning
-                    .entry(key.region.clone())
-                    .or_default()
-                    .push(format!("{}/{}", key.service, key.slo));
+                burning.entry(key.region.clone()).or_default().push(format!("{}/{}", key.service, key.slo));
             }
             for t in ts {
-                tiers.push(TierRow {
-                    service: key.service.clone(),
-                    slo: key.slo.clone(),
-                    region: key.region.clone(),
-                    tier: t,
-                });
+                tiers.push(TierRow { service: key.service.clone(), slo: key.slo.clone(), region: key.region.clone(), tier: t });
             }
             let slo = self.streams.slo_of(sref).unwrap_or(0);
-            let data = self
-                .status
-                .get(&(slo, key.region.clone()))
-                .cloned()
-                .unwrap_or(DataStatus::NoData);
-            if data != DataStatus::Complete {
-                incomplete.insert(key.region.clone(), true);
-            }
             stream_rows.push(StreamRow {
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
-                data,
+                data: self.status.get(&(slo, key.region.clone())).cloned().unwrap_or(DataStatus::NoData),
                 page_firing: self.streams.alert_firing(sref, Severity::Page),
                 ticket_firing: self.streams.alert_firing(sref, Severity::Ticket),
             });
         }
-        // Configured regions with no stream at all have no data.
+        // (SLO, region) pairs that were queried but never produced a stream (the source
+        // failed, or the region never answered) are reported too.
+        let mut missing: Vec<StreamRow> = self
+            .status
+            .iter()
+            .filter(|((slo, region), _)| self.streams.find(*slo, region).is_none())
+            .map(|((slo, region), data)| {
+                let e = &self.streams.slos[*slo];
+                StreamRow { service: e.service.clone(), slo: e.slo.clone(), region: region.clone(), data: data.clone(), page_firing: false, ticket_firing: false }
+            })
+            .collect();
+        missing.sort_by(|a, b| (&a.service, &a.slo, &a.region).cmp(&(&b.service, &b.slo, &b.region)));
+        stream_rows.extend(missing);
         let mut region_names: Vec<String> = self.regions.all();
         for r in stream_rows.iter().map(|s| s.region.clone()) {
             if !region_names.contains(&r) {
@@ -579,13 +574,15 @@ impl<S: MetricsSource> Engine<S> {
                 } else {
                     "other"
                 };
-                let has_streams = stream_rows.iter().any(|s| s.region == r);
-                let state = if !has_streams {
-                    "no_data"
+                let rows: Vec<&StreamRow> = stream_rows.iter().filter(|s| s.region == r).collect();
+                // Incomplete data wins over any verdict: the region can be judged neither
+                // burning nor healthy on it.
+                let state = if rows.iter().any(|s| matches!(s.data, DataStatus::Degraded(_))) {
+                    "degraded"
                 } else if burning.contains_key(&r) {
                     "burning"
-                } else if incomplete.contains_key(&r) {
-                    "degraded"
+                } else if rows.is_empty() || rows.iter().any(|s| s.data == DataStatus::NoData) {
+                    "no_data"
                 } else {
                     "healthy"
                 };

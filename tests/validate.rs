@@ -199,3 +199,10 @@ slos:
     );
     assert!(out.contains("period: only allowed"), "{out}");
 }
+
+#[test]
+fn example_config_is_valid() {
+    let cfg = sloguard::config::load(&repo().join("sloguard.example.yaml")).unwrap();
+    assert_eq!(cfg.regions.active.as_deref(), Some("us-east-1"));
+    assert_eq!(cfg.specs, repo().join("slo-specs/"));
+}
