@@ -22,12 +22,19 @@ fn main() {
         job: "api".into(),
         regions: (0..regions)
             .map(|i| RegionTraffic {
-                region: names.get(i).map_or_else(|| format!("region-{i}"), |n| n.to_string()),
+                region: names
+                    .get(i)
+                    .map_or_else(|| format!("region-{i}"), |n| n.to_string()),
                 rps: 200.0,
                 error_ratio: 0.0001,
             })
             .collect(),
-        outages: vec![Outage { region: "us-east-1".into(), start: (days - 1) * 86_400 + 3_600, duration: 3_600, error_ratio: ratio }],
+        outages: vec![Outage {
+            region: "us-east-1".into(),
+            start: (days - 1) * 86_400 + 3_600,
+            duration: 3_600,
+            error_ratio: ratio,
+        }],
     };
     print!("{}", openmetrics(&s));
 }

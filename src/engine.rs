@@ -530,17 +530,29 @@ impl<S: MetricsSource> Engine<S> {
         for (sref, key) in self.streams.all() {
             let ts = self.streams.tiers(sref);
             if ts.iter().any(|t| t.holds && t.severity == "page") {
-                burning.entry(key.region.clone()).or_default().push(format!("{}/{}", key.service, key.slo));
+                burning
+                    .entry(key.region.clone())
+                    .or_default()
+                    .push(format!("{}/{}", key.service, key.slo));
             }
             for t in ts {
-                tiers.push(TierRow { service: key.service.clone(), slo: key.slo.clone(), region: key.region.clone(), tier: t });
+                tiers.push(TierRow {
+                    service: key.service.clone(),
+                    slo: key.slo.clone(),
+                    region: key.region.clone(),
+                    tier: t,
+                });
             }
             let slo = self.streams.slo_of(sref).unwrap_or(0);
             stream_rows.push(StreamRow {
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
-                data: self.status.get(&(slo, key.region.clone())).cloned().unwrap_or(DataStatus::NoData),
+                data: self
+                    .status
+                    .get(&(slo, key.region.clone()))
+                    .cloned()
+                    .unwrap_or(DataStatus::NoData),
                 page_firing: self.streams.alert_firing(sref, Severity::Page),
                 ticket_firing: self.streams.alert_firing(sref, Severity::Ticket),
             });
@@ -553,10 +565,18 @@ impl<S: MetricsSource> Engine<S> {
             .filter(|((slo, region), _)| self.streams.find(*slo, region).is_none())
             .map(|((slo, region), data)| {
                 let e = &self.streams.slos[*slo];
-                StreamRow { service: e.service.clone(), slo: e.slo.clone(), region: region.clone(), data: data.clone(), page_firing: false, ticket_firing: false }
+                StreamRow {
+                    service: e.service.clone(),
+                    slo: e.slo.clone(),
+                    region: region.clone(),
+                    data: data.clone(),
+                    page_firing: false,
+                    ticket_firing: false,
+                }
             })
             .collect();
-        missing.sort_by(|a, b| (&a.service, &a.slo, &a.region).cmp(&(&b.service, &b.slo, &b.region)));
+        missing
+            .sort_by(|a, b| (&a.service, &a.slo, &a.region).cmp(&(&b.service, &b.slo, &b.region)));
         stream_rows.extend(missing);
         let mut region_names: Vec<String> = self.regions.all();
         for r in stream_rows.iter().map(|s| s.region.clone()) {
@@ -577,7 +597,10 @@ impl<S: MetricsSource> Engine<S> {
                 let rows: Vec<&StreamRow> = stream_rows.iter().filter(|s| s.region == r).collect();
                 // Incomplete data wins over any verdict: the region can be judged neither
                 // burning nor healthy on it.
-                let state = if rows.iter().any(|s| matches!(s.data, DataStatus::Degraded(_))) {
+                let state = if rows
+                    .iter()
+                    .any(|s| matches!(s.data, DataStatus::Degraded(_)))
+                {
                     "degraded"
                 } else if burning.contains_key(&r) {
                     "burning"

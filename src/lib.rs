@@ -20,6 +20,7 @@ pub mod config;
 pub mod engine;
 pub mod files;
 pub mod openmetrics;
+pub mod policy;
 pub mod promql;
 pub mod query;
 pub mod rulegen;

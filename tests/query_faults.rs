@@ -22,7 +22,12 @@ struct Reply {
 }
 
 fn json(status: u16, body: &str) -> Reply {
-    Reply { status, content_type: "application/json", body: body.to_string(), delay: Duration::ZERO }
+    Reply {
+        status,
+        content_type: "application/json",
+        body: body.to_string(),
+        delay: Duration::ZERO,
+    }
 }
 
 const OK_VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"region":"us-east-1"},"value":[1700000000,"0.5"]}]}}"#;
@@ -36,7 +41,9 @@ async fn server(replies: Vec<Reply>) -> (String, Arc<Mutex<Vec<String>>>) {
     tokio::spawn(async move {
         let mut i = 0;
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let reply = replies[i.min(replies.len() - 1)].clone();
             i += 1;
             let log = log.clone();
@@ -53,14 +60,20 @@ async fn server(replies: Vec<Reply>) -> (String, Arc<Mutex<Vec<String>>>) {
                     if let Some(head_end) = text.find("\r\n\r\n") {
                         let len = text[..head_end]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if buf.len() >= head_end + 4 + len {
                             break;
                         }
                     }
                 }
-                log.lock().unwrap().push(String::from_utf8_lossy(&buf).to_string());
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf).to_string());
                 tokio::time::sleep(reply.delay).await;
                 let head = format!(
                     "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -91,8 +104,18 @@ fn client(url: &str) -> ThanosClient {
 
 #[tokio::test]
 async fn server_errors_are_retried_then_succeed() {
-    let (url, seen) = server(vec![json(503, r#"{"status":"error","errorType":"unavailable","error":"busy"}"#), json(200, OK_VECTOR)]).await;
-    let r = client(&url).instant("up", 1_700_000_000, true).await.unwrap();
+    let (url, seen) = server(vec![
+        json(
+            503,
+            r#"{"status":"error","errorType":"unavailable","error":"busy"}"#,
+        ),
+        json(200, OK_VECTOR),
+    ])
+    .await;
+    let r = client(&url)
+        .instant("up", 1_700_000_000, true)
+        .await
+        .unwrap();
     assert_eq!(r.series.len(), 1);
     assert_eq!(r.series[0].points, vec![(1_700_000_000, 0.5)]);
     assert_eq!(seen.lock().unwrap().len(), 2);
@@ -102,7 +125,10 @@ async fn server_errors_are_retried_then_succeed() {
 async fn bad_request_is_not_retried_and_names_the_problem() {
     let (url, seen) = server(vec![json(400, r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:5: parse error"}"#)]).await;
     let e = client(&url).instant("sum(", 1, true).await.unwrap_err();
-    assert!(matches!(&e, QueryError::Status { status: 400, message, .. } if message.contains("bad_data") && message.contains("parse error")), "{e}");
+    assert!(
+        matches!(&e, QueryError::Status { status: 400, message, .. } if message.contains("bad_data") && message.contains("parse error")),
+        "{e}"
+    );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
@@ -120,7 +146,10 @@ async fn partial_data_warnings_degrade_promql_notices_do_not() {
     let (url, _) = server(vec![json(200, partial)]).await;
     let r = client(&url).instant("up", 1, true).await.unwrap();
     assert!(r.degraded);
-    assert_eq!(r.warnings, vec!["No StoreAPIs matched for this query".to_string()]);
+    assert_eq!(
+        r.warnings,
+        vec!["No StoreAPIs matched for this query".to_string()]
+    );
     let notice = r#"{"status":"success","data":{"resultType":"vector","result":[]},"warnings":["PromQL info: metric might not be a counter"]}"#;
     let (url, _) = server(vec![json(200, notice)]).await;
     let r = client(&url).instant("up", 1, true).await.unwrap();
@@ -130,31 +159,63 @@ async fn partial_data_warnings_degrade_promql_notices_do_not() {
 
 #[tokio::test]
 async fn slow_responses_time_out_within_budget() {
-    let (url, _) = server(vec![Reply { delay: Duration::from_secs(6), ..json(200, OK_VECTOR) }]).await;
+    let (url, _) = server(vec![Reply {
+        delay: Duration::from_secs(6),
+        ..json(200, OK_VECTOR)
+    }])
+    .await;
     let started = Instant::now();
     let e = client(&url).instant("up", 1, true).await.unwrap_err();
     assert!(matches!(e, QueryError::Timeout { .. }), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5), "gave up after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "gave up after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn html_error_pages_are_not_parsed_as_json() {
-    let html = Reply { status: 502, content_type: "text/html", body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into(), delay: Duration::ZERO };
+    let html = Reply {
+        status: 502,
+        content_type: "text/html",
+        body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+        delay: Duration::ZERO,
+    };
     let (url, seen) = server(vec![html.clone()]).await;
     let e = client(&url).instant("up", 1, true).await.unwrap_err();
-    assert!(matches!(&e, QueryError::Status { status: 502, message, .. } if message.contains("502 Bad Gateway")), "{e}");
+    assert!(
+        matches!(&e, QueryError::Status { status: 502, message, .. } if message.contains("502 Bad Gateway")),
+        "{e}"
+    );
     assert_eq!(seen.lock().unwrap().len(), 3, "5xx retried twice");
-    let (url, _) = server(vec![Reply { status: 200, ..html }]).await;
+    let (url, _) = server(vec![Reply {
+        status: 200,
+        ..html
+    }])
+    .await;
     let e = client(&url).instant("up", 1, true).await.unwrap_err();
     assert!(matches!(e, QueryError::NotJson { .. }), "{e}");
 }
 
 #[tokio::test]
 async fn huge_bodies_are_refused() {
-    let big = format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"pad":"{}"}}"#, "x".repeat(2 << 20));
+    let big = format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"pad":"{}"}}"#,
+        "x".repeat(2 << 20)
+    );
     let (url, _) = server(vec![json(200, &big)]).await;
     let e = client(&url).instant("up", 1, true).await.unwrap_err();
-    assert!(matches!(e, QueryError::TooLarge { limit: 1_048_576, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            QueryError::TooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -163,7 +224,12 @@ async fn special_values_and_matrices() {
     let (url, _) = server(vec![json(200, m)]).await;
     let r = client(&url).range("up", 10, 40, 10, true).await.unwrap();
     let p = &r.series[0].points;
-    assert!(p[0].1.is_nan() && p[1].1 == f64::INFINITY && p[2].1 == f64::NEG_INFINITY && p[3].1 == 0.001);
+    assert!(
+        p[0].1.is_nan()
+            && p[1].1 == f64::INFINITY
+            && p[2].1 == f64::NEG_INFINITY
+            && p[3].1 == 0.001
+    );
 }
 
 #[tokio::test]
@@ -184,17 +250,40 @@ async fn decision_queries_refuse_partial_data_and_carry_auth() {
         headers,
     })
     .unwrap();
-    c.instant("sum(rate(x[5m]))", 1_700_000_000, true).await.unwrap();
+    c.instant("sum(rate(x[5m]))", 1_700_000_000, true)
+        .await
+        .unwrap();
     let req = seen.lock().unwrap()[0].clone();
     assert!(req.starts_with("POST /api/v1/query "), "{req}");
-    for want in ["partial_response=false", "dedup=true", "timeout=7s", "time=1700000000", "authorization: Bearer s3cr3t", "x-scope-orgid: tenant-1"] {
-        assert!(req.to_ascii_lowercase().contains(&want.to_ascii_lowercase()), "{want} missing in {req}");
+    for want in [
+        "partial_response=false",
+        "dedup=true",
+        "timeout=7s",
+        "time=1700000000",
+        "authorization: Bearer s3cr3t",
+        "x-scope-orgid: tenant-1",
+    ] {
+        assert!(
+            req.to_ascii_lowercase()
+                .contains(&want.to_ascii_lowercase()),
+            "{want} missing in {req}"
+        );
     }
 }
 
 #[tokio::test]
 async fn connection_refused_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let e = client(&format!("http://127.0.0.1:{port}")).instant("up", 1, true).await.unwrap_err();
-    assert!(matches!(&e, QueryError::Connect { url, .. } if url.contains(&port.to_string())), "{e}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = client(&format!("http://127.0.0.1:{port}"))
+        .instant("up", 1, true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, QueryError::Connect { url, .. } if url.contains(&port.to_string())),
+        "{e}"
+    );
 }

@@ -16,7 +16,10 @@ const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.wind
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
 
 fn curl(url: &str) -> (u16, String) {
-    let o = Command::new("curl").args(["-s", "-o", "-", "-w", "\n%{http_code}", url]).output().unwrap();
+    let o = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
@@ -25,8 +28,14 @@ fn curl(url: &str) -> (u16, String) {
 #[test]
 fn serve_backfills_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    write_specs(&dir.path().join("specs"), &[("api.yaml", &sloth_spec("api", ERR, TOTAL))]);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    write_specs(
+        &dir.path().join("specs"),
+        &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let start = (now - 6 * 3600) / 30 * 30;
     let scenario = CounterScenario {
         start,
@@ -34,10 +43,23 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
         interval: 30,
         job: "api".into(),
         regions: vec![
-            RegionTraffic { region: "us-east-1".into(), rps: 50.0, error_ratio: 0.0 },
-            RegionTraffic { region: "eu-west-1".into(), rps: 50.0, error_ratio: 0.0 },
+            RegionTraffic {
+                region: "us-east-1".into(),
+                rps: 50.0,
+                error_ratio: 0.0,
+            },
+            RegionTraffic {
+                region: "eu-west-1".into(),
+                rps: 50.0,
+                error_ratio: 0.0,
+            },
         ],
-        outages: vec![Outage { region: "us-east-1".into(), start: 6 * 3600 - 1800, duration: 3600, error_ratio: 1.0 }],
+        outages: vec![Outage {
+            region: "us-east-1".into(),
+            start: 6 * 3600 - 1800,
+            duration: 3600,
+            error_ratio: 1.0,
+        }],
     };
     let prom = Prometheus::start(dir.path(), &sim::openmetrics(&scenario), &[]);
     let port = free_port();
@@ -58,7 +80,11 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while curl(&format!("{base}/readyz")).0 != 200 {
-        assert!(Instant::now() < deadline, "not ready: {}", std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "not ready: {}",
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(curl(&format!("{base}/healthz")).0, 200);
@@ -68,12 +94,20 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
     assert_eq!(code, 200, "{body}");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     let regions = status["regions"].as_array().unwrap();
-    let state = |r: &str| regions.iter().find(|x| x["region"] == r).unwrap()["state"].as_str().unwrap().to_string();
+    let state = |r: &str| {
+        regions.iter().find(|x| x["region"] == r).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(state("us-east-1"), "burning", "{status}");
     assert_eq!(state("eu-west-1"), "healthy", "{status}");
     assert!(status["query_latency"]["count"].as_u64().unwrap() > 2);
     assert!(status["query_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
-    assert!(status["evaluation_latency"]["count"].as_u64().unwrap() >= 1, "{status}");
+    assert!(
+        status["evaluation_latency"]["count"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
     let (code, metrics) = curl(&format!("{base}/metrics"));
     assert_eq!(code, 200);
     for want in [
@@ -88,18 +122,30 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
         assert!(metrics.contains(want), "{want} missing from\n{metrics}");
     }
     let t = Instant::now();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no exit after SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "{code:?}");
     let logs = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
-    assert!(logs.lines().all(|l| l.starts_with('{')), "JSON logs only:\n{logs}");
-    assert!(logs.contains("alert transition") || logs.contains("backfill done"), "{logs}");
+    assert!(
+        logs.lines().all(|l| l.starts_with('{')),
+        "JSON logs only:\n{logs}"
+    );
+    assert!(
+        logs.contains("alert transition") || logs.contains("backfill done"),
+        "{logs}"
+    );
     drop(prom);
 }
 
@@ -119,17 +165,43 @@ fn partial_data_never_reads_as_good_or_bad() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    write_specs(&dir.path().join("specs"), &[("api.yaml", &sloth_spec("api", ERR, TOTAL))]);
+    write_specs(
+        &dir.path().join("specs"),
+        &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
+    );
     let config = dir.path().join("sloguard.yaml");
     std::fs::write(&config, format!("specs: specs\nsource: {{thanos: {{url: http://127.0.0.1:{port}}}}}\nregions: {{active: us-east-1, standby: [eu-west-1]}}\n")).unwrap();
-    let o = run(sloguard().args(["eval", "--output", "json", "--at", "1700000000", "--config"]).arg(&config));
-    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
-    assert_eq!(o.status.code(), Some(2), "every query degraded is an error exit: {}", text(&o));
+    let o = run(sloguard()
+        .args(["eval", "--output", "json", "--at", "1700000000", "--config"])
+        .arg(&config));
+    let out: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "every query degraded is an error exit: {}",
+        text(&o)
+    );
     for r in out["regions"].as_array().unwrap() {
         assert_eq!(r["state"], "degraded", "{r}");
     }
     let streams = out["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 2, "both configured regions are reported: {out}");
-    assert!(streams.iter().all(|s| s["data"]["status"] == "degraded" && s["page_firing"] == false), "{out}");
-    assert!(streams[0]["data"]["reason"].as_str().unwrap().contains("partial"), "{out}");
+    assert_eq!(
+        streams.len(),
+        2,
+        "both configured regions are reported: {out}"
+    );
+    assert!(
+        streams
+            .iter()
+            .all(|s| s["data"]["status"] == "degraded" && s["page_firing"] == false),
+        "{out}"
+    );
+    assert!(
+        streams[0]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("partial"),
+        "{out}"
+    );
 }

@@ -1,0 +1,646 @@
+//! PURE failover decision state machine: `step(state, input, now) -> (state, actions)`.
+//! No clock, no I/O: evaluations, votes, operator commands and runbook results are
+//! inputs; what to do is returned as [`Action`]s for the engine and actuator to carry out.
+//!
+//! Guards (DESIGN.md defaults): the active region must burn (a gating page tier holds) on
+//! N consecutive evaluations with complete data; the target must be healthy (no tier, data
+//! present and complete); every precondition must hold; no cooldown may be running; a
+//! quorum of replicas must agree. Both regions burning is a global incident: notify only.
+//! After a failover the automation latches until an operator re-arms it; failback is manual.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// How decisions are carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Fail over as soon as every guard holds.
+    Auto,
+    /// A human approves each failover.
+    Approve,
+    /// Decide and record, but the runbook only prints what it would do.
+    DryRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyConfig {
+    pub mode: Mode,
+    /// Consecutive burning evaluations before acting (N).
+    pub consecutive: u32,
+    /// Seconds after a failover during which no other may start.
+    pub cooldown: i64,
+    /// Replicas (this one included) that must vote for the same target.
+    pub quorum: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            mode: Mode::Auto,
+            consecutive: 2,
+            cooldown: 3600,
+            quorum: 1,
+        }
+    }
+}
+
+/// One region's health at an evaluation, over the domain's gating SLOs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RegionHealth {
+    /// A gating SLO's page tier holds.
+    pub burning: bool,
+    /// Any tier of a gating SLO holds (a healthy target has none).
+    pub any_tier: bool,
+    /// Every gating SLO returned data for the region.
+    pub has_data: bool,
+    /// No query was degraded (partial or failed).
+    pub complete: bool,
+}
+
+impl RegionHealth {
+    pub fn healthy(&self) -> bool {
+        !self.burning && !self.any_tier && self.has_data && self.complete
+    }
+}
+
+/// An evaluation of a failover domain.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Evaluation {
+    pub regions: BTreeMap<String, RegionHealth>,
+    /// Precondition queries: Some(true) holds, Some(false) fails, None unknown (no data).
+    pub preconditions: BTreeMap<String, Option<bool>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Failover {
+        target: String,
+        reason: String,
+        force: bool,
+    },
+    Approve {
+        incident: u64,
+    },
+    Rearm,
+    Failback {
+        target: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    Evaluation(Evaluation),
+    /// Votes of the other replicas: replica → target they want to fail over to.
+    Votes(BTreeMap<String, Option<String>>),
+    Operator(Command),
+    /// Alertmanager paged for a region; the engine confirms with its own evaluation.
+    AlertTrigger {
+        region: String,
+        slo: String,
+    },
+    RunbookFinished {
+        incident: u64,
+        ok: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Watching the active region.
+    Armed,
+    /// The active region burned on `count` consecutive evaluations.
+    Suspect { since: i64, count: u32 },
+    /// Both the active region and every standby burn: notify, never fail over.
+    GlobalIncident { since: i64 },
+    AwaitingApproval {
+        incident: u64,
+        from: String,
+        to: String,
+        since: i64,
+    },
+    FailingOver {
+        incident: u64,
+        from: String,
+        to: String,
+        since: i64,
+    },
+    /// Latched until an operator re-arms.
+    FailedOver {
+        incident: u64,
+        from: String,
+        to: String,
+        at: i64,
+        ok: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyState {
+    pub domain: String,
+    pub active: String,
+    pub standby: Vec<String>,
+    pub phase: Phase,
+    pub last_failover: Option<i64>,
+    pub next_incident: u64,
+    /// This replica's current vote (served on its failover signal endpoint).
+    pub vote: Option<String>,
+    pub peer_votes: BTreeMap<String, Option<String>>,
+    pub last_evaluation: Option<Evaluation>,
+}
+
+impl PolicyState {
+    pub fn new(domain: &str, active: &str, standby: &[String]) -> Self {
+        PolicyState {
+            domain: domain.to_string(),
+            active: active.to_string(),
+            standby: standby.to_vec(),
+            phase: Phase::Armed,
+            last_failover: None,
+            next_incident: 1,
+            vote: None,
+            peer_votes: BTreeMap::new(),
+            last_evaluation: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Notify {
+        message: String,
+    },
+    /// A guard stopped a failover; recorded so operators see why.
+    Blocked {
+        reason: String,
+    },
+    /// Publish this replica's vote.
+    Vote {
+        target: Option<String>,
+    },
+    RequestApproval {
+        incident: u64,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    StartFailover {
+        incident: u64,
+        from: String,
+        to: String,
+        reason: String,
+        dry_run: bool,
+        forced: bool,
+    },
+}
+
+/// Why no failover to `target` may start now, if any guard fails.
+fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Result<(), String> {
+    if target == state.active {
+        return Err(format!("{target} is already the active region"));
+    }
+    if !state.standby.iter().any(|s| s == target) {
+        return Err(format!(
+            "{target} is not a standby region of domain {}",
+            state.domain
+        ));
+    }
+    let Some(ev) = &state.last_evaluation else {
+        return Err("no evaluation yet".into());
+    };
+    match ev.regions.get(target) {
+        Some(h) if h.healthy() => {}
+        Some(h) if !h.has_data => return Err(format!("target {target} has no data")),
+        Some(h) if !h.complete => return Err(format!("target {target} data is incomplete")),
+        Some(_) => {
+            return Err(format!(
+                "target {target} is not healthy (a tier holds there)"
+            ))
+        }
+        None => return Err(format!("target {target} has no data")),
+    }
+    if let Some(h) = ev.regions.get(&state.active) {
+        if !h.complete {
+            return Err(format!("active {} data is incomplete", state.active));
+        }
+    }
+    for (name, ok) in &ev.preconditions {
+        match ok {
+            Some(true) => {}
+            Some(false) => return Err(format!("precondition {name} does not hold")),
+            None => return Err(format!("precondition {name} has no data")),
+        }
+    }
+    if let Some(last) = state.last_failover {
+        if now - last < cfg.cooldown {
+            return Err(format!(
+                "cooldown: last failover {}s ago, cooldown {}s",
+                now - last,
+                cfg.cooldown
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn votes_for(state: &PolicyState, target: &str) -> u32 {
+    let own = u32::from(state.vote.as_deref() == Some(target));
+    own + state
+        .peer_votes
+        .values()
+        .filter(|v| v.as_deref() == Some(target))
+        .count() as u32
+}
+
+fn start(
+    state: &mut PolicyState,
+    cfg: &PolicyConfig,
+    to: String,
+    reason: String,
+    now: i64,
+    forced: bool,
+) -> Vec<Action> {
+    let incident = state.next_incident;
+    state.next_incident += 1;
+    let from = state.active.clone();
+    if cfg.mode == Mode::Approve && !forced {
+        state.phase = Phase::AwaitingApproval {
+            incident,
+            from: from.clone(),
+            to: to.clone(),
+            since: now,
+        };
+        return vec![Action::RequestApproval {
+            incident,
+            from,
+            to,
+            reason,
+        }];
+    }
+    state.phase = Phase::FailingOver {
+        incident,
+        from: from.clone(),
+        to: to.clone(),
+        since: now,
+    };
+    vec![Action::StartFailover {
+        incident,
+        from,
+        to,
+        reason,
+        dry_run: cfg.mode == Mode::DryRun,
+        forced,
+    }]
+}
+
+fn on_evaluation(
+    mut state: PolicyState,
+    cfg: &PolicyConfig,
+    ev: Evaluation,
+    now: i64,
+) -> (PolicyState, Vec<Action>) {
+    let mut actions = Vec::new();
+    let active = ev.regions.get(&state.active).copied().unwrap_or_default();
+    let standby_burning = !state.standby.is_empty()
+        && state
+            .standby
+            .iter()
+            .all(|s| ev.regions.get(s).is_some_and(|h| h.burning));
+    state.last_evaluation = Some(ev);
+    let watching = matches!(
+        state.phase,
+        Phase::Armed | Phase::Suspect { .. } | Phase::GlobalIncident { .. }
+    );
+    if !watching {
+        return (state, actions);
+    }
+    if !active.complete || !active.has_data {
+        // Degraded or missing data is neither good nor bad: hold the count, decide nothing.
+        if state.vote.take().is_some() {
+            actions.push(Action::Vote { target: None });
+        }
+        return (state, actions);
+    }
+    if !active.burning {
+        if !matches!(state.phase, Phase::Armed) {
+            actions.push(Action::Notify {
+                message: format!(
+                    "{} recovered; failover domain {} armed",
+                    state.active, state.domain
+                ),
+            });
+        }
+        state.phase = Phase::Armed;
+        if state.vote.take().is_some() {
+            actions.push(Action::Vote { target: None });
+        }
+        return (state, actions);
+    }
+    if standby_burning {
+        if !matches!(state.phase, Phase::GlobalIncident { .. }) {
+            actions.push(Action::Notify {
+                message: format!(
+                    "global incident: {} and every standby are burning; not failing over",
+                    state.active
+                ),
+            });
+            state.phase = Phase::GlobalIncident { since: now };
+        }
+        if state.vote.take().is_some() {
+            actions.push(Action::Vote { target: None });
+        }
+        return (state, actions);
+    }
+    let (since, count) = match state.phase {
+        Phase::Suspect { since, count } => (since, count + 1),
+        _ => (now, 1),
+    };
+    state.phase = Phase::Suspect { since, count };
+    if count < cfg.consecutive {
+        if count == 1 {
+            actions.push(Action::Notify {
+                message: format!(
+                    "{} is burning its error budget (1/{})",
+                    state.active, cfg.consecutive
+                ),
+            });
+        }
+        return (state, actions);
+    }
+    let target = state
+        .standby
+        .iter()
+        .find(|s| guard(&state, cfg, s, now).is_ok())
+        .cloned();
+    let Some(target) = target else {
+        let reasons: Vec<String> = state
+            .standby
+            .iter()
+            .filter_map(|s| guard(&state, cfg, s, now).err())
+            .collect();
+        actions.push(Action::Blocked {
+            reason: format!(
+                "{} burning but no failover: {}",
+                state.active,
+                reasons.join("; ")
+            ),
+        });
+        if state.vote.take().is_some() {
+            actions.push(Action::Vote { target: None });
+        }
+        return (state, actions);
+    };
+    if state.vote.as_deref() != Some(target.as_str()) {
+        state.vote = Some(target.clone());
+        actions.push(Action::Vote {
+            target: Some(target.clone()),
+        });
+    }
+    let votes = votes_for(&state, &target);
+    if votes < cfg.quorum {
+        actions.push(Action::Blocked {
+            reason: format!(
+                "quorum: {votes} of {} replicas vote for {target}",
+                cfg.quorum
+            ),
+        });
+        return (state, actions);
+    }
+    let reason = format!(
+        "{} burned on {count} consecutive evaluations; {target} healthy",
+        state.active
+    );
+    actions.extend(start(&mut state, cfg, target, reason, now, false));
+    (state, actions)
+}
+
+/// Advances the state machine by one input at time `now` (unix seconds).
+pub fn step(
+    state: PolicyState,
+    cfg: &PolicyConfig,
+    input: Input,
+    now: i64,
+) -> (PolicyState, Vec<Action>) {
+    let mut state = state;
+    match input {
+        Input::Evaluation(ev) => on_evaluation(state, cfg, ev, now),
+        Input::Votes(votes) => {
+            state.peer_votes = votes;
+            (state, Vec::new())
+        }
+        Input::AlertTrigger { region, slo } => {
+            let msg = format!("Alertmanager paged for {slo} in {region}; confirming with the engine's own evaluation");
+            (state, vec![Action::Notify { message: msg }])
+        }
+        Input::Operator(Command::Failover {
+            target,
+            reason,
+            force,
+        }) => {
+            if matches!(
+                state.phase,
+                Phase::FailingOver { .. } | Phase::AwaitingApproval { .. }
+            ) {
+                return (
+                    state,
+                    vec![Action::Blocked {
+                        reason: "a failover is already in progress".into(),
+                    }],
+                );
+            }
+            if force {
+                if reason.trim().is_empty() {
+                    return (
+                        state,
+                        vec![Action::Blocked {
+                            reason: "a forced failover needs a reason".into(),
+                        }],
+                    );
+                }
+                if target == state.active || !state.standby.contains(&target) {
+                    return (
+                        state,
+                        vec![Action::Blocked {
+                            reason: format!("{target} is not a standby region"),
+                        }],
+                    );
+                }
+                let a = start(
+                    &mut state,
+                    cfg,
+                    target,
+                    format!("forced by operator: {reason}"),
+                    now,
+                    true,
+                );
+                return (state, a);
+            }
+            match guard(&state, cfg, &target, now) {
+                Ok(()) => {
+                    // An operator's request is its own approval.
+                    let a = start(
+                        &mut state,
+                        &PolicyConfig {
+                            mode: if cfg.mode == Mode::Approve {
+                                Mode::Auto
+                            } else {
+                                cfg.mode
+                            },
+                            ..cfg.clone()
+                        },
+                        target,
+                        format!("operator: {reason}"),
+                        now,
+                        false,
+                    );
+                    (state, a)
+                }
+                Err(e) => (state, vec![Action::Blocked { reason: e }]),
+            }
+        }
+        Input::Operator(Command::Approve { incident }) => match state.phase.clone() {
+            Phase::AwaitingApproval {
+                incident: i, to, ..
+            } if i == incident => match guard(&state, cfg, &to, now) {
+                Ok(()) => {
+                    let from = state.active.clone();
+                    state.phase = Phase::FailingOver {
+                        incident,
+                        from: from.clone(),
+                        to: to.clone(),
+                        since: now,
+                    };
+                    let reason = format!("approved by operator (incident {incident})");
+                    (
+                        state,
+                        vec![Action::StartFailover {
+                            incident,
+                            from,
+                            to,
+                            reason,
+                            dry_run: false,
+                            forced: false,
+                        }],
+                    )
+                }
+                Err(e) => {
+                    state.phase = Phase::Armed;
+                    (
+                        state,
+                        vec![Action::Blocked {
+                            reason: format!("approval of incident {incident} refused: {e}"),
+                        }],
+                    )
+                }
+            },
+            _ => (
+                state,
+                vec![Action::Blocked {
+                    reason: format!("incident {incident} is not awaiting approval"),
+                }],
+            ),
+        },
+        Input::Operator(Command::Rearm) => match state.phase.clone() {
+            Phase::FailedOver { .. } | Phase::AwaitingApproval { .. } => {
+                state.phase = Phase::Armed;
+                state.vote = None;
+                let message = format!(
+                    "failover domain {} re-armed; active {}",
+                    state.domain, state.active
+                );
+                (state, vec![Action::Notify { message }])
+            }
+            _ => (
+                state,
+                vec![Action::Blocked {
+                    reason: "nothing to re-arm".into(),
+                }],
+            ),
+        },
+        Input::Operator(Command::Failback { target, reason }) => {
+            if !matches!(state.phase, Phase::FailedOver { .. } | Phase::Armed) {
+                return (
+                    state,
+                    vec![Action::Blocked {
+                        reason: "failback only from a settled state".into(),
+                    }],
+                );
+            }
+            match guard(
+                &PolicyState {
+                    last_failover: None,
+                    ..state.clone()
+                },
+                cfg,
+                &target,
+                now,
+            ) {
+                Ok(()) => {
+                    let a = start(
+                        &mut state,
+                        &PolicyConfig {
+                            mode: Mode::Auto,
+                            ..cfg.clone()
+                        },
+                        target,
+                        format!("failback by operator: {reason}"),
+                        now,
+                        true,
+                    );
+                    (state, a)
+                }
+                Err(e) => (
+                    state,
+                    vec![Action::Blocked {
+                        reason: format!("failback refused: {e}"),
+                    }],
+                ),
+            }
+        }
+        Input::RunbookFinished { incident, ok } => match state.phase.clone() {
+            Phase::FailingOver {
+                incident: i,
+                from,
+                to,
+                ..
+            } if i == incident => {
+                if ok {
+                    // The target now serves; the old active becomes a standby.
+                    state.standby.retain(|s| s != &to);
+                    state.standby.insert(0, from.clone());
+                    state.active = to.clone();
+                }
+                state.last_failover = Some(now);
+                state.vote = None;
+                state.phase = Phase::FailedOver {
+                    incident,
+                    from,
+                    to,
+                    at: now,
+                    ok,
+                };
+                let msg = if ok {
+                    "runbook finished; automation latched until re-armed"
+                } else {
+                    "runbook FAILED; automation latched until re-armed"
+                };
+                (
+                    state,
+                    vec![Action::Notify {
+                        message: format!("incident {incident}: {msg}"),
+                    }],
+                )
+            }
+            _ => (state, Vec::new()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

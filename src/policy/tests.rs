@@ -1,0 +1,442 @@
+//! Table tests of every guard and transition, and property tests: no input sequence gives
+//! two failovers inside the cooldown, a failover to a target without data or burning, or
+//! an action on degraded data.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const A: &str = "us-east-1";
+const B: &str = "eu-west-1";
+
+fn healthy() -> RegionHealth {
+    RegionHealth {
+        burning: false,
+        any_tier: false,
+        has_data: true,
+        complete: true,
+    }
+}
+fn burning() -> RegionHealth {
+    RegionHealth {
+        burning: true,
+        any_tier: true,
+        has_data: true,
+        complete: true,
+    }
+}
+
+fn ev(a: RegionHealth, b: RegionHealth) -> Input {
+    Input::Evaluation(Evaluation {
+        regions: [(A.to_string(), a), (B.to_string(), b)].into(),
+        preconditions: BTreeMap::new(),
+    })
+}
+
+fn state() -> PolicyState {
+    PolicyState::new("web", A, &[B.to_string()])
+}
+
+fn run(cfg: &PolicyConfig, inputs: Vec<(i64, Input)>) -> (PolicyState, Vec<Action>) {
+    let mut s = state();
+    let mut all = Vec::new();
+    for (t, i) in inputs {
+        let (n, a) = step(s, cfg, i, t);
+        s = n;
+        all.extend(a);
+    }
+    (s, all)
+}
+
+fn started(actions: &[Action]) -> Vec<&Action> {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::StartFailover { .. }))
+        .collect()
+}
+
+#[test]
+fn fails_over_after_n_consecutive_burning_evaluations() {
+    let cfg = PolicyConfig::default();
+    let (s, a) = run(&cfg, vec![(0, ev(burning(), healthy()))]);
+    assert!(started(&a).is_empty(), "one evaluation is not enough");
+    assert!(matches!(s.phase, Phase::Suspect { count: 1, .. }));
+    let (s, a) = step(s, &cfg, ev(burning(), healthy()), 30);
+    assert!(
+        matches!(&started(&a)[..], [Action::StartFailover { from, to, dry_run: false, .. }] if from == A && to == B),
+        "{a:?}"
+    );
+    let (s, a) = step(
+        s,
+        &cfg,
+        Input::RunbookFinished {
+            incident: 1,
+            ok: true,
+        },
+        90,
+    );
+    assert_eq!(s.active, B);
+    assert_eq!(s.standby, vec![A.to_string()]);
+    assert!(matches!(s.phase, Phase::FailedOver { ok: true, .. }));
+    assert!(a.iter().any(|x| matches!(x, Action::Notify { .. })));
+}
+
+#[test]
+fn recovery_resets_the_count() {
+    let cfg = PolicyConfig::default();
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(healthy(), healthy())),
+            (60, ev(burning(), healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty());
+    assert!(matches!(s.phase, Phase::Suspect { count: 1, .. }));
+}
+
+#[test]
+fn degraded_data_holds_the_count_and_never_acts() {
+    let cfg = PolicyConfig::default();
+    let degraded = RegionHealth {
+        complete: false,
+        ..burning()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(degraded, healthy())),
+            (60, ev(degraded, healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty());
+    assert!(
+        matches!(s.phase, Phase::Suspect { count: 1, .. }),
+        "{:?}",
+        s.phase
+    );
+    let (_, a) = step(s, &cfg, ev(burning(), healthy()), 90);
+    assert_eq!(started(&a).len(), 1, "the count resumes on complete data");
+}
+
+#[test]
+fn target_must_be_healthy_with_data() {
+    let cfg = PolicyConfig::default();
+    for target in [
+        RegionHealth {
+            has_data: false,
+            ..healthy()
+        },
+        RegionHealth {
+            complete: false,
+            ..healthy()
+        },
+        RegionHealth {
+            any_tier: true,
+            ..healthy()
+        },
+    ] {
+        let (_, a) = run(
+            &cfg,
+            vec![(0, ev(burning(), target)), (30, ev(burning(), target))],
+        );
+        assert!(started(&a).is_empty(), "{target:?}");
+        assert!(
+            a.iter().any(|x| matches!(x, Action::Blocked { .. })),
+            "{a:?}"
+        );
+    }
+}
+
+#[test]
+fn both_burning_is_a_global_incident() {
+    let cfg = PolicyConfig::default();
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), burning())),
+            (30, ev(burning(), burning())),
+            (60, ev(burning(), burning())),
+        ],
+    );
+    assert!(started(&a).is_empty());
+    assert!(matches!(s.phase, Phase::GlobalIncident { .. }));
+    assert_eq!(
+        a.iter()
+            .filter(
+                |x| matches!(x, Action::Notify { message } if message.contains("global incident"))
+            )
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn preconditions_must_hold() {
+    let cfg = PolicyConfig::default();
+    for pre in [Some(false), None] {
+        let e = |a, b| {
+            Input::Evaluation(Evaluation {
+                regions: [(A.to_string(), a), (B.to_string(), b)].into(),
+                preconditions: [("aurora_lag_within_rpo".to_string(), pre)].into(),
+            })
+        };
+        let (_, a) = run(
+            &cfg,
+            vec![(0, e(burning(), healthy())), (30, e(burning(), healthy()))],
+        );
+        assert!(started(&a).is_empty());
+        assert!(a.iter().any(|x| matches!(x, Action::Blocked { reason } if reason.contains("aurora_lag_within_rpo"))), "{a:?}");
+    }
+}
+
+#[test]
+fn cooldown_blocks_a_second_failover() {
+    let cfg = PolicyConfig {
+        cooldown: 3600,
+        ..Default::default()
+    };
+    let (s, _) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+            (
+                60,
+                Input::RunbookFinished {
+                    incident: 1,
+                    ok: true,
+                },
+            ),
+        ],
+    );
+    let (s, _) = step(s, &cfg, Input::Operator(Command::Rearm), 100);
+    // Now B is active and burning, A healthy: within the cooldown nothing starts.
+    let eb = |a: RegionHealth, b: RegionHealth| ev(b, a);
+    let (s, a1) = step(s, &cfg, eb(burning(), healthy()), 200);
+    let (s, a2) = step(s, &cfg, eb(burning(), healthy()), 230);
+    assert!(started(&a1).is_empty() && started(&a2).is_empty());
+    assert!(
+        a2.iter()
+            .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("cooldown"))),
+        "{a2:?}"
+    );
+    let (_, a3) = step(s, &cfg, eb(burning(), healthy()), 3700);
+    assert_eq!(started(&a3).len(), 1);
+}
+
+#[test]
+fn latched_until_rearmed() {
+    let cfg = PolicyConfig {
+        cooldown: 0,
+        ..Default::default()
+    };
+    let (s, _) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+            (
+                60,
+                Input::RunbookFinished {
+                    incident: 1,
+                    ok: true,
+                },
+            ),
+        ],
+    );
+    let (s, a) = step(s, &cfg, ev(healthy(), burning()), 90);
+    let (s, b) = step(s, &cfg, ev(healthy(), burning()), 120);
+    assert!(started(&a).is_empty() && started(&b).is_empty(), "latched");
+    assert!(matches!(s.phase, Phase::FailedOver { .. }));
+}
+
+#[test]
+fn quorum_needs_peer_votes() {
+    let cfg = PolicyConfig {
+        quorum: 2,
+        ..Default::default()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty());
+    assert!(a.contains(&Action::Vote {
+        target: Some(B.to_string())
+    }));
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("quorum: 1 of 2"))));
+    let (s, _) = step(
+        s,
+        &cfg,
+        Input::Votes([("replica-2".to_string(), Some(B.to_string()))].into()),
+        40,
+    );
+    let (_, a) = step(s, &cfg, ev(burning(), healthy()), 60);
+    assert_eq!(started(&a).len(), 1);
+}
+
+#[test]
+fn approve_mode_waits_for_a_human() {
+    let cfg = PolicyConfig {
+        mode: Mode::Approve,
+        ..Default::default()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty());
+    assert!(matches!(
+        a.last(),
+        Some(Action::RequestApproval { incident: 1, .. })
+    ));
+    let (s, a) = step(
+        s,
+        &cfg,
+        Input::Operator(Command::Approve { incident: 7 }),
+        40,
+    );
+    assert!(started(&a).is_empty());
+    let (_, a) = step(
+        s,
+        &cfg,
+        Input::Operator(Command::Approve { incident: 1 }),
+        50,
+    );
+    assert_eq!(started(&a).len(), 1);
+}
+
+#[test]
+fn dry_run_marks_the_failover() {
+    let cfg = PolicyConfig {
+        mode: Mode::DryRun,
+        ..Default::default()
+    };
+    let (_, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+        ],
+    );
+    assert!(matches!(
+        &started(&a)[..],
+        [Action::StartFailover { dry_run: true, .. }]
+    ));
+}
+
+#[test]
+fn operator_failover_respects_guards_unless_forced() {
+    let cfg = PolicyConfig::default();
+    let (s, _) = run(&cfg, vec![(0, ev(healthy(), burning()))]);
+    let cmd = |force: bool, reason: &str| {
+        Input::Operator(Command::Failover {
+            target: B.into(),
+            reason: reason.into(),
+            force,
+        })
+    };
+    let (s, a) = step(s, &cfg, cmd(false, "drill"), 10);
+    assert!(
+        started(&a).is_empty() && matches!(a[0], Action::Blocked { .. }),
+        "target burning"
+    );
+    let (s, a) = step(s, &cfg, cmd(true, ""), 11);
+    assert!(started(&a).is_empty(), "force needs a reason");
+    let (_, a) = step(s, &cfg, cmd(true, "database maintenance"), 12);
+    assert!(matches!(
+        &started(&a)[..],
+        [Action::StartFailover { forced: true, .. }]
+    ));
+}
+
+#[test]
+fn failed_runbook_latches_without_switching_active() {
+    let cfg = PolicyConfig::default();
+    let (s, _) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+            (
+                60,
+                Input::RunbookFinished {
+                    incident: 1,
+                    ok: false,
+                },
+            ),
+        ],
+    );
+    assert_eq!(s.active, A);
+    assert!(matches!(s.phase, Phase::FailedOver { ok: false, .. }));
+}
+
+fn region() -> impl Strategy<Value = RegionHealth> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.9),
+        prop::bool::weighted(0.85),
+    )
+        .prop_map(|(burning, tier, has_data, complete)| RegionHealth {
+            burning,
+            any_tier: burning || tier,
+            has_data,
+            complete,
+        })
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        8 => (region(), region()).prop_map(|(a, b)| ev(a, b)),
+        1 => Just(Input::Operator(Command::Rearm)),
+        1 => any::<bool>().prop_map(|ok| Input::RunbookFinished { incident: 0, ok }),
+        1 => prop::option::of(Just(B.to_string())).prop_map(|v| Input::Votes([("r2".to_string(), v)].into())),
+        1 => Just(Input::Operator(Command::Failover { target: B.into(), reason: "op".into(), force: false })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    #[test]
+    fn guards_hold_for_any_input_sequence(inputs in prop::collection::vec((1i64..900, input()), 1..120), cooldown in 0i64..7200) {
+        let cfg = PolicyConfig { cooldown, ..Default::default() };
+        let mut s = state();
+        let mut now = 0;
+        let mut failovers: Vec<i64> = Vec::new();
+        for (dt, mut i) in inputs {
+            now += dt;
+            // Runbook results refer to the incident in progress.
+            if let Input::RunbookFinished { ok, .. } = i {
+                if let Phase::FailingOver { incident, .. } = s.phase { i = Input::RunbookFinished { incident, ok } } else { continue }
+            }
+            let latest = if let Input::Evaluation(e) = &i { Some(e.clone()) } else { s.last_evaluation.clone() };
+            let (n, actions) = step(s, &cfg, i.clone(), now);
+            for a in &actions {
+                if let Action::StartFailover { from, to, forced: false, .. } = a {
+                    let e = latest.as_ref().expect("a failover needs an evaluation");
+                    let t = e.regions.get(to).copied().unwrap_or_default();
+                    prop_assert!(t.healthy(), "failover to {} which is {:?}", to, t);
+                    let f = e.regions.get(from).copied().unwrap_or_default();
+                    prop_assert!(f.complete, "failover on degraded data of {}", from);
+                    if let Some(last) = failovers.last() {
+                        prop_assert!(now - last >= cfg.cooldown, "two failovers {}s apart, cooldown {}", now - last, cfg.cooldown);
+                    }
+                    failovers.push(now);
+                }
+            }
+            s = n;
+        }
+    }
+}
