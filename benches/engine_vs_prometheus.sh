@@ -59,10 +59,10 @@ stats_samples() { # total samples read by a query at now (stats=all)
 
 echo "letting Prometheus evaluate the rule group (3 evaluations, 30 s apart) ..."
 sleep 5
-it0=$(metric 'prometheus_rule_evaluations_total'); cpu0=$(cpu_of $PROM_PID); g0=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_iterations_total/ {s+=$2} END {print s+0}')
-sleep 90
+cpu0=$(cpu_of $PROM_PID); g0=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_iterations_total/ {s+=$2} END {print s+0}')
+sleep "${PROM_WAIT:-90}"
 g1=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_iterations_total/ {s+=$2} END {print s+0}'); cpu1=$(cpu_of $PROM_PID)
-last=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_last_duration_seconds/ {print $2; exit}')
+last=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_last_duration_seconds/ && !f {print $2; f=1}')
 iters=$(python3 -c "print(max(1, $g1 - $g0))")
 prom_cpu=$(python3 -c "print(($cpu1 - $cpu0) / $iters)")
 # Samples one rule-group evaluation reads: every recording rule's expression, at now.
@@ -94,7 +94,7 @@ until curl -sf "127.0.0.1:$SP/readyz" >/dev/null; do sleep 0.1; done
 backfill=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
 sleep 2
 e0=$(curl -s "127.0.0.1:$SP/metrics" | awk '/^sloguard_evaluations_total/ {print $2}'); c0=$(cpu_of $SG_PID); pc0=$(cpu_of $PROM_PID); gi0=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_iterations_total/ {s+=$2} END {print s+0}')
-sleep 60
+sleep "${SG_WAIT:-60}"
 e1=$(curl -s "127.0.0.1:$SP/metrics" | awk '/^sloguard_evaluations_total/ {print $2}'); c1=$(cpu_of $SG_PID); pc1=$(cpu_of $PROM_PID); gi1=$(curl -s "127.0.0.1:$PP/metrics" | awk '/^prometheus_rule_group_iterations_total/ {s+=$2} END {print s+0}')
 evals=$(python3 -c "print(max(1, $e1 - $e0))")
 sg_cpu=$(python3 -c "print(($c1 - $c0) / $evals)")
