@@ -14,6 +14,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+command -v curl >/dev/null 2>&1 || apt_install curl
 command -v promtool >/dev/null 2>&1 || { echo "== installing Debian prometheus (promtool)"; apt_install prometheus; }
 command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing after install" >&2; exit 1; }
 

@@ -13,12 +13,14 @@
 //! - [`openmetrics`]: the OpenMetrics text reader used by `backtest`.
 //! - [`backtest`]: replays OpenMetrics counters through the core.
 
+pub mod actuator;
 pub mod backtest;
 pub mod burn;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod journal;
 pub mod openmetrics;
 pub mod policy;
 pub mod promql;

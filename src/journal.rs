@@ -1,0 +1,323 @@
+//! The durable record of failover decisions (embedded SQLite, WAL, synchronous=FULL):
+//! incidents, each decision with the burn rates that caused it, and every runbook step
+//! attempt and result. After a crash the engine resumes an incident from the first step
+//! not recorded as done, and never repeats a completed step.
+//!
+//! Only what the actuator describes is stored; step descriptions never carry secrets.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("journal: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    pub id: u64,
+    pub domain: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// running, done, failed, dry_run
+    pub status: String,
+    pub dry_run: bool,
+    /// A GameDay drill, never a real incident.
+    pub chaos: bool,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+    pub steps: Vec<StepRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRow {
+    pub index: u32,
+    pub name: String,
+    pub kind: String,
+    pub attempt: u32,
+    /// started, done, skipped, failed, dry_run
+    pub status: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+pub struct Journal {
+    conn: Connection,
+}
+
+/// A journaled decision: (at, domain, incident, kind, detail JSON).
+pub type DecisionRow = (i64, String, Option<u64>, String, String);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS incidents (
+  id INTEGER PRIMARY KEY, domain TEXT NOT NULL, from_region TEXT NOT NULL, to_region TEXT NOT NULL,
+  reason TEXT NOT NULL, status TEXT NOT NULL, dry_run INTEGER NOT NULL, chaos INTEGER NOT NULL,
+  opened_at INTEGER NOT NULL, closed_at INTEGER);
+CREATE TABLE IF NOT EXISTS decisions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, domain TEXT NOT NULL, incident INTEGER,
+  kind TEXT NOT NULL, detail TEXT NOT NULL, chaos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+  incident INTEGER NOT NULL, step_index INTEGER NOT NULL, attempt INTEGER NOT NULL, name TEXT NOT NULL,
+  kind TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (incident, step_index, attempt));
+";
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let err = |source| JournalError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Journal { conn })
+    }
+
+    /// An in-memory journal (GameDays, tests).
+    pub fn in_memory() -> Result<Self, JournalError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Journal { conn })
+    }
+
+    /// The next free incident id.
+    pub fn next_incident_id(&self) -> Result<u64, JournalError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))?;
+        Ok(max.unwrap_or(0) as u64 + 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_incident(
+        &self,
+        id: u64,
+        domain: &str,
+        from: &str,
+        to: &str,
+        reason: &str,
+        dry_run: bool,
+        chaos: bool,
+        at: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO incidents (id, domain, from_region, to_region, reason, status, dry_run, chaos, opened_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+            params![id as i64, domain, from, to, reason, dry_run, chaos, at],
+        )?;
+        Ok(())
+    }
+
+    pub fn close_incident(&self, id: u64, status: &str, at: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE incidents SET status = ?2, closed_at = ?3 WHERE id = ?1",
+            params![id as i64, status, at],
+        )?;
+        Ok(())
+    }
+
+    /// A decision (failover, blocked guard, notification…) with its evidence as JSON.
+    pub fn record_decision(
+        &self,
+        at: i64,
+        domain: &str,
+        incident: Option<u64>,
+        kind: &str,
+        detail: &serde_json::Value,
+        chaos: bool,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO decisions (at, domain, incident, kind, detail, chaos) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![at, domain, incident.map(|i| i as i64), kind, detail.to_string(), chaos],
+        )?;
+        Ok(())
+    }
+
+    /// Records an attempt's state; the same (incident, step, attempt) is updated in place.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_step(
+        &self,
+        incident: u64,
+        index: u32,
+        attempt: u32,
+        name: &str,
+        kind: &str,
+        status: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO steps (incident, step_index, attempt, name, kind, status, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (incident, step_index, attempt) DO UPDATE SET status = excluded.status, detail = excluded.detail, at = excluded.at",
+            params![incident as i64, index, attempt, name, kind, status, detail, at],
+        )?;
+        Ok(())
+    }
+
+    /// Steps of an incident recorded as done or skipped (never to run again).
+    pub fn completed_steps(&self, incident: u64) -> Result<BTreeSet<u32>, JournalError> {
+        let mut st = self.conn.prepare("SELECT DISTINCT step_index FROM steps WHERE incident = ?1 AND status IN ('done', 'skipped', 'dry_run')")?;
+        let rows = st.query_map([incident as i64], |r| r.get::<_, u32>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The number of attempts already made of a step (a resumed run continues counting).
+    pub fn attempts(&self, incident: u64, index: u32) -> Result<u32, JournalError> {
+        let n: Option<u32> = self
+            .conn
+            .query_row(
+                "SELECT MAX(attempt) FROM steps WHERE incident = ?1 AND step_index = ?2",
+                params![incident as i64, index],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(n.unwrap_or(0))
+    }
+
+    fn steps_of(&self, incident: u64) -> Result<Vec<StepRow>, JournalError> {
+        let mut st = self.conn.prepare(
+            "SELECT step_index, name, kind, attempt, status, detail, at FROM steps WHERE incident = ?1 ORDER BY step_index, attempt",
+        )?;
+        let rows = st.query_map([incident as i64], |r| {
+            Ok(StepRow {
+                index: r.get(0)?,
+                name: r.get(1)?,
+                kind: r.get(2)?,
+                attempt: r.get(3)?,
+                status: r.get(4)?,
+                detail: r.get(5)?,
+                at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn incidents_where(&self, clause: &str, limit: u32) -> Result<Vec<IncidentRow>, JournalError> {
+        let sql = format!(
+            "SELECT id, domain, from_region, to_region, reason, status, dry_run, chaos, opened_at, closed_at FROM incidents {clause} ORDER BY id DESC LIMIT {limit}"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map([], |r| {
+            Ok(IncidentRow {
+                id: r.get::<_, i64>(0)? as u64,
+                domain: r.get(1)?,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                reason: r.get(4)?,
+                status: r.get(5)?,
+                dry_run: r.get(6)?,
+                chaos: r.get(7)?,
+                opened_at: r.get(8)?,
+                closed_at: r.get(9)?,
+                steps: Vec::new(),
+            })
+        })?;
+        let mut out: Vec<IncidentRow> = rows.collect::<Result<_, _>>()?;
+        for i in &mut out {
+            i.steps = self.steps_of(i.id)?;
+        }
+        Ok(out)
+    }
+
+    /// The most recent incidents, newest first, with their steps.
+    pub fn incidents(&self, limit: u32) -> Result<Vec<IncidentRow>, JournalError> {
+        self.incidents_where("", limit)
+    }
+
+    /// Incidents whose runbook had not finished (the process stopped mid-run).
+    pub fn unfinished(&self) -> Result<Vec<IncidentRow>, JournalError> {
+        self.incidents_where("WHERE status = 'running'", 1000)
+    }
+
+    /// Decisions as (at, domain, incident, kind, detail JSON), oldest first.
+    pub fn decisions(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<DecisionRow>, JournalError> {
+        let mut st = self.conn.prepare(
+            "SELECT at, domain, incident, kind, detail FROM decisions ORDER BY id LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_reopen_and_tracks_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j/journal.db");
+        {
+            let j = Journal::open(&path).unwrap();
+            assert_eq!(j.next_incident_id().unwrap(), 1);
+            j.open_incident(
+                1,
+                "web",
+                "us-east-1",
+                "eu-west-1",
+                "burning",
+                false,
+                false,
+                100,
+            )
+            .unwrap();
+            j.record_decision(
+                100,
+                "web",
+                Some(1),
+                "failover",
+                &serde_json::json!({"burn_rate_1h": 31.2}),
+                false,
+            )
+            .unwrap();
+            j.record_step(1, 0, 1, "notify", "sns", "done", "published", 101)
+                .unwrap();
+            j.record_step(1, 1, 1, "dns", "route53_records", "started", "", 102)
+                .unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.next_incident_id().unwrap(), 2);
+        let open = j.unfinished().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].steps.len(), 2);
+        assert_eq!(j.completed_steps(1).unwrap(), [0].into());
+        assert_eq!(j.attempts(1, 1).unwrap(), 1);
+        j.record_step(1, 1, 1, "dns", "route53_records", "done", "UPSERT", 103)
+            .unwrap();
+        j.close_incident(1, "done", 104).unwrap();
+        assert!(j.unfinished().unwrap().is_empty());
+        assert_eq!(j.incidents(10).unwrap()[0].status, "done");
+        assert_eq!(j.decisions(10).unwrap()[0].3, "failover");
+    }
+}

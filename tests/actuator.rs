@@ -1,0 +1,403 @@
+//! The runbook executor: ordered steps, dry run, retries then abort with a notification,
+//! `on_failure: continue`, idempotence checks, the Aurora step against the in-process fake
+//! that follows AWS's switchover/failover transitions, templated HTTP hooks, bad step
+//! configs, and resuming a run killed mid-step without repeating completed steps.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sloguard::actuator::aws::{AuroraApi, BoxFut, FakeAurora, SnsApi};
+use sloguard::actuator::{parse_steps, Actuator, Backends, Incident};
+use sloguard::journal::Journal;
+
+#[derive(Default)]
+struct RecordingSns(Mutex<Vec<String>>);
+
+impl SnsApi for RecordingSns {
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        subject: &'a str,
+        message: &'a str,
+        attrs: &'a [(String, String)],
+    ) -> BoxFut<'a, Result<String, String>> {
+        Box::pin(async move {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{topic}|{subject}|{message}|{attrs:?}"));
+            Ok("m-1".into())
+        })
+    }
+}
+
+fn steps(yaml: &str) -> Vec<sloguard::actuator::StepSpec> {
+    let v: Vec<serde_yaml_ng::Value> = serde_yaml_ng::from_str(yaml).unwrap();
+    parse_steps(&v, &["us-east-1".into(), "eu-west-1".into()]).unwrap()
+}
+
+fn incident(id: u64) -> Incident {
+    Incident {
+        id,
+        domain: "web".into(),
+        from: "us-east-1".into(),
+        to: "eu-west-1".into(),
+        reason: "burning".into(),
+        dry_run: false,
+        chaos: false,
+        approved: false,
+    }
+}
+
+fn actuator(yaml: &str, journal: Journal, backends: Backends) -> Actuator {
+    Actuator {
+        steps: steps(yaml),
+        backends,
+        journal: Arc::new(Mutex::new(journal)),
+    }
+}
+
+const AURORA: &str = "- {name: db, kind: aurora_global, global_cluster: g1, poll_interval: 1s, clusters: {us-east-1: 'arn:aws:rds:us-east-1:1:cluster:a', eu-west-1: 'arn:aws:rds:eu-west-1:1:cluster:b'}";
+
+#[tokio::test]
+async fn runs_steps_in_order_and_journals_them() {
+    let sns = Arc::new(RecordingSns::default());
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let yaml = format!(
+        "- {{name: page, kind: sns, topic_arn: 'arn:aws:sns:us-east-1:1:oncall'}}\n- {{name: signal, kind: route53_signal}}\n- {{name: script, kind: exec, command: [sh, -c, 'echo $SLOGUARD_FROM-$SLOGUARD_TO > {}']}}\n",
+        marker.display()
+    );
+    let backends = Backends {
+        sns: Some(sns.clone()),
+        ..Default::default()
+    };
+    let signals = backends.signals.clone();
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), backends);
+    a.journal
+        .lock()
+        .unwrap()
+        .open_incident(
+            1,
+            "web",
+            "us-east-1",
+            "eu-west-1",
+            "burning",
+            false,
+            false,
+            0,
+        )
+        .unwrap();
+    let out = a.execute(&incident(1), || 100).await;
+    assert!(out.ok, "{out:?}");
+    assert_eq!(
+        out.steps.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(),
+        ["done", "done", "done"]
+    );
+    let sent = sns.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].contains("failing over web from us-east-1 to eu-west-1")
+            && sent[0].contains("(\"incident\", \"1\")"),
+        "{sent:?}"
+    );
+    assert!(signals.get("web", "eu-west-1") && !signals.get("web", "us-east-1"));
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().trim(),
+        "us-east-1-eu-west-1"
+    );
+    let rows = a.journal.lock().unwrap().incidents(5).unwrap();
+    assert_eq!(rows[0].status, "done");
+    assert_eq!(
+        rows[0].steps.iter().filter(|s| s.status == "done").count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn dry_run_records_the_exact_calls_and_changes_nothing() {
+    let sns = Arc::new(RecordingSns::default());
+    let fake = Arc::new(FakeAurora::new(
+        "arn:aws:rds:us-east-1:1:cluster:a",
+        &["arn:aws:rds:eu-west-1:1:cluster:b"],
+    ));
+    let backends = Backends {
+        sns: Some(sns.clone()),
+        aurora: Some(fake.clone()),
+        ..Default::default()
+    };
+    let a = actuator(
+        &format!(
+            "- {{name: page, kind: sns, topic_arn: 'arn:aws:sns:us-east-1:1:t'}}\n{AURORA}}}\n"
+        ),
+        Journal::in_memory().unwrap(),
+        backends,
+    );
+    let out = a
+        .execute(
+            &Incident {
+                dry_run: true,
+                ..incident(2)
+            },
+            || 0,
+        )
+        .await;
+    assert!(out.ok);
+    assert!(
+        out.steps[0]
+            .2
+            .starts_with("sns:Publish TopicArn=arn:aws:sns:us-east-1:1:t"),
+        "{:?}",
+        out.steps
+    );
+    assert!(out.steps[1].2.contains("rds:SwitchoverGlobalCluster GlobalClusterIdentifier=g1 TargetDbClusterIdentifier=arn:aws:rds:eu-west-1:1:cluster:b"));
+    assert!(sns.0.lock().unwrap().is_empty());
+    assert!(fake.state.lock().unwrap().calls.is_empty());
+}
+
+#[tokio::test]
+async fn failing_step_is_retried_then_aborts_and_notifies() {
+    let sns = Arc::new(RecordingSns::default());
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let yaml = format!(
+        "- {{name: page, kind: sns, topic_arn: 'arn:aws:sns:us-east-1:1:t'}}\n- {{name: flaky, kind: exec, retries: 2, backoff: 1s, command: [sh, -c, 'echo x >> {}; exit 3']}}\n- {{name: never, kind: route53_signal}}\n",
+        count.display()
+    );
+    let backends = Backends {
+        sns: Some(sns.clone()),
+        ..Default::default()
+    };
+    let signals = backends.signals.clone();
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), backends);
+    let out = a.execute(&incident(3), || 0).await;
+    assert!(!out.ok);
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().lines().count(),
+        3,
+        "1 try + 2 retries"
+    );
+    assert_eq!(out.steps.len(), 2, "the runbook stops at the failed step");
+    assert!(!signals.get("web", "eu-west-1"));
+    let sent = sns.0.lock().unwrap().clone();
+    assert!(
+        sent.iter()
+            .any(|m| m.contains("runbook ABORTED at step \"flaky\"")),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn continue_on_failure_and_idempotence_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    let yaml = format!(
+        "- {{name: optional, kind: exec, retries: 0, on_failure: continue, command: [\"false\"]}}\n- {{name: done-already, kind: exec, check: [\"true\"], command: [sh, -c, 'touch {}']}}\n- {{name: signal, kind: route53_signal}}\n",
+        ran.display()
+    );
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), Backends::default());
+    let out = a.execute(&incident(4), || 0).await;
+    assert!(out.ok, "{out:?}");
+    assert_eq!(
+        out.steps.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(),
+        ["failed", "skipped", "done"]
+    );
+    assert!(!ran.exists(), "a step whose check says done is not run");
+}
+
+#[tokio::test]
+async fn aurora_switchover_follows_aws_transitions() {
+    let fake = Arc::new(FakeAurora::new(
+        "arn:aws:rds:us-east-1:1:cluster:a",
+        &["arn:aws:rds:eu-west-1:1:cluster:b"],
+    ));
+    let backends = Backends {
+        aurora: Some(fake.clone()),
+        ..Default::default()
+    };
+    let a = actuator(
+        &format!("{AURORA}}}\n"),
+        Journal::in_memory().unwrap(),
+        backends.clone(),
+    );
+    let out = a.execute(&incident(5), || 0).await;
+    assert!(out.ok, "{out:?}");
+    let g = fake.describe("g1").await.unwrap();
+    assert!(g
+        .members
+        .iter()
+        .any(|m| m.cluster_arn.ends_with("cluster:b") && m.is_writer));
+    assert!(g.failover_state.is_none());
+    assert_eq!(
+        fake.state.lock().unwrap().calls,
+        vec!["switchover arn:aws:rds:eu-west-1:1:cluster:b".to_string()]
+    );
+    // Already the writer: a second run skips the step (idempotent).
+    let again = actuator(
+        &format!("{AURORA}}}\n"),
+        Journal::in_memory().unwrap(),
+        backends,
+    );
+    let out = again.execute(&incident(6), || 0).await;
+    assert_eq!(out.steps[0].1, "skipped");
+}
+
+#[tokio::test]
+async fn aurora_failover_with_data_loss_needs_approval() {
+    let fake = Arc::new(FakeAurora::new(
+        "arn:aws:rds:us-east-1:1:cluster:a",
+        &["arn:aws:rds:eu-west-1:1:cluster:b"],
+    ));
+    let backends = Backends {
+        aurora: Some(fake.clone()),
+        ..Default::default()
+    };
+    let yaml = format!("{AURORA}, mode: failover, retries: 0}}\n");
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), backends.clone());
+    let out = a.execute(&incident(7), || 0).await;
+    assert!(!out.ok);
+    assert!(
+        out.steps[0].2.contains("needs an operator approval"),
+        "{out:?}"
+    );
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), backends);
+    let out = a
+        .execute(
+            &Incident {
+                approved: true,
+                ..incident(8)
+            },
+            || 0,
+        )
+        .await;
+    assert!(out.ok, "{out:?}");
+    assert_eq!(
+        fake.state.lock().unwrap().calls.last().unwrap(),
+        "failover arn:aws:rds:eu-west-1:1:cluster:b"
+    );
+}
+
+#[tokio::test]
+async fn http_hook_sends_templated_json() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(Mutex::new(String::new()));
+    let g = got.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let n = s.read(&mut buf).await.unwrap();
+        *g.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).to_string();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+    });
+    let yaml = format!("- {{name: slack, kind: http, url: 'http://{addr}/hook', body: '{{\"text\": \"incident {{{{incident}}}}: {{{{from}}}} -> {{{{to}}}} ({{{{reason}}}})\"}}'}}\n");
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), Backends::default());
+    let out = a
+        .execute(
+            &Incident {
+                reason: "5xx \"spike\"".into(),
+                ..incident(9)
+            },
+            || 0,
+        )
+        .await;
+    assert!(out.ok, "{out:?}");
+    let req = got.lock().unwrap().clone();
+    assert!(req.starts_with("POST /hook"), "{req}");
+    assert!(
+        req.contains(r#"{"text": "incident 9: us-east-1 -> eu-west-1 (5xx \"spike\")"}"#),
+        "{req}"
+    );
+}
+
+#[test]
+fn bad_step_configs_are_clear_errors() {
+    let v: Vec<serde_yaml_ng::Value> = serde_yaml_ng::from_str(
+        "- {kind: teleport}\n- {kind: sns, topic_arn: oncall}\n- {kind: route53_records, zone_id: '', record_name: x, records: {us-east-1: 1.1.1.1}}\n- {kind: exec, command: [], timeout: 5x}\n",
+    )
+    .unwrap();
+    let errs = parse_steps(&v, &["us-east-1".into(), "eu-west-1".into()])
+        .unwrap_err()
+        .join("\n");
+    for want in [
+        "runbook[0]: unknown variant `teleport`",
+        "runbook[1].topic_arn",
+        "runbook[2].zone_id",
+        "no record value for region eu-west-1",
+        "runbook[3].timeout",
+        "runbook[3].command",
+    ] {
+        assert!(errs.contains(want), "{want} missing from:\n{errs}");
+    }
+}
+
+#[tokio::test]
+async fn killed_run_resumes_without_repeating_completed_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let log = dir.path().join("log");
+    let gate = dir.path().join("gate");
+    // Step 2 blocks until the gate file exists, so the run can be killed inside it.
+    let yaml = format!(
+        "- {{name: one, kind: exec, command: [sh, -c, 'echo one >> {log}']}}\n- {{name: two, kind: exec, timeout: 60s, command: [sh, -c, 'echo two-start >> {log}; while [ ! -f {gate} ]; do sleep 0.05; done; echo two-end >> {log}']}}\n- {{name: three, kind: exec, command: [sh, -c, 'echo three >> {log}']}}\n",
+        log = log.display(),
+        gate = gate.display()
+    );
+    {
+        let j = Journal::open(&db).unwrap();
+        j.open_incident(
+            11,
+            "web",
+            "us-east-1",
+            "eu-west-1",
+            "burning",
+            false,
+            false,
+            0,
+        )
+        .unwrap();
+        let a = Arc::new(actuator(&yaml, j, Backends::default()));
+        let run = {
+            let a = a.clone();
+            tokio::spawn(async move { a.execute(&incident(11), || 0).await })
+        };
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("two-start")
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        run.abort(); // the process dies mid-step: the child is killed with it
+        let _ = run.await;
+    }
+    std::fs::write(&gate, "").unwrap();
+    let j = Journal::open(&db).unwrap();
+    let unfinished = j.unfinished().unwrap();
+    assert_eq!(
+        unfinished.len(),
+        1,
+        "the journal shows the interrupted incident"
+    );
+    assert_eq!(unfinished[0].id, 11);
+    let a = actuator(&yaml, j, Backends::default());
+    let out = a.execute(&incident(11), || 10).await;
+    assert!(out.ok, "{out:?}");
+    assert_eq!(out.steps[0].1, "done-before");
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| *l == "one").count(),
+        1,
+        "completed step not repeated: {lines:?}"
+    );
+    assert_eq!(lines.iter().filter(|l| *l == "three").count(), 1);
+    assert!(lines.contains(&"two-end".to_string()));
+    assert!(a.journal.lock().unwrap().unfinished().unwrap().is_empty());
+}
