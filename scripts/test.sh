@@ -18,6 +18,15 @@ command -v curl >/dev/null 2>&1 || apt_install curl
 command -v promtool >/dev/null 2>&1 || { echo "== installing Debian prometheus (promtool)"; apt_install prometheus; }
 command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing after install" >&2; exit 1; }
 
+# moto server (AWS Route 53 / SNS emulator) in a project-local venv.
+MOTO_VENV="$PWD/target/moto-venv"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  echo "== installing moto[server] into $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$MOTO_VENV"; }
+  "$MOTO_VENV/bin/pip" install -q 'moto[server]'
+fi
+export SLOGUARD_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

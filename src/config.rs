@@ -32,6 +32,78 @@ struct RawConfig {
     regions: RawRegions,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    failover: Option<RawFailover>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailover {
+    #[serde(default)]
+    journal: Option<PathBuf>,
+    #[serde(default)]
+    replica: Option<String>,
+    /// Base URLs of the other replicas (their signal endpoints are their votes).
+    #[serde(default)]
+    peers: Vec<String>,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    aws_region: Option<String>,
+    domains: Vec<RawDomain>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    mode: Option<crate::policy::Mode>,
+    #[serde(default)]
+    consecutive: Option<u32>,
+    #[serde(default)]
+    cooldown: Option<String>,
+    #[serde(default)]
+    quorum: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    name: String,
+    /// Gating SLOs as `service/slo`; default every SLO.
+    #[serde(default)]
+    slos: Vec<String>,
+    #[serde(default)]
+    preconditions: Vec<RawPrecondition>,
+    #[serde(default)]
+    runbook: Vec<serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrecondition {
+    name: String,
+    /// PromQL; holds when it returns a non-zero sample, unknown when it returns nothing.
+    query: String,
+}
+
+/// A failover domain: the SLOs that gate it, its preconditions and its runbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainConfig {
+    pub name: String,
+    pub slos: Vec<String>,
+    pub preconditions: Vec<(String, String)>,
+    pub runbook: Vec<crate::actuator::StepSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailoverConfig {
+    pub journal: PathBuf,
+    pub replica: String,
+    pub peers: Vec<String>,
+    pub policy: crate::policy::PolicyConfig,
+    pub aws_region: String,
+    pub domains: Vec<DomainConfig>,
 }
 
 fn default_specs() -> PathBuf {
@@ -169,6 +241,7 @@ pub struct Config {
     pub evaluation: EvaluationConfig,
     pub regions: RegionsConfig,
     pub listen: String,
+    pub failover: Option<FailoverConfig>,
 }
 
 /// Parses and validates a config text; relative paths resolve against `base_dir`.
@@ -302,6 +375,57 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
             "{f}: server.listen: {listen:?} is not an address:port"
         ));
     }
+    let failover = raw.failover.map(|fo| {
+        let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
+            Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
+                problems.push(format!("{f}: {field}: {e}"));
+                Window::from_secs(1)
+            })
+        };
+        let cooldown = dur("failover.policy.cooldown", fo.policy.cooldown.as_deref(), "1h");
+        if regions.active.is_none() {
+            problems.push(format!("{f}: regions.active: failover needs the active region"));
+        }
+        if regions.standby.is_empty() {
+            problems.push(format!("{f}: regions.standby: failover needs at least one standby region"));
+        }
+        if fo.domains.is_empty() {
+            problems.push(format!("{f}: failover.domains: at least one failover domain is required"));
+        }
+        let quorum = fo.policy.quorum.unwrap_or(1);
+        if quorum == 0 || quorum as usize > fo.peers.len() + 1 {
+            problems.push(format!("{f}: failover.policy.quorum: {quorum} must be between 1 and the number of replicas ({})", fo.peers.len() + 1));
+        }
+        let all_regions = regions.all();
+        let domains = fo
+            .domains
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let runbook = crate::actuator::parse_steps(&d.runbook, &all_regions).unwrap_or_else(|errs| {
+                    problems.extend(errs.into_iter().map(|e| format!("{f}: failover.domains[{i}].{e}")));
+                    Vec::new()
+                });
+                if d.runbook.is_empty() {
+                    problems.push(format!("{f}: failover.domains[{i}].runbook: no steps"));
+                }
+                DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook }
+            })
+            .collect();
+        FailoverConfig {
+            journal: resolve(&fo.journal.unwrap_or_else(|| PathBuf::from("sloguard-journal.db"))),
+            replica: fo.replica.unwrap_or_else(|| "replica-1".into()),
+            peers: fo.peers,
+            policy: crate::policy::PolicyConfig {
+                mode: fo.policy.mode.unwrap_or(crate::policy::Mode::Auto),
+                consecutive: fo.policy.consecutive.unwrap_or(2).max(1),
+                cooldown: cooldown.secs() as i64,
+                quorum,
+            },
+            aws_region: fo.aws_region.unwrap_or_else(|| "us-east-1".into()),
+            domains,
+        }
+    });
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
@@ -326,6 +450,7 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
         },
         regions,
         listen,
+        failover,
     })
 }
 
@@ -389,5 +514,29 @@ mod tests {
             panic!()
         };
         assert!(p[0].contains("unknown field `sever`"), "{p:?}");
+    }
+}
+
+#[cfg(test)]
+mod failover_tests {
+    use super::*;
+
+    #[test]
+    fn bad_failover_configs_are_clear_errors_at_start_up() {
+        let text = "source: {thanos: {url: http://x}}\nregions: {active: a, standby: [b]}\nfailover:\n  policy: {cooldown: soon, quorum: 3}\n  domains:\n    - name: web\n      runbook:\n        - {kind: sns}\n        - {kind: magic}\n        - {kind: aurora_global, global_cluster: g, clusters: {a: 'arn:aws:rds:x'}}\n        - {kind: route53_records, zone_id: Z1, record_name: x, records: {a: 1.1.1.1, b: 2.2.2.2}, ttl: 1m}\n";
+        let Err(ConfigError::Invalid(p)) = parse(Path::new("c.yaml"), text, Path::new(".")) else {
+            panic!("must fail")
+        };
+        let all = p.join("\n");
+        for want in [
+            "failover.policy.cooldown",
+            "failover.policy.quorum",
+            "runbook[0]: missing field `topic_arn`",
+            "runbook[1]: unknown variant `magic`",
+            "runbook[2].clusters: no cluster ARN for region b",
+            "runbook[3]: invalid type",
+        ] {
+            assert!(all.contains(want), "{want} missing from:\n{all}");
+        }
     }
 }

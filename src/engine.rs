@@ -516,6 +516,40 @@ impl<S: MetricsSource> Engine<S> {
         alerts
     }
 
+    /// A precondition query: holds when it returns a non-zero sample, fails when every
+    /// sample is zero, unknown (None) on no data, errors or partial data.
+    pub async fn precondition(&mut self, query: &str, at: i64) -> Option<bool> {
+        let started = Instant::now();
+        let r = self.source.instant(query, at, true).await;
+        let _ = self
+            .query_hist
+            .record((started.elapsed().as_secs_f64() * 1e6) as u64);
+        match r {
+            Ok(r) if !r.degraded => {
+                let values: Vec<f64> = r
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.1))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if values.is_empty() {
+                    None
+                } else {
+                    Some(values.iter().any(|v| *v != 0.0))
+                }
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(query, error = %e, "precondition query failed");
+                None
+            }
+        }
+    }
+
+    pub fn regions(&self) -> &RegionsConfig {
+        &self.regions
+    }
+
     pub fn streams(&self) -> &Streams {
         &self.streams
     }
@@ -645,8 +679,13 @@ pub async fn run<S: MetricsSource>(
     mut engine: Engine<S>,
     state: std::sync::Arc<crate::server::AppState>,
     interval: Window,
+    mut failover: Option<crate::failover::FailoverDriver>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    if let Some(f) = failover.as_mut() {
+        f.resume(wall_clock());
+        state.set_policy(f.states());
+    }
     tokio::pin!(shutdown);
     let now = wall_clock();
     let queries = engine.queries.len();

@@ -250,10 +250,7 @@ impl Journal {
     }
 
     /// Decisions as (at, domain, incident, kind, detail JSON), oldest first.
-    pub fn decisions(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<DecisionRow>, JournalError> {
+    pub fn decisions(&self, limit: u32) -> Result<Vec<DecisionRow>, JournalError> {
         let mut st = self.conn.prepare(
             "SELECT at, domain, incident, kind, detail FROM decisions ORDER BY id LIMIT ?1",
         )?;

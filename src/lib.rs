@@ -19,6 +19,7 @@ pub mod burn;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod failover;
 pub mod files;
 pub mod journal;
 pub mod openmetrics;

@@ -263,7 +263,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let app = sloguard::server::router(state.clone());
                 let server_stop = stopped(stop_rx.clone());
                 let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(server_stop).await });
-                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, stopped(stop_rx.clone())));
+                let failover = match &cfg.failover {
+                    Some(fo) => {
+                        let journal = sloguard::journal::Journal::open(&fo.journal)?;
+                        let backends = aws_backends(fo, state.signals.clone()).await;
+                        let driver = sloguard::failover::FailoverDriver::new(fo.clone(), &cfg.regions, journal, backends, false)?;
+                        if let Ok(mut j) = state.journal.write() {
+                            *j = Some(driver.journal());
+                        }
+                        Some(driver)
+                    }
+                    None => None,
+                };
+                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, failover, stopped(stop_rx.clone())));
                 shutdown_signal().await;
                 tracing::info!("shutting down");
                 let _ = stop_tx.send(true);
@@ -281,6 +293,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The AWS clients the configured runbooks need (none are created when no step uses AWS).
+async fn aws_backends(
+    fo: &config::FailoverConfig,
+    signals: std::sync::Arc<sloguard::actuator::SignalBoard>,
+) -> sloguard::actuator::Backends {
+    use sloguard::actuator::{aws, Backends, StepKind};
+    let kinds: Vec<&StepKind> = fo
+        .domains
+        .iter()
+        .flat_map(|d| d.runbook.iter().map(|s| &s.kind))
+        .collect();
+    let mut b = Backends {
+        signals,
+        ..Default::default()
+    };
+    if kinds.iter().any(|k| {
+        matches!(
+            k,
+            StepKind::Sns { .. }
+                | StepKind::Route53Records { .. }
+                | StepKind::Route53HealthCheck { .. }
+                | StepKind::AuroraGlobal { .. }
+        )
+    }) {
+        let conf = aws::sdk_config(&fo.aws_region).await;
+        b.sns = Some(std::sync::Arc::new(aws::SdkSns(aws_sdk_sns::Client::new(
+            &conf,
+        ))));
+        b.route53 = Some(std::sync::Arc::new(aws::SdkRoute53(
+            aws_sdk_route53::Client::new(&conf),
+        )));
+        b.aurora = Some(std::sync::Arc::new(aws::SdkAurora(
+            aws_sdk_rds::Client::new(&conf),
+        )));
+    }
+    b
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

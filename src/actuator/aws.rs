@@ -17,16 +17,20 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Loads an SDK configuration for `region` with rustls+ring; endpoint and credentials
 /// come from the standard environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …).
 pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTP client: rustls with ring (no aws-lc C build).
+pub fn http_client() -> aws_sdk_sns::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .http_client(http)
-        .load()
-        .await
+        .build_https()
 }
 
 pub trait SnsApi: Send + Sync {

@@ -3,6 +3,7 @@
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
 //! Handlers only read shared state; the engine loop writes it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -85,9 +86,19 @@ pub struct AppState {
     pub snapshot: RwLock<Option<Snapshot>>,
     pub ready: AtomicBool,
     pub telemetry: Telemetry,
+    /// This replica's failover signals (its votes), served to Route 53 health checks.
+    pub signals: Arc<crate::actuator::SignalBoard>,
+    pub journal: RwLock<Option<Arc<std::sync::Mutex<crate::journal::Journal>>>>,
+    pub policy: RwLock<Vec<crate::policy::PolicyState>>,
 }
 
 impl AppState {
+    pub fn set_policy(&self, states: Vec<crate::policy::PolicyState>) {
+        if let Ok(mut p) = self.policy.write() {
+            *p = states;
+        }
+    }
+
     pub fn publish(&self, snap: Snapshot) {
         if let Ok(mut s) = self.snapshot.write() {
             *s = Some(snap);
@@ -101,7 +112,74 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status", get(status))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/v1/signal/{domain}/{region}", get(signal))
+        .route("/api/v1/incidents", get(incidents))
         .with_state(state)
+}
+
+/// 200 while this replica requests failover of `domain` to `region`, 503 otherwise. Route
+/// 53 health checks poll it inverted, so an engine outage never fails anything over.
+async fn signal(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Path((domain, region)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if s.signals.get(&domain, &region) {
+        (StatusCode::OK, "failover requested\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "no failover requested\n").into_response()
+    }
+}
+
+async fn incidents(State(s): State<Arc<AppState>>) -> Response {
+    let journal = s.journal.read().ok().and_then(|j| j.clone());
+    let Some(journal) = journal else {
+        return Json(serde_json::json!({"incidents": [], "policy": []})).into_response();
+    };
+    let rows = journal
+        .lock()
+        .map_err(|_| ())
+        .and_then(|j| j.incidents(100).map_err(|_| ()));
+    let policy = s.policy.read().map(|p| p.clone()).unwrap_or_default();
+    match rows {
+        Ok(rows) => Json(serde_json::json!({"incidents": rows, "policy": policy})).into_response(),
+        Err(()) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": "journal unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+/// The other replicas' votes: for each domain, peer → the region its signal requests.
+/// An unreachable peer votes nothing.
+pub async fn peer_votes(
+    peers: &[String],
+    domains: &[String],
+    regions: &[String],
+) -> BTreeMap<String, BTreeMap<String, Option<String>>> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+    for d in domains {
+        for p in peers {
+            let mut vote = None;
+            for r in regions {
+                let url = format!("{}/v1/signal/{d}/{r}", p.trim_end_matches('/'));
+                if client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|resp| resp.status() == reqwest::StatusCode::OK)
+                {
+                    vote = Some(r.clone());
+                }
+            }
+            out.entry(d.clone()).or_default().insert(p.clone(), vote);
+        }
+    }
+    out
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {

@@ -72,4 +72,5 @@ slos:
 "#
     )
 }
+pub mod moto;
 pub mod prom;
