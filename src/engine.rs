@@ -730,6 +730,28 @@ pub async fn run<S: MetricsSource>(
             .filter(|s| matches!(s.data, DataStatus::Degraded(_)))
             .count();
         t.query_errors.inc_by(failed as u64);
+        if let Some(f) = failover.as_mut() {
+            let now = wall_clock();
+            let mut pre = BTreeMap::new();
+            for (domain, queries) in f.domains() {
+                let mut m = BTreeMap::new();
+                for (name, q) in queries {
+                    m.insert(name, engine.precondition(&q, now).await);
+                }
+                pre.insert(domain, m);
+            }
+            let regions = engine.regions().all();
+            if !f.peers().is_empty() {
+                let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
+                for (domain, v) in crate::server::peer_votes(f.peers(), &domains, &regions).await {
+                    if let Some(di) = f.domain_index(&domain) {
+                        f.input(di, crate::policy::Input::Votes(v), now);
+                    }
+                }
+            }
+            f.on_snapshot(&snap, &regions, &pre, now);
+            state.set_policy(f.states());
+        }
         state.publish(snap);
     }
     tracing::info!("engine stopped");
