@@ -37,7 +37,8 @@ echo "generating $REGIONS regions x $DAYS days at 60s ..."
 target/release/examples/gen_outage "$DAYS" 1.0 "$REGIONS" 60 "$now" > "$work/data.om"
 samples=$(grep -vc '^#' "$work/data.om")
 echo "backfilling $samples samples ($(du -h "$work/data.om" | cut -f1)) with promtool ..."
-promtool tsdb create-blocks-from openmetrics "$work/data.om" "$work/tsdb" >/dev/null
+# One block for the whole span: promtool rescans the input once per block window.
+promtool tsdb create-blocks-from openmetrics --max-block-duration=$((DAYS * 24 + 24))h "$work/data.om" "$work/tsdb" >/dev/null
 rm "$work/data.om"
 PP=$(port)
 cat > "$work/prom.yml" <<YAML

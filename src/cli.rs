@@ -115,4 +115,16 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// The failover incidents recorded in the journal, newest first, with their steps.
+    Incidents {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Print the least-privilege IAM policy for exactly the configured runbook steps.
+    IamPolicy {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }

@@ -285,6 +285,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Incidents { config, output } => {
+            let cfg = config::load(&config)?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section (no journal)")?;
+            let journal = sloguard::journal::Journal::open(&fo.journal)?;
+            let rows = journal.incidents(100)?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+                Output::Text => {
+                    if rows.is_empty() {
+                        println!("no incidents in {}", fo.journal.display());
+                    }
+                    for i in &rows {
+                        println!(
+                            "incident {} [{}{}{}] {}: {} -> {} opened {}: {}",
+                            i.id,
+                            i.status,
+                            if i.dry_run { ", dry run" } else { "" },
+                            if i.chaos { ", chaos drill" } else { "" },
+                            i.domain,
+                            i.from,
+                            i.to,
+                            sloguard::backtest::format_time(i.opened_at),
+                            i.reason
+                        );
+                        for st in &i.steps {
+                            println!(
+                                "  step {} {} ({}) attempt {}: {} {}",
+                                st.index, st.name, st.kind, st.attempt, st.status, st.detail
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::IamPolicy { config } => {
+            let cfg = config::load(&config)?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section")?;
+            let steps: Vec<&sloguard::actuator::StepSpec> =
+                fo.domains.iter().flat_map(|d| d.runbook.iter()).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sloguard::actuator::iam_policy(&steps))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(ExitCode::from(1));

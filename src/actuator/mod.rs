@@ -9,6 +9,7 @@
 //! INSYNC), `aurora_global` (switchover, or failover with data loss), `http` and `exec`.
 
 pub mod aws;
+pub mod route53_model;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -788,4 +789,69 @@ impl Actuator {
             }
         }
     }
+}
+
+/// The least-privilege IAM policy for exactly the configured steps (AWS steps only).
+pub fn iam_policy(steps: &[&StepSpec]) -> serde_json::Value {
+    let mut statements: Vec<serde_json::Value> = Vec::new();
+    let mut add = |sid: &str, actions: Vec<&str>, resources: Vec<String>| {
+        statements.push(serde_json::json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}));
+    };
+    for (i, s) in steps.iter().enumerate() {
+        let sid = format!("Step{i}{}", s.kind.name().replace('_', ""));
+        match &s.kind {
+            StepKind::Sns { topic_arn, .. } => {
+                add(&sid, vec!["sns:Publish"], vec![topic_arn.clone()])
+            }
+            StepKind::Route53Records { zone_id, .. } => {
+                add(
+                    &sid,
+                    vec![
+                        "route53:ChangeResourceRecordSets",
+                        "route53:ListResourceRecordSets",
+                    ],
+                    vec![format!("arn:aws:route53:::hostedzone/{zone_id}")],
+                );
+                add(
+                    &format!("{sid}Change"),
+                    vec!["route53:GetChange"],
+                    vec!["arn:aws:route53:::change/*".into()],
+                );
+            }
+            StepKind::Route53HealthCheck {
+                health_check_id, ..
+            } => add(
+                &sid,
+                vec!["route53:GetHealthCheck", "route53:UpdateHealthCheck"],
+                vec![format!("arn:aws:route53:::healthcheck/{health_check_id}")],
+            ),
+            StepKind::AuroraGlobal {
+                global_cluster,
+                clusters,
+                mode,
+                ..
+            } => {
+                let account = clusters
+                    .values()
+                    .find_map(|arn| arn.split(':').nth(4).map(str::to_string))
+                    .unwrap_or_else(|| "*".into());
+                let global = format!("arn:aws:rds::{account}:global-cluster:{global_cluster}");
+                add(
+                    &format!("{sid}Describe"),
+                    vec!["rds:DescribeGlobalClusters"],
+                    vec![global.clone()],
+                );
+                let action = if *mode == AuroraMode::Switchover {
+                    "rds:SwitchoverGlobalCluster"
+                } else {
+                    "rds:FailoverGlobalCluster"
+                };
+                let mut resources = vec![global];
+                resources.extend(clusters.values().cloned());
+                add(&sid, vec![action], resources);
+            }
+            StepKind::Route53Signal {} | StepKind::Http { .. } | StepKind::Exec { .. } => {}
+        }
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
 }
