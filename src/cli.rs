@@ -127,4 +127,20 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Set up the data-plane failover in Route 53: one inverted health check per replica
+    /// on its signal endpoint, a calculated quorum check, PRIMARY/SECONDARY records.
+    Route53 {
+        #[arg(value_enum)]
+        action: Route53Action,
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Route53Action {
+    /// Print the calls.
+    Plan,
+    /// Make the calls.
+    Apply,
 }

@@ -77,6 +77,8 @@ struct RawDomain {
     preconditions: Vec<RawPrecondition>,
     #[serde(default)]
     runbook: Vec<serde_yaml_ng::Value>,
+    #[serde(default)]
+    route53: Option<crate::actuator::route53_setup::Route53Setup>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +96,8 @@ pub struct DomainConfig {
     pub slos: Vec<String>,
     pub preconditions: Vec<(String, String)>,
     pub runbook: Vec<crate::actuator::StepSpec>,
+    /// Data-plane failover set-up for `sloguard route53 plan|apply`.
+    pub route53: Option<crate::actuator::route53_setup::Route53Setup>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -409,7 +413,7 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
                 if d.runbook.is_empty() {
                     problems.push(format!("{f}: failover.domains[{i}].runbook: no steps"));
                 }
-                DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook }
+                DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook, route53: d.route53 }
             })
             .collect();
         FailoverConfig {

@@ -337,6 +337,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Route53 { action, config } => {
+            let cfg = config::load(&config)?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section")?;
+            let active = cfg
+                .regions
+                .active
+                .clone()
+                .context("regions.active is required")?;
+            let standby = cfg
+                .regions
+                .standby
+                .first()
+                .cloned()
+                .context("regions.standby is required")?;
+            let runtime = runtime()?;
+            for d in &fo.domains {
+                let Some(setup) = &d.route53 else { continue };
+                let plan = sloguard::actuator::route53_setup::plan(
+                    &d.name,
+                    &active,
+                    &standby,
+                    fo.policy.quorum as usize,
+                    setup,
+                )
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: failover.domains {}: {e}", config.display(), d.name)
+                })?;
+                print!(
+                    "{}",
+                    sloguard::actuator::route53_setup::render(&plan, setup)
+                );
+                if action == sloguard::cli::Route53Action::Apply {
+                    let (ids, calculated) = runtime
+                        .block_on(async {
+                            let conf = sloguard::actuator::aws::sdk_config(&fo.aws_region).await;
+                            sloguard::actuator::route53_setup::apply(
+                                &aws_sdk_route53::Client::new(&conf),
+                                &plan,
+                                setup,
+                            )
+                            .await
+                        })
+                        .map_err(|e| anyhow::anyhow!("route53 apply for {}: {e}", d.name))?;
+                    println!("applied: replica health checks {ids:?}, quorum check {calculated}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(ExitCode::from(1));

@@ -197,3 +197,127 @@ async fn sns_message_published_with_attributes() {
         assert!(text.contains(want), "{want} missing from {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route53_apply_sets_up_quorum_health_checks_and_failover_records() {
+    let moto = Moto::start();
+    let conf = moto.sdk().await;
+    let r53 = aws_sdk_route53::Client::new(&conf);
+    let zone = r53
+        .create_hosted_zone()
+        .name("example.com.")
+        .caller_reference("z2")
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("slo-specs")).unwrap();
+    std::fs::write(
+        dir.path().join("slo-specs/api.yaml"),
+        common::sloth_spec(
+            "api",
+            "sum(rate(x{c=\"5\"}[{{.window}}]))",
+            "sum(rate(x[{{.window}}]))",
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "source: {{thanos: {{url: http://127.0.0.1:1}}}}\nregions: {{active: us-east-1, standby: [eu-west-1]}}\nfailover:\n  peers: [https://sg-2.example.com, https://sg-3.example.com]\n  policy: {{quorum: 2}}\n  domains:\n    - name: web\n      runbook: [{{kind: route53_signal}}]\n      route53:\n        zone_id: '{zone_id}'\n        record_name: app.example.com\n        replicas: [https://sg-1.example.com, https://sg-2.example.com, https://sg-3.example.com:8443/engine]\n        records: {{us-east-1: app-use1.example.com, eu-west-1: app-euw1.example.com}}\n"
+        ),
+    )
+    .unwrap();
+    let apply = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sloguard"))
+            .args(["route53", "apply", "--config"])
+            .arg(&config)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let o = apply();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let checks = r53.list_health_checks().send().await.unwrap();
+    let hcs = checks.health_checks();
+    assert_eq!(hcs.len(), 4, "3 replica checks + 1 calculated");
+    let replica_checks: Vec<_> = hcs
+        .iter()
+        .filter(|h| {
+            h.health_check_config()
+                .is_some_and(|c| c.r#type() == &HealthCheckType::Https)
+        })
+        .collect();
+    assert_eq!(replica_checks.len(), 3);
+    for h in &replica_checks {
+        let c = h.health_check_config().unwrap();
+        assert_eq!(
+            c.inverted(),
+            Some(true),
+            "an engine outage must never fail over"
+        );
+        assert!(
+            c.resource_path()
+                .unwrap()
+                .ends_with("/v1/signal/web/eu-west-1"),
+            "{:?}",
+            c.resource_path()
+        );
+    }
+    let calc = hcs
+        .iter()
+        .find(|h| {
+            h.health_check_config()
+                .is_some_and(|c| c.r#type() == &HealthCheckType::Calculated)
+        })
+        .unwrap();
+    assert_eq!(
+        calc.health_check_config().unwrap().health_threshold(),
+        Some(2)
+    );
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .unwrap();
+    let primary = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.failover().map(|f| f.as_str()) == Some("PRIMARY"))
+        .unwrap();
+    assert_eq!(primary.health_check_id(), Some(calc.id()));
+    assert_eq!(
+        primary.resource_records()[0].value(),
+        "app-use1.example.com"
+    );
+    assert!(sets
+        .resource_record_sets()
+        .iter()
+        .any(|r| r.failover().map(|f| f.as_str()) == Some("SECONDARY")));
+    // Idempotent: a second apply creates no new health checks.
+    assert!(apply().status.success());
+    assert_eq!(
+        r53.list_health_checks()
+            .send()
+            .await
+            .unwrap()
+            .health_checks()
+            .len(),
+        4
+    );
+}

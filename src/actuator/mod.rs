@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod route53_model;
+pub mod route53_setup;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
