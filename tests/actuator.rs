@@ -401,3 +401,131 @@ async fn killed_run_resumes_without_repeating_completed_steps() {
     assert!(lines.contains(&"two-end".to_string()));
     assert!(a.journal.lock().unwrap().unfinished().unwrap().is_empty());
 }
+
+/// SNS behind a fault-injecting server: throttling, then a 5xx, then success. The SDK
+/// client the engine builds retries both, and the step succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_throttling_and_server_errors_are_retried() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(0usize));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut got = 0;
+                loop {
+                    let n = s.read(&mut buf[got..]).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got += n;
+                    let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                    let Some(head) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len: usize = text[..head]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if got < head + 4 + len {
+                        continue;
+                    }
+                    let n = {
+                        let mut c = count.lock().unwrap();
+                        *c += 1;
+                        *c
+                    };
+                    let (status, body) = match n {
+                        1 => ("400 Bad Request", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>".to_string()),
+                        2 => ("503 Service Unavailable", "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>busy</Message></Error><RequestId>r2</RequestId></ErrorResponse>".to_string()),
+                        _ => ("200 OK", "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>msg-3</MessageId></PublishResult><ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></PublishResponse>".to_string()),
+                    };
+                    let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let _ = s.write_all(resp.as_bytes()).await;
+                    got = 0;
+                }
+            });
+        }
+    });
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&url)
+        .region(aws_config::Region::new("us-east-1"))
+        .http_client(sloguard::actuator::aws::http_client())
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "k", "s", None, None, "static",
+        ))
+        .load()
+        .await;
+    let backends = Backends {
+        sns: Some(Arc::new(sloguard::actuator::aws::SdkSns(
+            aws_sdk_sns::Client::new(&conf),
+        ))),
+        ..Default::default()
+    };
+    let a = actuator(
+        "- {name: page, kind: sns, topic_arn: 'arn:aws:sns:us-east-1:1:t', retries: 0}\n",
+        Journal::in_memory().unwrap(),
+        backends,
+    );
+    let out = a.execute(&incident(20), || 0).await;
+    assert!(out.ok, "{out:?}");
+    assert!(out.steps[0].2.contains("msg-3"), "{out:?}");
+    assert_eq!(*seen.lock().unwrap(), 3, "throttled, 5xx, then success");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "super-secret-token").unwrap();
+    let yaml = format!("- {{name: hook, kind: http, url: 'http://127.0.0.1:1/x', retries: 0, bearer_token_file: '{}', headers: {{X-Team: sre}}}}\n", token.display());
+    let j = Journal::in_memory().unwrap();
+    j.open_incident(
+        21,
+        "web",
+        "us-east-1",
+        "eu-west-1",
+        "burning",
+        false,
+        false,
+        0,
+    )
+    .unwrap();
+    j.open_incident(
+        22,
+        "web",
+        "us-east-1",
+        "eu-west-1",
+        "burning",
+        true,
+        false,
+        0,
+    )
+    .unwrap();
+    let a = actuator(&yaml, j, Backends::default());
+    let _ = a.execute(&incident(21), || 0).await;
+    let _ = a
+        .execute(
+            &Incident {
+                dry_run: true,
+                ..incident(22)
+            },
+            || 0,
+        )
+        .await;
+    let rows = a.journal.lock().unwrap().incidents(10).unwrap();
+    let all = serde_json::to_string(&rows).unwrap();
+    assert!(all.contains("bearer token (from file)"), "{all}");
+    assert!(!all.contains("super-secret-token"), "{all}");
+}
