@@ -178,6 +178,43 @@ struct RawRegions {
 struct RawServer {
     #[serde(default)]
     listen: Option<String>,
+    /// Request body limit of the webhook and API (413 beyond).
+    #[serde(default)]
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    webhook_auth: Option<RawWebhookAuth>,
+    /// Bearer token required by every mutating operator API call.
+    #[serde(default)]
+    api_token_file: Option<PathBuf>,
+    #[serde(default)]
+    api_token_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhookAuth {
+    #[serde(default)]
+    bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    bearer_token_env: Option<String>,
+    #[serde(default)]
+    basic_auth: Option<RawBasicAuth>,
+}
+
+/// A secret an HTTP client must present, loaded at start-up (never logged).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Bearer(_) => write!(f, "Bearer(<redacted>)"),
+            Credential::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+        }
+    }
 }
 
 /// Authentication to a query endpoint behind a proxy; secrets are read from files.
@@ -245,6 +282,11 @@ pub struct Config {
     pub evaluation: EvaluationConfig,
     pub regions: RegionsConfig,
     pub listen: String,
+    pub max_body_bytes: usize,
+    /// None: the webhook accepts unauthenticated deliveries (loopback set-ups only).
+    pub webhook_auth: Option<Credential>,
+    /// None: mutating API calls are refused.
+    pub api_token: Option<String>,
     pub failover: Option<FailoverConfig>,
 }
 
@@ -379,6 +421,59 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
             "{f}: server.listen: {listen:?} is not an address:port"
         ));
     }
+    let mut secret =
+        |field: &str, file: &Option<PathBuf>, env: &Option<String>| -> Option<String> {
+            match (file, env) {
+                (Some(p), _) => match std::fs::read_to_string(resolve(p)) {
+                    Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    Ok(_) => {
+                        problems.push(format!("{f}: {field}: {} is empty", p.display()));
+                        None
+                    }
+                    Err(e) => {
+                        problems.push(format!("{f}: {field}: cannot read {}: {e}", p.display()));
+                        None
+                    }
+                },
+                (None, Some(var)) => match std::env::var(var) {
+                    Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    _ => {
+                        problems.push(format!(
+                            "{f}: {field}: environment variable {var} is not set"
+                        ));
+                        None
+                    }
+                },
+                (None, None) => None,
+            }
+        };
+    let webhook_auth = raw
+        .server
+        .webhook_auth
+        .as_ref()
+        .and_then(|w| match &w.basic_auth {
+            Some(b) => secret(
+                "server.webhook_auth.basic_auth.password_file",
+                &Some(b.password_file.clone()),
+                &None,
+            )
+            .map(|password| Credential::Basic {
+                username: b.username.clone(),
+                password,
+            }),
+            None => secret(
+                "server.webhook_auth",
+                &w.bearer_token_file,
+                &w.bearer_token_env,
+            )
+            .map(Credential::Bearer),
+        });
+    let api_token = secret(
+        "server.api_token_file",
+        &raw.server.api_token_file,
+        &raw.server.api_token_env,
+    );
+    let max_body_bytes = raw.server.max_body_bytes.unwrap_or(1 << 20);
     let failover = raw.failover.map(|fo| {
         let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
             Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
@@ -454,6 +549,9 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
         },
         regions,
         listen,
+        max_body_bytes,
+        webhook_auth,
+        api_token,
         failover,
     })
 }

@@ -673,6 +673,98 @@ pub fn wall_clock() -> i64 {
         .unwrap_or(0)
 }
 
+/// What the HTTP side asks of the engine loop.
+#[derive(Debug)]
+pub enum EngineCommand {
+    /// Alertmanager paged for an SLO in a region: re-evaluate now and record the trigger.
+    Trigger {
+        service: String,
+        slo: String,
+        region: String,
+    },
+    /// An operator command for a failover domain (None: every domain, e.g. approve by id).
+    Operator {
+        domain: Option<String>,
+        command: crate::policy::Command,
+        reply: tokio::sync::oneshot::Sender<Result<Vec<crate::policy::Action>, String>>,
+    },
+}
+
+/// One steady-state evaluation: query, evaluate, decide, publish.
+async fn evaluate_and_decide<S: MetricsSource>(
+    engine: &mut Engine<S>,
+    state: &crate::server::AppState,
+    failover: &mut Option<crate::failover::FailoverDriver>,
+) {
+    engine.step(wall_clock()).await;
+    let t = &state.telemetry;
+    for q in &engine.last_query_secs {
+        t.query_seconds.observe(*q);
+    }
+    t.evaluation_seconds.observe(engine.last_eval_secs);
+    t.evaluations.inc();
+    let snap = engine.snapshot();
+    let failed = snap
+        .streams
+        .iter()
+        .filter(|s| matches!(s.data, DataStatus::Degraded(_)))
+        .count();
+    t.query_errors.inc_by(failed as u64);
+    if let Some(f) = failover.as_mut() {
+        let now = wall_clock();
+        let mut pre = BTreeMap::new();
+        for (domain, queries) in f.domains() {
+            let mut m = BTreeMap::new();
+            for (name, q) in queries {
+                m.insert(name, engine.precondition(&q, now).await);
+            }
+            pre.insert(domain, m);
+        }
+        let regions = engine.regions().all();
+        if !f.peers().is_empty() {
+            let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
+            for (domain, v) in crate::server::peer_votes(f.peers(), &domains, &regions).await {
+                if let Some(di) = f.domain_index(&domain) {
+                    f.input(di, crate::policy::Input::Votes(v), now);
+                }
+            }
+        }
+        f.on_snapshot(&snap, &regions, &pre, now);
+        state.set_policy(f.states());
+    }
+    state.publish(snap);
+}
+
+fn operator(
+    failover: &mut Option<crate::failover::FailoverDriver>,
+    domain: Option<String>,
+    command: crate::policy::Command,
+) -> Result<Vec<crate::policy::Action>, String> {
+    let f = failover.as_mut().ok_or("failover is not configured")?;
+    let now = wall_clock();
+    let indices: Vec<usize> = match &domain {
+        Some(d) => vec![f
+            .domain_index(d)
+            .ok_or_else(|| format!("unknown failover domain {d:?}"))?],
+        None => (0..f.domains().len()).collect(),
+    };
+    let mut all = Vec::new();
+    for di in indices {
+        let actions = f.input(di, crate::policy::Input::Operator(command.clone()), now);
+        // Approve by incident id: only the domain awaiting it answers meaningfully.
+        let blocked_only = actions
+            .iter()
+            .all(|a| matches!(a, crate::policy::Action::Blocked { .. }));
+        if domain.is_some() || !blocked_only || all.is_empty() {
+            if !blocked_only {
+                all.retain(|a| !matches!(a, crate::policy::Action::Blocked { .. }));
+            }
+            all.extend(actions);
+        }
+    }
+    Ok(all)
+}
+
 /// The `serve` loop: backfill to now, mark ready, then evaluate every interval and publish
 /// each snapshot, until `shutdown` resolves.
 pub async fn run<S: MetricsSource>(
@@ -680,6 +772,7 @@ pub async fn run<S: MetricsSource>(
     state: std::sync::Arc<crate::server::AppState>,
     interval: Window,
     mut failover: Option<crate::failover::FailoverDriver>,
+    mut commands: tokio::sync::mpsc::Receiver<EngineCommand>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     if let Some(f) = failover.as_mut() {
@@ -688,8 +781,10 @@ pub async fn run<S: MetricsSource>(
     }
     tokio::pin!(shutdown);
     let now = wall_clock();
-    let queries = engine.queries.len();
-    tracing::info!(slos = queries, "backfilling every window from the source");
+    tracing::info!(
+        slos = engine.queries.len(),
+        "backfilling every window from the source"
+    );
     let mut last_pct = 0;
     let backfill = engine.backfill(now, |done, total| {
         let pct = done * 100 / total.max(1);
@@ -713,46 +808,27 @@ pub async fn run<S: MetricsSource>(
     ticker.tick().await;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = ticker.tick() => evaluate_and_decide(&mut engine, &state, &mut failover).await,
+            Some(cmd) = commands.recv() => match cmd {
+                EngineCommand::Trigger { service, slo, region } => {
+                    tracing::info!(service = %service, slo = %slo, region = %region, "Alertmanager page: re-evaluating from the source");
+                    if let Some(f) = failover.as_mut() {
+                        for di in 0..f.domains().len() {
+                            f.input(di, crate::policy::Input::AlertTrigger { region: region.clone(), slo: format!("{service}/{slo}") }, wall_clock());
+                        }
+                    }
+                    evaluate_and_decide(&mut engine, &state, &mut failover).await;
+                }
+                EngineCommand::Operator { domain, command, reply } => {
+                    let r = operator(&mut failover, domain, command);
+                    if let Some(f) = failover.as_ref() {
+                        state.set_policy(f.states());
+                    }
+                    let _ = reply.send(r);
+                }
+            },
             _ = &mut shutdown => break,
         }
-        engine.step(wall_clock()).await;
-        let t = &state.telemetry;
-        for q in &engine.last_query_secs {
-            t.query_seconds.observe(*q);
-        }
-        t.evaluation_seconds.observe(engine.last_eval_secs);
-        t.evaluations.inc();
-        let snap = engine.snapshot();
-        let failed = snap
-            .streams
-            .iter()
-            .filter(|s| matches!(s.data, DataStatus::Degraded(_)))
-            .count();
-        t.query_errors.inc_by(failed as u64);
-        if let Some(f) = failover.as_mut() {
-            let now = wall_clock();
-            let mut pre = BTreeMap::new();
-            for (domain, queries) in f.domains() {
-                let mut m = BTreeMap::new();
-                for (name, q) in queries {
-                    m.insert(name, engine.precondition(&q, now).await);
-                }
-                pre.insert(domain, m);
-            }
-            let regions = engine.regions().all();
-            if !f.peers().is_empty() {
-                let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
-                for (domain, v) in crate::server::peer_votes(f.peers(), &domains, &regions).await {
-                    if let Some(di) = f.domain_index(&domain) {
-                        f.input(di, crate::policy::Input::Votes(v), now);
-                    }
-                }
-            }
-            f.on_snapshot(&snap, &regions, &pre, now);
-            state.set_policy(f.states());
-        }
-        state.publish(snap);
     }
     tracing::info!("engine stopped");
 }

@@ -253,7 +253,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 let client = ThanosClient::new(cfg.source.clone())?;
                 let engine = engine::Engine::new(client, &services, cfg.evaluation.clone(), cfg.regions.clone())?;
-                let state = std::sync::Arc::new(sloguard::server::AppState::default());
+                let state = std::sync::Arc::new(sloguard::server::AppState::new(sloguard::server::ApiConfig {
+                    webhook_auth: cfg.webhook_auth.clone(),
+                    api_token: cfg.api_token.clone(),
+                    max_body_bytes: cfg.max_body_bytes,
+                    region_label: cfg.regions.label.clone(),
+                }));
+                let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(1024);
+                if let Ok(mut c) = state.commands.write() {
+                    *c = Some(cmd_tx);
+                }
                 let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
                 tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -275,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     None => None,
                 };
-                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, failover, stopped(stop_rx.clone())));
+                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, failover, cmd_rx, stopped(stop_rx.clone())));
                 shutdown_signal().await;
                 tracing::info!("shutting down");
                 let _ = stop_tx.send(true);

@@ -4,6 +4,8 @@
 //! Handlers only read shared state; the engine loop writes it.
 
 use std::collections::BTreeMap;
+
+pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -81,7 +83,6 @@ impl Default for Telemetry {
 }
 
 /// State shared by the engine loop (writer) and the handlers (readers).
-#[derive(Default)]
 pub struct AppState {
     pub snapshot: RwLock<Option<Snapshot>>,
     pub ready: AtomicBool,
@@ -90,9 +91,64 @@ pub struct AppState {
     pub signals: Arc<crate::actuator::SignalBoard>,
     pub journal: RwLock<Option<Arc<std::sync::Mutex<crate::journal::Journal>>>>,
     pub policy: RwLock<Vec<crate::policy::PolicyState>>,
+    pub api: ApiConfig,
+    pub dedup: std::sync::Mutex<webhook::Dedup>,
+    pub webhook: WebhookCounters,
+    pub commands: RwLock<Option<tokio::sync::mpsc::Sender<crate::engine::EngineCommand>>>,
+}
+
+/// Authentication and limits of the webhook and the operator API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub webhook_auth: Option<crate::config::Credential>,
+    pub api_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub region_label: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            webhook_auth: None,
+            api_token: None,
+            max_body_bytes: 1 << 20,
+            region_label: "region".into(),
+        }
+    }
+}
+
+/// What the webhook did with the alerts it received.
+#[derive(Debug, Default)]
+pub struct WebhookCounters {
+    pub processed: std::sync::atomic::AtomicU64,
+    pub duplicates: std::sync::atomic::AtomicU64,
+    pub unknown: std::sync::atomic::AtomicU64,
+    pub triggers: std::sync::atomic::AtomicU64,
+    pub rejected: std::sync::atomic::AtomicU64,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        AppState::new(ApiConfig::default())
+    }
 }
 
 impl AppState {
+    pub fn new(api: ApiConfig) -> Self {
+        AppState {
+            snapshot: RwLock::new(None),
+            ready: AtomicBool::new(false),
+            telemetry: Telemetry::default(),
+            signals: Arc::default(),
+            journal: RwLock::new(None),
+            policy: RwLock::new(Vec::new()),
+            api,
+            dedup: std::sync::Mutex::new(webhook::Dedup::new(100_000)),
+            webhook: WebhookCounters::default(),
+            commands: RwLock::new(None),
+        }
+    }
+
     pub fn set_policy(&self, states: Vec<crate::policy::PolicyState>) {
         if let Ok(mut p) = self.policy.write() {
             *p = states;
@@ -107,7 +163,17 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.api.max_body_bytes;
     Router::new()
+        .route("/api/v1/alertmanager", axum::routing::post(alertmanager))
+        .route("/api/v1/failover", axum::routing::post(op_failover))
+        .route(
+            "/api/v1/approve/{incident}",
+            axum::routing::post(op_approve),
+        )
+        .route("/api/v1/rearm", axum::routing::post(op_rearm))
+        .route("/api/v1/failback", axum::routing::post(op_failback))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -182,6 +248,254 @@ pub async fn peer_votes(
     out
 }
 
+fn ct_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Whether the request carries the expected credential (compared in constant time).
+fn authorized(headers: &axum::http::HeaderMap, want: &crate::config::Credential) -> bool {
+    let Some(got) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    match want {
+        crate::config::Credential::Bearer(token) => got
+            .strip_prefix("Bearer ")
+            .is_some_and(|t| ct_eq(t.trim(), token)),
+        crate::config::Credential::Basic { username, password } => {
+            use base64::Engine as _;
+            let expected =
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            got.strip_prefix("Basic ")
+                .is_some_and(|t| ct_eq(t.trim(), &expected))
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({"error": message.into()}))).into_response()
+}
+
+/// `POST /api/v1/alertmanager`: authenticate, parse, deduplicate, queue page triggers,
+/// and acknowledge at once; the engine confirms every trigger with its own evaluation.
+async fn alertmanager(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(want) = &s.api.webhook_auth {
+        if !authorized(&headers, want) {
+            s.webhook.rejected.fetch_add(1, Relaxed);
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "authentication required: send the configured bearer token or basic auth",
+            );
+        }
+    }
+    let payload = match webhook::parse(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            s.webhook.rejected.fetch_add(1, Relaxed);
+            return error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let (mut processed, mut duplicates, mut unknown) = (0u64, 0u64, 0u64);
+    let mut triggers = Vec::new();
+    {
+        let Ok(mut dedup) = s.dedup.lock() else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "dedup state poisoned");
+        };
+        for a in &payload.alerts {
+            if !dedup.first_time(&payload.group_key, a) {
+                duplicates += 1;
+                continue;
+            }
+            match webhook::map_alert(a, &s.api.region_label) {
+                None => unknown += 1,
+                Some(m) => {
+                    processed += 1;
+                    if m.firing && m.severity == "page" {
+                        triggers.push(m);
+                    }
+                }
+            }
+        }
+    }
+    s.webhook.processed.fetch_add(processed, Relaxed);
+    s.webhook.duplicates.fetch_add(duplicates, Relaxed);
+    s.webhook.unknown.fetch_add(unknown, Relaxed);
+    if payload.truncated_alerts > 0 {
+        tracing::warn!(group_key = %payload.group_key, truncated = payload.truncated_alerts, "Alertmanager truncated alerts (max_alerts); the engine evaluates every SLO itself");
+    }
+    let tx = s.commands.read().ok().and_then(|c| c.clone());
+    for m in triggers {
+        if let Some(tx) = &tx {
+            // Never block the acknowledgement: a full queue means an evaluation is imminent.
+            if tx
+                .try_send(crate::engine::EngineCommand::Trigger {
+                    service: m.service,
+                    slo: m.slo,
+                    region: m.region,
+                })
+                .is_ok()
+            {
+                s.webhook.triggers.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    Json(serde_json::json!({"received": payload.alerts.len(), "processed": processed, "duplicates": duplicates, "unknown": unknown, "truncated": payload.truncated_alerts})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct FailoverRequest {
+    domain: String,
+    target: String,
+    reason: String,
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct DomainRequest {
+    domain: String,
+}
+
+#[derive(serde::Deserialize)]
+struct FailbackRequest {
+    domain: String,
+    target: String,
+    reason: String,
+}
+
+async fn operate(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    domain: Option<String>,
+    command: crate::policy::Command,
+) -> Response {
+    let Some(token) = &s.api.api_token else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the operator API is disabled: set server.api_token_file",
+        );
+    };
+    if !authorized(headers, &crate::config::Credential::Bearer(token.clone())) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "operator token required (Authorization: Bearer ...)",
+        );
+    }
+    let Some(tx) = s.commands.read().ok().and_then(|c| c.clone()) else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if tx
+        .send(crate::engine::EngineCommand::Operator {
+            domain,
+            command,
+            reply,
+        })
+        .await
+        .is_err()
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the engine stopped");
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
+        Ok(Ok(Ok(actions))) => {
+            let blocked = !actions.is_empty()
+                && actions
+                    .iter()
+                    .all(|a| matches!(a, crate::policy::Action::Blocked { .. }));
+            let status = if blocked {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(serde_json::json!({"actions": actions}))).into_response()
+        }
+        Ok(Ok(Err(e))) => error(StatusCode::BAD_REQUEST, e),
+        _ => error(StatusCode::GATEWAY_TIMEOUT, "the engine did not answer"),
+    }
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+}
+
+async fn op_failover(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let r: FailoverRequest = match json_body(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    operate(
+        &s,
+        &headers,
+        Some(r.domain),
+        crate::policy::Command::Failover {
+            target: r.target,
+            reason: r.reason,
+            force: r.force,
+        },
+    )
+    .await
+}
+
+async fn op_approve(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(incident): axum::extract::Path<u64>,
+) -> Response {
+    operate(
+        &s,
+        &headers,
+        None,
+        crate::policy::Command::Approve { incident },
+    )
+    .await
+}
+
+async fn op_rearm(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let r: DomainRequest = match json_body(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    operate(&s, &headers, Some(r.domain), crate::policy::Command::Rearm).await
+}
+
+async fn op_failback(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let r: FailbackRequest = match json_body(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    operate(
+        &s,
+        &headers,
+        Some(r.domain),
+        crate::policy::Command::Failback {
+            target: r.target,
+            reason: r.reason,
+        },
+    )
+    .await
+}
+
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     if s.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ready\n").into_response()
@@ -203,7 +517,7 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// Renders the metrics of a snapshot plus the long-lived telemetry.
-pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry) -> String {
+pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounters) -> String {
     let mut reg = Registry::with_prefix("sloguard");
     let error_ratio = Family::<WindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let burn_rate = Family::<WindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
@@ -275,6 +589,25 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry) -> String {
                 .set(i64::from(r.role == "active"));
         }
     }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct ResultLabel {
+        result: String,
+    }
+    let webhook = Family::<ResultLabel, Gauge>::default();
+    for (result, v) in [
+        ("processed", &w.processed),
+        ("duplicate", &w.duplicates),
+        ("unknown", &w.unknown),
+        ("trigger", &w.triggers),
+        ("rejected", &w.rejected),
+    ] {
+        webhook
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .set(v.load(std::sync::atomic::Ordering::Relaxed) as i64);
+    }
+    reg.register("webhook_alerts", "Alertmanager webhook alerts by outcome: processed once, duplicate, unknown, page trigger, rejected delivery", webhook);
     reg.register(
         "error_ratio",
         "Error ratio per SLO, region and window (absent on no data)",
@@ -331,7 +664,7 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry) -> String {
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let snap = s.snapshot.read().ok().and_then(|g| g.clone());
-    let body = render_metrics(snap.as_ref(), &s.telemetry);
+    let body = render_metrics(snap.as_ref(), &s.telemetry, &s.webhook);
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,259 @@
+//! The Alertmanager receiver and operator API over HTTP on a free loopback port: auth
+//! missing or wrong (401), oversized bodies (413), malformed JSON and wrong versions (400
+//! naming the problem), duplicate deliveries processed once, resolved before firing,
+//! truncated alerts, unknown alerts counted, page triggers queued for the engine.
+
+use std::sync::Arc;
+
+use sloguard::config::Credential;
+use sloguard::engine::EngineCommand;
+use sloguard::server::{router, ApiConfig, AppState};
+use tokio::sync::mpsc;
+
+const FIRING: &str = include_str!("data/alertmanager-firing.json");
+
+fn sloguard_alert(status: &str, fingerprint: &str, starts: &str) -> serde_json::Value {
+    serde_json::json!({
+        "status": status,
+        "labels": {"alertname": "ApiBurn", "sloth_service": "api", "sloth_slo": "availability", "sloth_severity": "page", "region": "us-east-1", "severity": "critical"},
+        "annotations": {}, "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint
+    })
+}
+
+fn payload(alerts: Vec<serde_json::Value>, truncated: u64) -> String {
+    serde_json::json!({"receiver": "sloguard", "status": "firing", "alerts": alerts, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9093", "version": "4", "groupKey": "{}:{alertname=\"ApiBurn\"}", "truncatedAlerts": truncated})
+    .to_string()
+}
+
+async fn server(
+    auth: Option<Credential>,
+) -> (String, Arc<AppState>, mpsc::Receiver<EngineCommand>) {
+    let state = Arc::new(AppState::new(ApiConfig {
+        webhook_auth: auth,
+        api_token: Some("op-token".into()),
+        max_body_bytes: 64 * 1024,
+        region_label: "region".into(),
+    }));
+    let (tx, rx) = mpsc::channel(16);
+    *state.commands.write().unwrap() = Some(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(state.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, state, rx)
+}
+
+async fn post(url: &str, body: &str, auth: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn authentication_is_required_and_checked() {
+    let (url, _, _) = server(Some(Credential::Bearer("s3cr3t".into()))).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    assert_eq!(post(&hook, FIRING, None).await.0, 401);
+    assert_eq!(post(&hook, FIRING, Some("Bearer wrong")).await.0, 401);
+    assert_eq!(post(&hook, FIRING, Some("Basic czNjcjN0")).await.0, 401);
+    let (status, body) = post(&hook, FIRING, Some("Bearer s3cr3t")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["unknown"], 1, "the sample is not a sloguard alert");
+
+    let (url, _, _) = server(Some(Credential::Basic {
+        username: "am".into(),
+        password: "pw".into(),
+    }))
+    .await;
+    // base64("am:pw") = "YW06cHc="
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/alertmanager"),
+            FIRING,
+            Some("Basic YW06cHc=")
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/alertmanager"),
+            FIRING,
+            Some("Basic YW06eHg=")
+        )
+        .await
+        .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_problem() {
+    let (url, _, _) = server(None).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    let (status, body) = post(&hook, "{\"version\": \"4\", ", None).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &hook,
+        &FIRING.replace("\"version\": \"4\"", "\"version\": \"3\""),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported payload version \"3\""),
+        "{body}"
+    );
+    let big = payload(
+        vec![sloguard_alert(
+            "firing",
+            &"f".repeat(70 * 1024),
+            "2026-11-27T06:00:00Z",
+        )],
+        0,
+    );
+    assert_eq!(post(&hook, &big, None).await.0, 413);
+}
+
+#[tokio::test]
+async fn duplicates_are_processed_once_and_pages_trigger_the_engine() {
+    let (url, state, mut rx) = server(None).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    let body = payload(
+        vec![sloguard_alert("firing", "fp1", "2026-11-27T06:00:00Z")],
+        0,
+    );
+    let (_, first) = post(&hook, &body, None).await;
+    let (_, second) = post(&hook, &body, None).await;
+    assert_eq!(
+        (first["processed"].as_u64(), second["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{first} {second}"
+    );
+    match rx.try_recv() {
+        Ok(EngineCommand::Trigger {
+            service,
+            slo,
+            region,
+        }) => assert_eq!(
+            (service.as_str(), slo.as_str(), region.as_str()),
+            ("api", "availability", "us-east-1")
+        ),
+        other => panic!("expected one trigger, got {other:?}"),
+    }
+    assert!(rx.try_recv().is_err(), "the duplicate triggers nothing");
+    assert_eq!(
+        state
+            .webhook
+            .processed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test]
+async fn resolved_before_firing_and_truncated_alerts() {
+    let (url, _, mut rx) = server(None).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    let (s, b) = post(
+        &hook,
+        &payload(
+            vec![sloguard_alert("resolved", "fp2", "2026-11-27T06:00:00Z")],
+            0,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["processed"].as_u64()), (200, Some(1)));
+    assert!(rx.try_recv().is_err(), "a resolution triggers nothing");
+    let (s, b) = post(
+        &hook,
+        &payload(
+            vec![sloguard_alert("firing", "fp2", "2026-11-27T06:00:00Z")],
+            3,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["processed"].as_u64(), b["truncated"].as_u64()),
+        (200, Some(1), Some(3)),
+        "{b}"
+    );
+    assert!(matches!(rx.try_recv(), Ok(EngineCommand::Trigger { .. })));
+}
+
+#[tokio::test]
+async fn operator_api_needs_the_token() {
+    let (url, _, mut rx) = server(None).await;
+    let body = r#"{"domain": "web", "target": "eu-west-1", "reason": "drill"}"#;
+    assert_eq!(
+        post(&format!("{url}/api/v1/failover"), body, None).await.0,
+        401
+    );
+    assert_eq!(
+        post(&format!("{url}/api/v1/failover"), body, Some("Bearer nope"))
+            .await
+            .0,
+        401
+    );
+    let (s, b) = post(
+        &format!("{url}/api/v1/failover"),
+        "{\"domain\": 1}",
+        Some("Bearer op-token"),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    // With the token the command reaches the engine, which answers through the reply.
+    let answer = tokio::spawn(async move {
+        if let Some(EngineCommand::Operator {
+            domain,
+            command,
+            reply,
+        }) = rx.recv().await
+        {
+            assert_eq!(domain.as_deref(), Some("web"));
+            assert!(matches!(
+                command,
+                sloguard::policy::Command::Failover { force: false, .. }
+            ));
+            let _ = reply.send(Ok(vec![sloguard::policy::Action::Blocked {
+                reason: "target eu-west-1 has no data".into(),
+            }]));
+        }
+    });
+    let (s, b) = post(
+        &format!("{url}/api/v1/failover"),
+        body,
+        Some("Bearer op-token"),
+    )
+    .await;
+    answer.await.unwrap();
+    assert_eq!(s, 409, "a blocked failover is a conflict: {b}");
+    assert!(b.to_string().contains("has no data"));
+}
