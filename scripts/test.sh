@@ -16,6 +16,8 @@ apt_install() {
 
 command -v curl >/dev/null 2>&1 || apt_install curl
 command -v promtool >/dev/null 2>&1 || { echo "== installing Debian prometheus (promtool)"; apt_install prometheus; }
+command -v prometheus-alertmanager >/dev/null 2>&1 || { echo "== installing Debian prometheus-alertmanager"; apt_install prometheus-alertmanager; }
+command -v python3 >/dev/null 2>&1 || apt_install python3
 command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing after install" >&2; exit 1; }
 
 # moto server (AWS Route 53 / SNS emulator) in a project-local venv.
@@ -35,6 +37,8 @@ echo "== cargo test"
 cargo test
 echo "== promtool check rules / test rules on rules/"
 (cd rules && promtool check rules ./*.yaml && promtool test rules tests/*.yaml)
+echo "== amtool check-config on the generated Alertmanager example"
+amtool check-config rules/alertmanager/sloguard.yaml
 echo "== sloguard generate --check"
 cargo run --quiet -- generate --check
 echo "== all tests passed"

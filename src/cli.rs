@@ -135,6 +135,66 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// The engine's current state from a running `serve` (GET /api/v1/status).
+    Status {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Ask a running engine to fail a domain over (respects the guards unless --force).
+    Failover {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        reason: String,
+        /// Skip the guards (needs a reason).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+    /// Approve a failover awaiting approval.
+    Approve {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        incident: u64,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+    /// Re-arm a domain's automation after a failover.
+    Rearm {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        domain: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+    /// Fail a domain back (manual).
+    Failback {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
+}
+
+/// The operator API token, read from a file (or the file named by SLOGUARD_API_TOKEN_FILE).
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[arg(long, env = "SLOGUARD_API_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

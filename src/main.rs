@@ -397,6 +397,88 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status { url, output } => {
+            let runtime = runtime()?;
+            let (status, body) = runtime.block_on(api_call(
+                reqwest::Method::GET,
+                &format!("{url}/api/v1/status"),
+                None,
+                None,
+            ))?;
+            anyhow::ensure!(status == 200, "{url}: HTTP {status}: {body}");
+            match output {
+                Output::Json => println!("{body}"),
+                Output::Text => {
+                    let snap: serde_json::Value = serde_json::from_str(&body)?;
+                    println!(
+                        "evaluation at {} (active {})",
+                        snap["at"].as_str().unwrap_or("-"),
+                        snap["active_region"].as_str().unwrap_or("-")
+                    );
+                    for r in snap["regions"].as_array().into_iter().flatten() {
+                        println!(
+                            "  region {:<16} {:<8} {}",
+                            r["region"].as_str().unwrap_or(""),
+                            r["role"].as_str().unwrap_or(""),
+                            r["state"].as_str().unwrap_or("")
+                        );
+                    }
+                    for s in snap["streams"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {}/{} {}: page {} ticket {} data {}",
+                            s["service"].as_str().unwrap_or(""),
+                            s["slo"].as_str().unwrap_or(""),
+                            s["region"].as_str().unwrap_or(""),
+                            s["page_firing"],
+                            s["ticket_firing"],
+                            s["data"]["status"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Failover {
+            url,
+            domain,
+            target,
+            reason,
+            force,
+            token,
+        } => operator_call(
+            &url,
+            "/api/v1/failover",
+            serde_json::json!({"domain": domain, "target": target, "reason": reason, "force": force}),
+            &token,
+        ),
+        Command::Approve {
+            url,
+            incident,
+            token,
+        } => operator_call(
+            &url,
+            &format!("/api/v1/approve/{incident}"),
+            serde_json::json!({}),
+            &token,
+        ),
+        Command::Rearm { url, domain, token } => operator_call(
+            &url,
+            "/api/v1/rearm",
+            serde_json::json!({"domain": domain}),
+            &token,
+        ),
+        Command::Failback {
+            url,
+            domain,
+            target,
+            reason,
+            token,
+        } => operator_call(
+            &url,
+            "/api/v1/failback",
+            serde_json::json!({"domain": domain, "target": target, "reason": reason}),
+            &token,
+        ),
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(ExitCode::from(1));
@@ -443,6 +525,59 @@ async fn aws_backends(
         )));
     }
     b
+}
+
+async fn api_call(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<serde_json::Value>,
+    token: Option<String>,
+) -> anyhow::Result<(u16, String)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(35))
+        .build()?;
+    let mut req = client.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send().await.with_context(|| format!("calling {url}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await?))
+}
+
+/// A mutating operator call; exit 0 when accepted, 1 when the guards refused it.
+fn operator_call(
+    url: &str,
+    path: &str,
+    body: serde_json::Value,
+    token: &sloguard::cli::TokenArgs,
+) -> anyhow::Result<ExitCode> {
+    let file = token
+        .token_file
+        .as_ref()
+        .context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .trim()
+        .to_string();
+    let runtime = runtime()?;
+    let (status, text) = runtime.block_on(api_call(
+        reqwest::Method::POST,
+        &format!("{}{path}", url.trim_end_matches('/')),
+        Some(body),
+        Some(secret),
+    ))?;
+    println!("{text}");
+    match status {
+        200 => Ok(ExitCode::SUCCESS),
+        409 => Ok(ExitCode::from(1)),
+        _ => anyhow::bail!("HTTP {status}"),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -22,7 +22,7 @@ fn generate(specs: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
 
 fn files_under(dir: &Path) -> Vec<String> {
     let mut v = Vec::new();
-    for sub in ["", "tests"] {
+    for sub in ["", "tests", "alertmanager"] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             for e in rd.flatten().filter(|e| e.path().is_file()) {
                 v.push(

@@ -381,6 +381,54 @@ pub struct Generated {
     pub warnings: Vec<String>,
 }
 
+/// An Alertmanager 0.25 configuration that routes the generated page alerts to sloguard's
+/// webhook (idempotent receiver: HA peers may both deliver) and everything else to the
+/// team's default receiver. Checked by `amtool check-config`.
+pub fn alertmanager_example(services: &[Service]) -> String {
+    let mut names: Vec<String> = services
+        .iter()
+        .flat_map(|s| s.slos.iter().map(|slo| slo.alerting.name.clone()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    let alternation = names
+        .iter()
+        .map(|n| regex_syntax::escape(n))
+        .collect::<Vec<_>>()
+        .join("|");
+    format!(
+        "{HEADER}# Example Alertmanager route and receiver: page alerts of the generated rules go to
+# sloguard, which confirms them with its own evaluation before acting. Merge the route
+# and the receiver into your configuration; replace the URL and the token file.
+route:
+  receiver: default
+  routes:
+    - receiver: sloguard
+      matchers:
+        - sloth_severity=\"page\"
+        - alertname=~\"{}\"
+      group_by: [alertname, sloth_id, region]
+      group_wait: 10s
+      group_interval: 1m
+      repeat_interval: 30m
+      continue: true
+receivers:
+  - name: default
+  - name: sloguard
+    webhook_configs:
+      - url: http://sloguard.monitoring.svc:8080/api/v1/alertmanager
+        send_resolved: true
+        max_alerts: 0
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: /etc/alertmanager/sloguard-webhook-token
+",
+        alternation.replace('\\', "\\\\")
+    )
+}
+
 pub fn generate(services: &[Service], opts: &Options) -> Result<Generated, RulegenError> {
     use rayon::prelude::*;
     // Services are independent; order is kept so output and warnings are deterministic.
@@ -394,6 +442,12 @@ pub fn generate(services: &[Service], opts: &Options) -> Result<Generated, Ruleg
         let g = g?;
         files.extend(g.files);
         warnings.extend(g.warnings);
+    }
+    if opts.format == Format::Prometheus {
+        files.push(OutputFile {
+            path: PathBuf::from("alertmanager/sloguard.yaml"),
+            content: alertmanager_example(services),
+        });
     }
     Ok(Generated { files, warnings })
 }

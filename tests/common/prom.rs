@@ -25,6 +25,16 @@ impl Prometheus {
     /// Backfills `openmetrics` into a fresh TSDB under `dir` and starts Prometheus with
     /// `rule_files` (paths relative to `dir` or absolute).
     pub fn start(dir: &Path, openmetrics: &str, rule_files: &[PathBuf]) -> Prometheus {
+        Self::start_with(dir, openmetrics, rule_files, "")
+    }
+
+    /// As [`Self::start`], with extra top-level configuration (e.g. `alerting:`).
+    pub fn start_with(
+        dir: &Path,
+        openmetrics: &str,
+        rule_files: &[PathBuf],
+        extra: &str,
+    ) -> Prometheus {
         let data = dir.join("backfill.om");
         std::fs::write(&data, openmetrics).unwrap();
         let tsdb = dir.join("tsdb");
@@ -46,7 +56,7 @@ impl Prometheus {
         let cfg = dir.join("prometheus.yml");
         std::fs::write(
             &cfg,
-            format!("global: {{evaluation_interval: 5s, scrape_interval: 30s}}\nrule_files: [{}]\nscrape_configs: []\n", rules.join(", ")),
+            format!("global: {{evaluation_interval: 5s, scrape_interval: 30s}}\nrule_files: [{}]\nscrape_configs: []\n{extra}", rules.join(", ")),
         )
         .unwrap();
         let port = free_port();
