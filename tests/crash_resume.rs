@@ -1,0 +1,148 @@
+//! A `sloguard serve` process killed (SIGKILL) while a runbook step runs: on restart the
+//! journal shows the incident, completed steps are not repeated, and the rest finishes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::prom::{free_port, Prometheus};
+use common::*;
+use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
+
+const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
+const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
+
+fn serve(dir: &std::path::Path, config: &std::path::Path, log: &str) -> Child {
+    sloguard()
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log)).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn killed_serve_resumes_the_runbook_without_repeating_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_specs(
+        &d.join("specs"),
+        &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let scenario = CounterScenario {
+        start: (now - 6 * 3600) / 30 * 30,
+        duration: 6 * 3600 - 30,
+        interval: 30,
+        job: "api".into(),
+        regions: vec![
+            RegionTraffic {
+                region: "us-east-1".into(),
+                rps: 50.0,
+                error_ratio: 0.0,
+            },
+            RegionTraffic {
+                region: "eu-west-1".into(),
+                rps: 50.0,
+                error_ratio: 0.0,
+            },
+        ],
+        outages: vec![Outage {
+            region: "us-east-1".into(),
+            start: 6 * 3600 - 1800,
+            duration: 7200,
+            error_ratio: 1.0,
+        }],
+    };
+    let prom = Prometheus::start(d, &sim::openmetrics(&scenario), &[]);
+    let (log, gate) = (d.join("steps.log"), d.join("gate"));
+    let port = free_port();
+    let config = d.join("sloguard.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"specs: specs
+source: {{thanos: {{url: {}}}}}
+evaluation: {{interval: 1s}}
+regions: {{active: us-east-1, standby: [eu-west-1]}}
+server: {{listen: 127.0.0.1:{port}}}
+failover:
+  journal: journal.db
+  domains:
+    - name: web
+      runbook:
+        - {{name: one, kind: exec, command: [sh, -c, 'echo one >> {log}']}}
+        - {{name: two, kind: exec, timeout: 120s, command: [sh, -c, 'echo two-start >> {log}; while [ ! -f {gate} ]; do sleep 0.05; done; echo two-end >> {log}']}}
+        - {{name: three, kind: exec, command: [sh, -c, 'echo three >> {log}']}}
+"#,
+            prom.url,
+            log = log.display(),
+            gate = gate.display()
+        ),
+    )
+    .unwrap();
+    let mut first = serve(d, &config, "serve-1.log");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("step two to start", || read().contains("two-start"));
+    Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = first.wait();
+    // The killed process's step-two child may outlive it; it must not finish the step.
+    let _ = Command::new("pkill")
+        .args(["-f", &gate.display().to_string()])
+        .status();
+    {
+        let j = sloguard::journal::Journal::open(&d.join("journal.db")).unwrap();
+        let open = j.unfinished().unwrap();
+        assert_eq!(open.len(), 1, "the journal shows the interrupted incident");
+        assert!(open[0]
+            .steps
+            .iter()
+            .any(|s| s.name == "one" && s.status == "done"));
+    }
+    std::fs::write(&gate, "").unwrap();
+    let mut second = serve(d, &config, "serve-2.log");
+    wait_for("the resumed runbook to finish", || read().contains("three"));
+    let j = || sloguard::journal::Journal::open(&d.join("journal.db")).unwrap();
+    wait_for("the incident to close", || {
+        j().unfinished().unwrap().is_empty()
+    });
+    let _ = second.kill();
+    let _ = second.wait();
+    let lines: Vec<String> = read().lines().map(str::to_string).collect();
+    assert_eq!(
+        lines.iter().filter(|l| *l == "one").count(),
+        1,
+        "step one not repeated: {lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| *l == "three").count(),
+        1,
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"two-end".to_string()), "{lines:?}");
+    let incidents = j().incidents(10).unwrap();
+    assert_eq!(
+        incidents.len(),
+        1,
+        "resuming did not open a second incident: {incidents:?}"
+    );
+    assert_eq!(incidents[0].status, "done");
+    let logs = std::fs::read_to_string(d.join("serve-2.log")).unwrap();
+    assert!(logs.contains("resuming an unfinished runbook"), "{logs}");
+}
