@@ -263,16 +263,24 @@ pub fn render_text(r: &Report) -> String {
         );
     }
     let _ = writeln!(out, "\nfinal windows:");
+    out.push_str(&render_final_table(&r.final_rows));
+    out
+}
+
+/// The table of final windows (service/slo, region, window, error ratio, burn rate, events).
+pub fn render_final_table(rows: &[FinalRow]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",
         "service/slo", "region", "window", "error_ratio", "burn_rate", "events"
     );
-    for f in &r.final_rows {
-        let fmt = |x: Option<f64>, p: usize| {
-            x.map(|v| format!("{v:.p$}"))
-                .unwrap_or_else(|| "no data".into())
-        };
+    let fmt = |x: Option<f64>, p: usize| {
+        x.map(|v| format!("{v:.p$}"))
+            .unwrap_or_else(|| "no data".into())
+    };
+    for f in rows {
         let _ = writeln!(
             out,
             "  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",

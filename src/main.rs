@@ -698,27 +698,8 @@ fn render_snapshot(s: &engine::Snapshot) -> String {
             st.service, st.slo, st.region, st.page_firing, st.ticket_firing
         );
     }
-    let _ = writeln!(
-        out,
-        "\n  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",
-        "service/slo", "region", "window", "error_ratio", "burn_rate", "events"
-    );
-    for f in &s.final_rows {
-        let fmt = |x: Option<f64>, p: usize| {
-            x.map(|v| format!("{v:.p$}"))
-                .unwrap_or_else(|| "no data".into())
-        };
-        let _ = writeln!(
-            out,
-            "  {:<32} {:<14} {:>6} {:>12} {:>10} {:>12}",
-            format!("{}/{}", f.service, f.slo),
-            f.region,
-            f.window,
-            fmt(f.error_ratio, 6),
-            fmt(f.burn_rate, 2),
-            f.events
-        );
-    }
+    out.push('\n');
+    out.push_str(&sloguard::backtest::render_final_table(&s.final_rows));
     out
 }
 

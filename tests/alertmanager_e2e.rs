@@ -14,21 +14,10 @@ use std::time::{Duration, Instant};
 use common::moto::Moto;
 use common::prom::{free_port, Prometheus};
 use common::*;
-use sloguard::actuator::aws::{Route53Api, SdkRoute53, WeightedRecord};
-use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
+use sloguard::sim::{self, Outage};
 
 const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
-
-fn curl(url: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
 
 struct Killed(Child);
 impl Drop for Killed {
@@ -65,80 +54,12 @@ fn world(outages: Vec<Outage>) -> World {
     std::fs::write(&token, "am-s3cr3t\n").unwrap();
 
     let moto = Moto::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (zone_id, topic) = rt.block_on(async {
-        let conf = moto.sdk().await;
-        let r53 = aws_sdk_route53::Client::new(&conf);
-        let zone = r53
-            .create_hosted_zone()
-            .name("example.com.")
-            .caller_reference("z")
-            .send()
-            .await
-            .unwrap();
-        let zone_id = zone
-            .hosted_zone()
-            .unwrap()
-            .id()
-            .trim_start_matches("/hostedzone/")
-            .to_string();
-        SdkRoute53(r53)
-            .upsert_weighted(
-                &zone_id,
-                "app.example.com",
-                "A",
-                60,
-                &[
-                    WeightedRecord {
-                        set_identifier: "us-east-1".into(),
-                        value: "10.0.0.1".into(),
-                        weight: 100,
-                    },
-                    WeightedRecord {
-                        set_identifier: "eu-west-1".into(),
-                        value: "10.1.0.1".into(),
-                        weight: 0,
-                    },
-                ],
-            )
-            .await
-            .unwrap();
-        let topic = aws_sdk_sns::Client::new(&conf)
-            .create_topic()
-            .name("oncall")
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_string();
-        (zone_id, topic)
-    });
+    let (zone_id, topic) = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(moto.weighted_zone_and_topic());
 
     let (am_port, sg_port) = (free_port(), free_port());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let scenario = CounterScenario {
-        start: (now - 6 * 3600) / 30 * 30,
-        duration: 6 * 3600 - 30,
-        interval: 30,
-        job: "api".into(),
-        regions: vec![
-            RegionTraffic {
-                region: "us-east-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-            RegionTraffic {
-                region: "eu-west-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-        ],
-        outages,
-    };
+    let scenario = live_two_regions(outages);
     let prom = Prometheus::start_with(
         d,
         &sim::openmetrics(&scenario),
@@ -217,20 +138,7 @@ failover:
 }
 
 fn weights(w: &World) -> Vec<(String, i64)> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut out: Vec<(String, i64)> = rt
-        .block_on(async {
-            let conf = w.moto.sdk().await;
-            SdkRoute53(aws_sdk_route53::Client::new(&conf))
-                .weighted(&w.zone_id, "app.example.com", "A")
-                .await
-                .unwrap()
-        })
-        .into_iter()
-        .map(|r| (r.set_identifier, r.weight))
-        .collect();
-    out.sort();
-    out
+    w.moto.weights(&w.zone_id)
 }
 
 fn metric(w: &World, name: &str) -> f64 {

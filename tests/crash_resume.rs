@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::prom::{free_port, Prometheus};
 use common::*;
-use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
+use sloguard::sim;
 
 const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
@@ -39,34 +39,7 @@ fn killed_serve_resumes_the_runbook_without_repeating_steps() {
         &d.join("specs"),
         &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let scenario = CounterScenario {
-        start: (now - 6 * 3600) / 30 * 30,
-        duration: 6 * 3600 - 30,
-        interval: 30,
-        job: "api".into(),
-        regions: vec![
-            RegionTraffic {
-                region: "us-east-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-            RegionTraffic {
-                region: "eu-west-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-        ],
-        outages: vec![Outage {
-            region: "us-east-1".into(),
-            start: 6 * 3600 - 1800,
-            duration: 7200,
-            error_ratio: 1.0,
-        }],
-    };
+    let scenario = live_two_regions(vec![ongoing_outage("us-east-1")]);
     let prom = Prometheus::start(d, &sim::openmetrics(&scenario), &[]);
     let (log, gate) = (d.join("steps.log"), d.join("gate"));
     let port = free_port();

@@ -7,26 +7,16 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::moto::Moto;
 use common::prom::{free_port, Prometheus};
 use common::*;
-use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
+use sloguard::sim::{self, Outage};
 
 const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
-
-fn curl(url: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
 
 struct Run {
     _dir: tempfile::TempDir,
@@ -51,83 +41,12 @@ fn start(outages: Vec<Outage>) -> Run {
         &dir.path().join("specs"),
         &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let start = (now - 6 * 3600) / 30 * 30;
-    let scenario = CounterScenario {
-        start,
-        duration: 6 * 3600 - 30,
-        interval: 30,
-        job: "api".into(),
-        regions: vec![
-            RegionTraffic {
-                region: "us-east-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-            RegionTraffic {
-                region: "eu-west-1".into(),
-                rps: 50.0,
-                error_ratio: 0.0,
-            },
-        ],
-        outages,
-    };
+    let scenario = live_two_regions(outages);
     let prom = Prometheus::start(dir.path(), &sim::openmetrics(&scenario), &[]);
     let moto = Moto::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (zone_id, topic) = rt.block_on(async {
-        let conf = moto.sdk().await;
-        let r53 = aws_sdk_route53::Client::new(&conf);
-        let zone = r53
-            .create_hosted_zone()
-            .name("example.com.")
-            .caller_reference("z")
-            .send()
-            .await
-            .unwrap();
-        let zone_id = zone
-            .hosted_zone()
-            .unwrap()
-            .id()
-            .trim_start_matches("/hostedzone/")
-            .to_string();
-        use sloguard::actuator::aws::Route53Api;
-        sloguard::actuator::aws::SdkRoute53(r53)
-            .upsert_weighted(
-                &zone_id,
-                "app.example.com",
-                "A",
-                60,
-                &[
-                    sloguard::actuator::aws::WeightedRecord {
-                        set_identifier: "us-east-1".into(),
-                        value: "10.0.0.1".into(),
-                        weight: 100,
-                    },
-                    sloguard::actuator::aws::WeightedRecord {
-                        set_identifier: "eu-west-1".into(),
-                        value: "10.1.0.1".into(),
-                        weight: 0,
-                    },
-                ],
-            )
-            .await
-            .unwrap();
-        let sns = aws_sdk_sns::Client::new(&conf);
-        let topic = sns
-            .create_topic()
-            .name("oncall")
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_string();
-        (zone_id, topic)
-    });
+    let (zone_id, topic) = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(moto.weighted_zone_and_topic());
     let port = free_port();
     let config = dir.path().join("sloguard.yaml");
     std::fs::write(
@@ -177,24 +96,7 @@ failover:
 }
 
 fn weights(run: &Run) -> Vec<(String, i64)> {
-    let mut out = Vec::new();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let conf = run.moto.sdk().await;
-        let sets = aws_sdk_route53::Client::new(&conf)
-            .list_resource_record_sets()
-            .hosted_zone_id(&run.zone_id)
-            .send()
-            .await
-            .unwrap();
-        for r in sets.resource_record_sets() {
-            if let Some(w) = r.weight() {
-                out.push((r.set_identifier().unwrap_or_default().to_string(), w));
-            }
-        }
-    });
-    out.sort();
-    out
+    run.moto.weights(&run.zone_id)
 }
 
 #[test]

@@ -15,16 +15,6 @@ use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
 const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
 
-fn curl(url: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 #[test]
 fn serve_backfills_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

@@ -74,3 +74,48 @@ slos:
 }
 pub mod moto;
 pub mod prom;
+
+/// GET a URL with curl: (status, body); status 0 when nothing answered.
+pub fn curl(url: &str) -> (u16, String) {
+    let o = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl runs");
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The last 6 hours (ending now) of two-region counters at 50 rps with the given outages
+/// (offsets from the start; 6h − 1800 s is "30 minutes ago").
+pub fn live_two_regions(outages: Vec<sloguard::sim::Outage>) -> sloguard::sim::CounterScenario {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    sloguard::sim::CounterScenario {
+        start: (now - 6 * 3600) / 30 * 30,
+        duration: 6 * 3600 - 30,
+        interval: 30,
+        job: "api".into(),
+        regions: ["us-east-1", "eu-west-1"]
+            .iter()
+            .map(|r| sloguard::sim::RegionTraffic {
+                region: r.to_string(),
+                rps: 50.0,
+                error_ratio: 0.0,
+            })
+            .collect(),
+        outages,
+    }
+}
+
+/// An outage of `region` that began 30 minutes before the end of [`live_two_regions`].
+pub fn ongoing_outage(region: &str) -> sloguard::sim::Outage {
+    sloguard::sim::Outage {
+        region: region.into(),
+        start: 6 * 3600 - 1800,
+        duration: 7200,
+        error_ratio: 1.0,
+    }
+}

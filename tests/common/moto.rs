@@ -76,3 +76,93 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+impl Moto {
+    /// Creates `example.com.` with weighted `app.example.com` A records (us-east-1 at 100,
+    /// eu-west-1 at 0) and an SNS topic `oncall`; returns (zone id, topic ARN).
+    pub async fn weighted_zone_and_topic(&self) -> (String, String) {
+        use sloguard::actuator::aws::{Route53Api, SdkRoute53, WeightedRecord};
+        let conf = self.sdk().await;
+        let r53 = aws_sdk_route53::Client::new(&conf);
+        let zone = r53
+            .create_hosted_zone()
+            .name("example.com.")
+            .caller_reference(format!("z-{}", std::process::id()))
+            .send()
+            .await
+            .unwrap();
+        let zone_id = zone
+            .hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        SdkRoute53(r53)
+            .upsert_weighted(
+                &zone_id,
+                "app.example.com",
+                "A",
+                60,
+                &[
+                    WeightedRecord {
+                        set_identifier: "us-east-1".into(),
+                        value: "10.0.0.1".into(),
+                        weight: 100,
+                    },
+                    WeightedRecord {
+                        set_identifier: "eu-west-1".into(),
+                        value: "10.1.0.1".into(),
+                        weight: 0,
+                    },
+                ],
+            )
+            .await
+            .unwrap();
+        let topic = aws_sdk_sns::Client::new(&conf)
+            .create_topic()
+            .name("oncall")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        (zone_id, topic)
+    }
+
+    /// The (set identifier, weight) of the weighted `app.example.com` records, sorted.
+    pub fn weights(&self, zone_id: &str) -> Vec<(String, i64)> {
+        use sloguard::actuator::aws::{Route53Api, SdkRoute53};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut out: Vec<(String, i64)> = rt
+            .block_on(async {
+                let conf = self.sdk().await;
+                SdkRoute53(aws_sdk_route53::Client::new(&conf))
+                    .weighted(zone_id, "app.example.com", "A")
+                    .await
+                    .unwrap()
+            })
+            .into_iter()
+            .map(|r| (r.set_identifier, r.weight))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Every SNS notification moto recorded, as JSON text.
+    pub fn sns_sent(&self) -> Vec<String> {
+        self.data()["sns"]["Topic"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|t| {
+                t["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|n| n.to_string())
+            .collect()
+    }
+}
