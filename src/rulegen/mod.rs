@@ -6,6 +6,7 @@
 //! Nothing here touches the disk: [`generate`] returns the files to write.
 
 pub mod explain;
+pub mod grafana;
 pub mod unittest;
 mod yaml;
 
@@ -462,6 +463,10 @@ fn generate_service(service: &Service, opts: &Options) -> Result<Generated, Rule
                 files.push(OutputFile {
                     path: PathBuf::from(format!("{}.yaml", service.name)),
                     content: format!("{HEADER}{}", yaml::rule_file(&rules)),
+                });
+                files.push(OutputFile {
+                    path: PathBuf::from(format!("dashboards/{}.json", service.name)),
+                    content: grafana::dashboard(service),
                 });
                 let (test, w) =
                     unittest::service_tests(service, &format!("../{}.yaml", service.name));
