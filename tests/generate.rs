@@ -67,7 +67,10 @@ fn committed_rules_match_a_fresh_generation() {
 #[test]
 fn promtool_checks_and_tests_committed_rules() {
     let rules = repo().join("rules");
-    for f in files_under(&rules).into_iter().filter(|f| !f.starts_with("alertmanager") && !f.starts_with("dashboards")) {
+    for f in files_under(&rules)
+        .into_iter()
+        .filter(|f| !f.starts_with("alertmanager") && !f.starts_with("dashboards"))
+    {
         let (ok, out) = if f.starts_with("tests") {
             promtool_ok(&["test", "rules", &f], &rules)
         } else {
