@@ -188,6 +188,14 @@ pub enum Command {
         #[command(flatten)]
         token: TokenArgs,
     },
+    /// Rehearse an outage: run a GameDay scenario through the real engine, policy and
+    /// (dry-run) runbook in simulated time; exit 1 when an expectation fails.
+    Gameday {
+        #[arg(long)]
+        scenario: PathBuf,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 /// The operator API token, read from a file (or the file named by SLOGUARD_API_TOKEN_FILE).

@@ -479,6 +479,67 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serde_json::json!({"domain": domain, "target": target, "reason": reason}),
             &token,
         ),
+        Command::Gameday { scenario, output } => {
+            let text = std::fs::read_to_string(&scenario)
+                .with_context(|| format!("reading {}", scenario.display()))?;
+            let sc: sloguard::sim::gameday::Scenario = serde_yaml_ng::from_str(&text)
+                .with_context(|| format!("{}", scenario.display()))?;
+            let specs = sc
+                .specs
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("slo-specs"));
+            let specs = if specs.is_absolute() || specs.exists() {
+                specs
+            } else {
+                scenario.parent().unwrap_or(Path::new(".")).join(specs)
+            };
+            let Some(services) = load_specs(&specs)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let started = std::time::Instant::now();
+            let report = runtime()?.block_on(sloguard::sim::gameday::run(
+                &sc,
+                &services,
+                1_790_000_000 / 86_400 * 86_400,
+            ))?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Output::Text => {
+                    println!(
+                        "GameDay {:?}: {} simulated seconds in {} steps, {:.2}s wall [chaos]",
+                        report.scenario,
+                        report.simulated_secs,
+                        report.steps,
+                        started.elapsed().as_secs_f64()
+                    );
+                    for a in report.alerts.iter().filter(|a| a.severity == "page") {
+                        println!(
+                            "  {:>6}s page {} {}/{} {}",
+                            a.at,
+                            if a.firing { "FIRING  " } else { "resolved" },
+                            a.service,
+                            a.slo,
+                            a.region
+                        );
+                    }
+                    for f in &report.failovers {
+                        println!("  {:>6}s FAILOVER {} -> {}", f.at, f.from, f.to);
+                    }
+                    for (name, ok, detail) in &report.expectations {
+                        println!(
+                            "  expect {name}: {} ({detail})",
+                            if *ok { "ok" } else { "FAILED" }
+                        );
+                    }
+                    println!("{}", if report.passed { "PASSED" } else { "FAILED" });
+                }
+            }
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(ExitCode::from(1));

@@ -152,6 +152,16 @@ impl Streams {
         sref
     }
 
+    /// The period-window events (the longest window) of a stream by names.
+    pub fn find_slo(&self, service: &str, slo: &str, region: &str) -> Option<WindowEvents> {
+        let idx = self
+            .slos
+            .iter()
+            .position(|e| e.service == service && e.slo == slo)?;
+        let s = self.find(idx, region)?;
+        self.windows(s).last().map(|(_, ev)| *ev)
+    }
+
     /// The existing stream of an SLO in a region.
     pub fn find(&self, slo: usize, region: &str) -> Option<StreamRef> {
         self.by_region.get(&(slo, region.to_string())).copied()

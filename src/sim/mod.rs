@@ -4,6 +4,8 @@
 //! (`http_requests_total{job,code,region}`), the format `promtool tsdb
 //! create-blocks-from openmetrics` and `sloguard backtest` read.
 
+pub mod gameday;
+
 use std::fmt::Write;
 
 /// One region's traffic.
