@@ -18,6 +18,7 @@ command -v curl >/dev/null 2>&1 || apt_install curl
 command -v promtool >/dev/null 2>&1 || { echo "== installing Debian prometheus (promtool)"; apt_install prometheus; }
 command -v prometheus-alertmanager >/dev/null 2>&1 || { echo "== installing Debian prometheus-alertmanager"; apt_install prometheus-alertmanager; }
 command -v python3 >/dev/null 2>&1 || apt_install python3
+command -v chromium >/dev/null 2>&1 || { echo "== installing Debian chromium (dashboard test)"; apt_install chromium; }
 command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing after install" >&2; exit 1; }
 
 # moto server (AWS Route 53 / SNS emulator) in a project-local venv.

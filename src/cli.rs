@@ -188,6 +188,22 @@ pub enum Command {
         #[command(flatten)]
         token: TokenArgs,
     },
+    /// See everything at once: the engine on a simulated two-region world (default: the
+    /// primary-outage GameDay) in accelerated real time, with the dashboard and API at
+    /// --listen and a live timeline in the terminal. No network or config needed.
+    Demo {
+        /// A GameDay scenario (default: the built-in primary outage).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Exit 0 when the scenario ends (instead of serving until Ctrl-C).
+        #[arg(long)]
+        exit_when_done: bool,
+    },
     /// Rehearse an outage: run a GameDay scenario through the real engine, policy and
     /// (dry-run) runbook in simulated time; exit 1 when an expectation fails.
     Gameday {

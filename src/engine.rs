@@ -732,7 +732,7 @@ async fn evaluate_and_decide<S: MetricsSource>(
         f.on_snapshot(&snap, &regions, &pre, now);
         state.set_policy(f.states());
     }
-    state.publish(snap);
+    state.publish_with_history(snap);
 }
 
 fn operator(

@@ -479,6 +479,112 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serde_json::json!({"domain": domain, "target": target, "reason": reason}),
             &token,
         ),
+        Command::Demo {
+            scenario,
+            speed,
+            listen,
+            exit_when_done,
+        } => {
+            let (text, base) = match &scenario {
+                Some(p) => (
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                    p.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                ),
+                None => (
+                    include_str!("../tests/gameday/primary-outage.yaml").to_string(),
+                    PathBuf::from("tests/gameday"),
+                ),
+            };
+            let sc: sloguard::sim::gameday::Scenario =
+                serde_yaml_ng::from_str(&text).context("demo scenario")?;
+            let services = match sc
+                .specs
+                .clone()
+                .map(|s| {
+                    if s.is_absolute() || s.exists() {
+                        s
+                    } else {
+                        base.join(s)
+                    }
+                })
+                .filter(|p| p.is_dir())
+                .or_else(|| Some(PathBuf::from("slo-specs")).filter(|p| p.is_dir()))
+            {
+                Some(dir) => match load_specs(&dir)? {
+                    Some(s) => s,
+                    None => return Ok(ExitCode::from(1)),
+                },
+                // Outside the repository: the built-in checkout spec.
+                None => spec::parse_all(&[(
+                    PathBuf::from("checkout.yaml"),
+                    include_str!("../slo-specs/checkout.yaml").to_string(),
+                )])
+                .map_err(|p| {
+                    anyhow::anyhow!(
+                        "{}",
+                        p.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
+                })?,
+            };
+            anyhow::ensure!(speed > 0.0, "--speed must be positive");
+            let step = Window::parse(sc.step.as_deref().unwrap_or("10s"))?.secs() as f64;
+            let runtime = runtime()?;
+            let passed = runtime.block_on(async {
+                let state = std::sync::Arc::new(sloguard::server::AppState::default());
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
+                let url = format!("http://{}", listener.local_addr()?);
+                let app = sloguard::server::router(state.clone());
+                let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+                let server = tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop_rx.changed().await;
+                        })
+                        .await
+                });
+                println!(
+                    "sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status",
+                    sc.name
+                );
+                let opts = sloguard::sim::gameday::RunOptions {
+                    pace: Some(std::time::Duration::from_secs_f64(step / speed)),
+                    state: Some(state.clone()),
+                    timeline: true,
+                };
+                let report = sloguard::sim::gameday::run_with(
+                    &sc,
+                    &services,
+                    engine::wall_clock() / 60 * 60,
+                    &opts,
+                )
+                .await?;
+                for (name, ok, detail) in &report.expectations {
+                    println!(
+                        "expect {name}: {} ({detail})",
+                        if *ok { "ok" } else { "FAILED" }
+                    );
+                }
+                println!(
+                    "demo finished: {} failover(s); dashboard still at {url}/",
+                    report.failovers.len()
+                );
+                if !exit_when_done {
+                    println!("Ctrl-C to stop");
+                    shutdown_signal().await;
+                }
+                let _ = stop_tx.send(true);
+                let _ = server.await;
+                anyhow::Ok(report.passed)
+            })?;
+            let _ = passed;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Gameday { scenario, output } => {
             let text = std::fs::read_to_string(&scenario)
                 .with_context(|| format!("reading {}", scenario.display()))?;

@@ -95,7 +95,22 @@ pub struct AppState {
     pub dedup: std::sync::Mutex<webhook::Dedup>,
     pub webhook: WebhookCounters,
     pub commands: RwLock<Option<tokio::sync::mpsc::Sender<crate::engine::EngineCommand>>>,
+    /// A GameDay or demo: metrics carry `sloguard_chaos 1` so drills never mix with real
+    /// incidents.
+    pub chaos: AtomicBool,
+    /// Burn-rate history for the built-in dashboard (bounded).
+    pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
 }
+
+/// One evaluation's burn rates, for the dashboard's charts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryPoint {
+    pub at: i64,
+    /// (service/slo, region, window, burn rate)
+    pub burn: Vec<(String, String, String, f64)>,
+}
+
+const HISTORY_POINTS: usize = 2_000;
 
 /// Authentication and limits of the webhook and the operator API.
 #[derive(Debug, Clone)]
@@ -146,7 +161,37 @@ impl AppState {
             dedup: std::sync::Mutex::new(webhook::Dedup::new(100_000)),
             webhook: WebhookCounters::default(),
             commands: RwLock::new(None),
+            history: RwLock::new(std::collections::VecDeque::new()),
+            chaos: AtomicBool::new(false),
         }
+    }
+
+    /// Publishes a snapshot and appends its burn rates to the dashboard history.
+    pub fn publish_with_history(&self, snap: Snapshot) {
+        let point = HistoryPoint {
+            at: snap.at,
+            burn: snap
+                .final_rows
+                .iter()
+                .filter_map(|r| {
+                    r.burn_rate.map(|b| {
+                        (
+                            format!("{}/{}", r.service, r.slo),
+                            r.region.clone(),
+                            r.window.clone(),
+                            b,
+                        )
+                    })
+                })
+                .collect(),
+        };
+        if let Ok(mut h) = self.history.write() {
+            if h.len() >= HISTORY_POINTS {
+                h.pop_front();
+            }
+            h.push_back(point);
+        }
+        self.publish(snap);
     }
 
     pub fn set_policy(&self, states: Vec<crate::policy::PolicyState>) {
@@ -165,6 +210,8 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.api.max_body_bytes;
     Router::new()
+        .route("/", get(dashboard))
+        .route("/api/v1/history", get(history))
         .route("/api/v1/alertmanager", axum::routing::post(alertmanager))
         .route("/api/v1/failover", axum::routing::post(op_failover))
         .route(
@@ -500,6 +547,24 @@ async fn op_failback(
     .await
 }
 
+/// The built-in dashboard (embedded; no CDN, works offline).
+async fn dashboard() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("dashboard.html"),
+    )
+        .into_response()
+}
+
+async fn history(State(s): State<Arc<AppState>>) -> Response {
+    let h: Vec<HistoryPoint> = s
+        .history
+        .read()
+        .map(|h| h.iter().cloned().collect())
+        .unwrap_or_default();
+    Json(h).into_response()
+}
+
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     if s.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ready\n").into_response()
@@ -668,7 +733,12 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let snap = s.snapshot.read().ok().and_then(|g| g.clone());
-    let body = render_metrics(snap.as_ref(), &s.telemetry, &s.webhook);
+    let mut body = render_metrics(snap.as_ref(), &s.telemetry, &s.webhook);
+    if s.chaos.load(Ordering::Relaxed) {
+        // Before the OpenMetrics terminator.
+        let eof = body.rfind("# EOF").unwrap_or(body.len());
+        body.insert_str(eof, "# HELP sloguard_chaos 1 while the engine runs a GameDay drill or the demo.\n# TYPE sloguard_chaos gauge\nsloguard_chaos 1\n");
+    }
     (
         [(
             header::CONTENT_TYPE,

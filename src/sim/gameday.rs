@@ -361,6 +361,28 @@ pub async fn run(
     services: &[Service],
     start: i64,
 ) -> Result<Report, GamedayError> {
+    run_with(scenario, services, start, &RunOptions::default()).await
+}
+
+/// How a run is shown while it goes: as fast as possible (GameDays), or paced in
+/// accelerated real time with a live dashboard and terminal timeline (`demo`).
+#[derive(Default, Clone)]
+pub struct RunOptions {
+    /// Real time to wait after each simulated step.
+    pub pace: Option<std::time::Duration>,
+    /// Publish snapshots, policy state and the journal for the HTTP server.
+    pub state: Option<std::sync::Arc<crate::server::AppState>>,
+    /// Print alert transitions, decisions and runbook steps as they happen.
+    pub timeline: bool,
+}
+
+/// [`run`], shown as `opts` says.
+pub async fn run_with(
+    scenario: &Scenario,
+    services: &[Service],
+    start: i64,
+    opts: &RunOptions,
+) -> Result<Report, GamedayError> {
     let duration = secs("duration", &scenario.duration)?;
     let step = secs("step", scenario.step.as_deref().unwrap_or("10s"))?;
     let mut tl = Timeline {
@@ -523,6 +545,20 @@ pub async fn run(
     )?;
     engine.backfill(start, |_, _| {}).await;
     engine.evaluate_now();
+    if let Some(state) = &opts.state {
+        if let Ok(mut j) = state.journal.write() {
+            *j = Some(driver.journal());
+        }
+        state.publish_with_history(engine.snapshot());
+        state.set_policy(driver.states());
+        state
+            .ready
+            .store(true, std::sync::atomic::Ordering::Release);
+        state
+            .chaos
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let hhmm = |rel: i64| format!("{:>2}h{:02}m{:02}s", rel / 3600, rel % 3600 / 60, rel % 60);
     let mut report = Report {
         scenario: scenario.name.clone(),
         passed: true,
@@ -542,6 +578,16 @@ pub async fn run(
         let transitions = engine.step(t).await;
         for (s, tr) in transitions {
             if let Some(k) = engine.streams().key(s) {
+                if opts.timeline && tr.severity == crate::spec::Severity::Page {
+                    println!(
+                        "{} page {} {}/{} in {}",
+                        hhmm(t - start),
+                        if tr.firing { "FIRING  " } else { "resolved" },
+                        k.service,
+                        k.slo,
+                        k.region
+                    );
+                }
                 report.alerts.push(AlertEvent {
                     at: t - start,
                     service: k.service.clone(),
@@ -569,6 +615,24 @@ pub async fn run(
             pre["gameday"].clone(),
         );
         let actions = driver.input(0, crate::policy::Input::Evaluation(ev), t);
+        if opts.timeline {
+            for a in &actions {
+                match a {
+                    Action::StartFailover {
+                        from, to, reason, ..
+                    } => println!(
+                        "{} DECISION fail over {from} -> {to}: {reason}",
+                        hhmm(t - start)
+                    ),
+                    Action::Blocked { reason } => println!("{} blocked: {reason}", hhmm(t - start)),
+                    Action::Notify { message } => println!("{} notice: {message}", hhmm(t - start)),
+                    Action::RequestApproval { to, .. } => {
+                        println!("{} awaiting approval to fail over to {to}", hhmm(t - start))
+                    }
+                    Action::Vote { .. } => {}
+                }
+            }
+        }
         for a in &actions {
             if let Action::StartFailover { from, to, .. } = a {
                 report.failovers.push(FailoverRecord {
@@ -578,6 +642,23 @@ pub async fn run(
                 });
                 // Dry-run steps finish at once; feed the result back before the next step.
                 if let Some((di, incident, ok)) = driver.next_finished().await {
+                    if opts.timeline {
+                        let rows = driver
+                            .journal()
+                            .lock()
+                            .ok()
+                            .and_then(|j| j.incidents(1).ok())
+                            .unwrap_or_default();
+                        for st in rows.iter().flat_map(|i| i.steps.iter()) {
+                            println!(
+                                "{} runbook step {} [{}]: {}",
+                                hhmm(t - start),
+                                st.name,
+                                st.status,
+                                st.detail
+                            );
+                        }
+                    }
                     let more = driver.input(
                         di,
                         crate::policy::Input::RunbookFinished { incident, ok },
@@ -600,6 +681,27 @@ pub async fn run(
                 domain: "gameday".into(),
                 action,
             }));
+        if opts.timeline && (t - start) % 600 == 0 {
+            let burn = |region: &str, window: &str| {
+                snap.final_rows
+                    .iter()
+                    .filter(|r| r.region == region && r.window == window)
+                    .filter_map(|r| r.burn_rate)
+                    .fold(0.0f64, f64::max)
+            };
+            let line: Vec<String> = regions
+                .iter()
+                .map(|r| format!("{r} burn 5m x{:.1} 1h x{:.1}", burn(r, "5m"), burn(r, "1h")))
+                .collect();
+            println!("{} {}", hhmm(t - start), line.join(" | "));
+        }
+        if let Some(state) = &opts.state {
+            state.publish_with_history(snap);
+            state.set_policy(driver.states());
+        }
+        if let Some(p) = opts.pace {
+            tokio::time::sleep(p).await;
+        }
     }
     for s in services {
         for slo in &s.slos {
