@@ -52,6 +52,6 @@ sk=$(for _ in $(seq "$RUNS"); do time_ms "$SLOKIT" generate -i "$work/specs" -o 
 rules=$(grep -c -E '^\s*- (record|alert):' "$work"/rules-sloguard/*.yaml | awk -F: '{s+=$2} END {print s}')
 tests=$(ls "$work"/rules-sloguard/tests | wc -l)
 echo "1000 SLOs (100 services x 10), median of $RUNS runs, $(nproc) cores"
-echo "sloguard generate: ${sg} ms  ($rules rules + $tests promtool test files)"
+echo "sloguard generate: ${sg} ms  ($rules rules, $tests promtool test files, $(ls "$work"/rules-sloguard/dashboards | wc -l) Grafana dashboards, 1 Alertmanager example)"
 echo "slokit 1.9.0 generate: ${sk} ms"
 awk -v a="$sk" -v b="$sg" 'BEGIN {printf "speed-up: %.1fx\n", a / b}'

@@ -43,34 +43,71 @@ pub fn changed_files(out_dir: &Path, files: &[OutputFile]) -> Vec<PathBuf> {
 /// then all are renamed. Any failure removes the staged files and leaves targets intact.
 pub fn write_all_atomic(out_dir: &Path, files: &[OutputFile]) -> Result<(), FilesError> {
     use rayon::prelude::*;
-    let stage = |f: &OutputFile| -> Result<Option<(tempfile::NamedTempFile, PathBuf)>, FilesError> {
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            out_dir
+                .join(&f.path)
+                .parent()
+                .unwrap_or(out_dir)
+                .to_path_buf()
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(|source| FilesError::Write {
+            path: d.clone(),
+            source,
+        })?;
+    }
+    // A deterministic staging name beside the target: `.<file>.sloguard-tmp`.
+    let staging = |target: &Path| {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        target.with_file_name(format!(".{name}.sloguard-tmp"))
+    };
+    let stage = |f: &OutputFile| -> Result<Option<(PathBuf, PathBuf)>, FilesError> {
         let target = out_dir.join(&f.path);
         if std::fs::read(&target).is_ok_and(|old| old == f.content.as_bytes()) {
             return Ok(None);
         }
-        let dir = target.parent().unwrap_or(out_dir).to_path_buf();
-        let err = |source| FilesError::Write {
-            path: target.clone(),
+        let tmp = staging(&target);
+        let mut file = std::fs::File::create(&tmp).map_err(|source| FilesError::Write {
+            path: tmp.clone(),
             source,
-        };
-        std::fs::create_dir_all(&dir).map_err(err)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sloguard-")
-            .tempfile_in(&dir)
-            .map_err(err)?;
-        tmp.write_all(f.content.as_bytes()).map_err(err)?;
+        })?;
+        file.write_all(f.content.as_bytes())
+            .map_err(|source| FilesError::Write {
+                path: tmp.clone(),
+                source,
+            })?;
         Ok(Some((tmp, target)))
     };
-    // Staging is independent per file; on any error the staged temp files are dropped
-    // (deleted) before a single target is replaced.
-    let staged: Vec<_> = files.par_iter().map(stage).collect::<Result<Vec<_>, _>>()?;
-    for (tmp, target) in staged.into_iter().flatten() {
-        tmp.persist(&target).map_err(|e| FilesError::Write {
-            path: target.clone(),
-            source: e.error,
-        })?;
+    let staged: Vec<Result<Option<(PathBuf, PathBuf)>, FilesError>> =
+        files.par_iter().map(stage).collect();
+    if let Some(pos) = staged.iter().position(|r| r.is_err()) {
+        // Remove everything staged; no target was touched.
+        for (tmp, _) in staged
+            .iter()
+            .filter_map(|r| r.as_ref().ok().and_then(|o| o.as_ref()))
+        {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return match staged.into_iter().nth(pos) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        };
     }
-    Ok(())
+    let staged: Vec<(PathBuf, PathBuf)> = staged.into_iter().flatten().flatten().collect();
+    staged.par_iter().try_for_each(|(tmp, target)| {
+        std::fs::rename(tmp, target).map_err(|source| FilesError::Write {
+            path: target.clone(),
+            source,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -100,7 +137,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".sloguard-"))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".sloguard-tmp"))
             .collect();
         assert!(leftovers.is_empty());
     }
