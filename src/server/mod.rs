@@ -469,13 +469,20 @@ async fn operate(
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            format!("malformed JSON: {e}"),
-        ))
-    })
+/// Parses a mutating request's JSON body into a policy command and sends it to the engine.
+async fn operate_json<T: serde::de::DeserializeOwned>(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    command: impl FnOnce(T) -> (Option<String>, crate::policy::Command),
+) -> Response {
+    match serde_json::from_slice::<T>(body) {
+        Ok(r) => {
+            let (domain, command) = command(r);
+            operate(s, headers, domain, command).await
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+    }
 }
 
 async fn op_failover(
@@ -483,20 +490,16 @@ async fn op_failover(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let r: FailoverRequest = match json_body(&body) {
-        Ok(r) => r,
-        Err(e) => return *e,
-    };
-    operate(
-        &s,
-        &headers,
-        Some(r.domain),
-        crate::policy::Command::Failover {
-            target: r.target,
-            reason: r.reason,
-            force: r.force,
-        },
-    )
+    operate_json(&s, &headers, &body, |r: FailoverRequest| {
+        (
+            Some(r.domain),
+            crate::policy::Command::Failover {
+                target: r.target,
+                reason: r.reason,
+                force: r.force,
+            },
+        )
+    })
     .await
 }
 
@@ -519,11 +522,10 @@ async fn op_rearm(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let r: DomainRequest = match json_body(&body) {
-        Ok(r) => r,
-        Err(e) => return *e,
-    };
-    operate(&s, &headers, Some(r.domain), crate::policy::Command::Rearm).await
+    operate_json(&s, &headers, &body, |r: DomainRequest| {
+        (Some(r.domain), crate::policy::Command::Rearm)
+    })
+    .await
 }
 
 async fn op_failback(
@@ -531,19 +533,15 @@ async fn op_failback(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let r: FailbackRequest = match json_body(&body) {
-        Ok(r) => r,
-        Err(e) => return *e,
-    };
-    operate(
-        &s,
-        &headers,
-        Some(r.domain),
-        crate::policy::Command::Failback {
-            target: r.target,
-            reason: r.reason,
-        },
-    )
+    operate_json(&s, &headers, &body, |r: FailbackRequest| {
+        (
+            Some(r.domain),
+            crate::policy::Command::Failback {
+                target: r.target,
+                reason: r.reason,
+            },
+        )
+    })
     .await
 }
 
