@@ -12,7 +12,7 @@ use sloguard::backtest;
 use sloguard::burn::series::Ingestor;
 use sloguard::burn::{Core, Layout, SloModel, StreamId, TierModel};
 use sloguard::sim::{self, CounterScenario, Outage, RegionTraffic};
-use sloguard::spec::{self, Severity};
+use sloguard::slo::{self, Severity};
 use sloguard::window::Window;
 
 fn default_windows() -> Vec<Window> {
@@ -222,7 +222,7 @@ fn raw_series(c: &mut Criterion) {
         }
         files.push((std::path::PathBuf::from(format!("svc{s}.yaml")), y));
     }
-    let services = spec::parse_all(&files).unwrap();
+    let services = slo::parse_all(&files).unwrap();
     let mut ing = Ingestor::new(&services, 30, 300, 300).unwrap();
     let mut series = Vec::new();
     let start = std::time::Instant::now();
@@ -301,7 +301,7 @@ fn backtest_end_to_end(c: &mut Criterion) {
     let text = sim::openmetrics(&scenario);
     let samples = text.lines().filter(|l| !l.starts_with('#')).count();
     let spec_text = "version: \"prometheus/v1\"\nservice: api\nslos:\n  - name: availability\n    objective: 99.9\n    sli:\n      events:\n        error_query: sum(rate(http_requests_total{job=\"api\",code=~\"5..\"}[{{.window}}]))\n        total_query: sum(rate(http_requests_total{job=\"api\"}[{{.window}}]))\n    alerting: {name: ApiBurn}\n";
-    let services = spec::parse_all(&[("api.yaml".into(), spec_text.to_string())]).unwrap();
+    let services = slo::parse_all(&[("api.yaml".into(), spec_text.to_string())]).unwrap();
     let mut g = c.benchmark_group("backtest");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(samples as u64));

@@ -10,7 +10,7 @@ use crate::burn::series::{Ingestor, SeriesError, SeriesId};
 use crate::burn::streams::{StreamRef, Streams};
 use crate::burn::Transition;
 use crate::openmetrics::{self, ParseError};
-use crate::spec::Service;
+use crate::slo::Service;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {

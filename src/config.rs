@@ -401,7 +401,7 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
         label: raw
             .regions
             .label
-            .unwrap_or_else(|| crate::spec::DEFAULT_REGION_LABEL.to_string()),
+            .unwrap_or_else(|| crate::slo::DEFAULT_REGION_LABEL.to_string()),
         active: raw.regions.active,
         standby: raw.regions.standby,
     };

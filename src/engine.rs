@@ -19,7 +19,7 @@ use crate::burn::Transition;
 use crate::config::{EvaluationConfig, RegionsConfig};
 use crate::promql::SliTemplate;
 use crate::query::{MetricsSource, QueryError, QueryResult};
-use crate::spec::{RegionalSli, Service, Severity};
+use crate::slo::{RegionalSli, Service, Severity};
 use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]

@@ -29,5 +29,5 @@ pub mod query;
 pub mod rulegen;
 pub mod server;
 pub mod sim;
-pub mod spec;
+pub mod slo;
 pub mod window;

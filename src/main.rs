@@ -10,7 +10,7 @@ use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
 use sloguard::files::{self, OutputFile};
 use sloguard::query::thanos::ThanosClient;
 use sloguard::rulegen::{self, Format, Options, HEADER};
-use sloguard::spec::{self, SpecError};
+use sloguard::slo::{self, SpecError};
 use sloguard::window::Window;
 use sloguard::{config, engine};
 
@@ -49,8 +49,8 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Loads specs; on validation problems prints them all and returns None.
-fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<spec::Service>>> {
-    match spec::load_dir(dir) {
+fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<slo::Service>>> {
+    match slo::load_dir(dir) {
         Ok(s) => Ok(Some(s)),
         Err(SpecError::Invalid { problems }) => {
             for p in &problems {
@@ -516,7 +516,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => return Ok(ExitCode::from(1)),
                 },
                 // Outside the repository: the built-in checkout spec.
-                None => spec::parse_all(&[(
+                None => slo::parse_all(&[(
                     PathBuf::from("checkout.yaml"),
                     include_str!("../slo-specs/checkout.yaml").to_string(),
                 )])
@@ -782,7 +782,7 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64)
 }
 
-fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<spec::Service>)> {
+fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<slo::Service>)> {
     let cfg = config::load(path)?;
     let Some(services) = load_specs(&cfg.specs)? else {
         anyhow::bail!("the specs of {} are invalid", path.display());

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sloguard::burn::{Core, Layout, SloModel, TierModel};
-use sloguard::spec::Severity;
+use sloguard::slo::Severity;
 use sloguard::window::Window;
 
 struct Counting;

@@ -3,7 +3,7 @@
 
 use super::layout::Layout;
 use super::store::{Counts, Store, StreamId};
-use crate::spec::Severity;
+use crate::slo::Severity;
 
 /// A tier resolved to store levels.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,7 +14,7 @@ use super::core::Transition;
 use super::counter::{CounterState, Observation};
 use super::streams::{StreamRef, Streams, StreamsError};
 use crate::promql::{self, metric_name, selector_matches_with};
-use crate::spec::{RegionalSli, Service, Slo};
+use crate::slo::{RegionalSli, Service, Slo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeriesError {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::core::{Core, SloModel, TierModel, Transition, WindowEvents};
 use super::layout::{Layout, LayoutError};
 use super::store::StreamId;
-use crate::spec::{Service, Slo, Tier};
+use crate::slo::{Service, Slo, Tier};
 use crate::window::Window;
 
 /// Identity of a stream.
@@ -255,13 +255,13 @@ impl Streams {
                 long_window: t.long.to_string(),
                 short_window: t.short.to_string(),
                 factor: t.factor,
-                threshold: crate::spec::round_sig(t.factor * e.budget),
+                threshold: crate::slo::round_sig(t.factor * e.budget),
                 holds: core.tier_holds(s.id, i),
             })
             .collect()
     }
 
-    pub fn alert_firing(&self, s: StreamRef, severity: crate::spec::Severity) -> bool {
+    pub fn alert_firing(&self, s: StreamRef, severity: crate::slo::Severity) -> bool {
         self.groups[s.group].core.alert_firing(s.id, severity)
     }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::spec::{decimal, Service, Severity, Slo, Tier};
+use crate::slo::{decimal, Service, Severity, Slo, Tier};
 use crate::window::human_secs;
 
 /// Seconds of a sustained outage at `error_ratio` before a window of `window_secs`, full of
@@ -119,7 +119,7 @@ mod tests {
     fn workbook_figures_for_99_9() {
         // SRE Workbook: 14.4x over 1h at 99.9% detects a full outage in 51.8 s and
         // consumes 2% of a 30d budget; 6x over 6h: 5%; reset after 100% ~ 4.9 min.
-        let thr = crate::spec::round_sig(14.4 * 0.001);
+        let thr = crate::slo::round_sig(14.4 * 0.001);
         assert_eq!(decimal(thr), "0.0144");
         let d = detection_secs(thr, 1.0, 3600.0).unwrap();
         assert!((d - 51.84).abs() < 1e-9);

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::spec::Service;
+use crate::slo::Service;
 
 fn panel(
     id: u32,
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn dashboards_are_well_formed() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-specs");
-        for s in crate::spec::load_dir(&dir).unwrap() {
+        for s in crate::slo::load_dir(&dir).unwrap() {
             let v: Value = serde_json::from_str(&dashboard(&s)).unwrap();
             assert!(v["schemaVersion"].as_u64().unwrap() >= 36);
             assert!(v["uid"].as_str().unwrap().len() <= 40);

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::explain::fastest_detection;
 use super::{id_labels, quote};
 use crate::promql::{self, metric_name, selector_matches, SliTemplate};
-use crate::spec::{decimal, RegionalSli, Service, Severity, Slo};
+use crate::slo::{decimal, RegionalSli, Service, Severity, Slo};
 
 const INTERVAL_MIN: u64 = 1;
 const REGION_POOL: &[&str] = &[
@@ -446,7 +446,7 @@ pub fn slo_test(service: &Service, slo: &Slo) -> Result<TestGroup, String> {
     }
     let (tier, detect) = fastest_detection(slo, Severity::Page)
         .ok_or_else(|| warn("no page tier can fire even at 100% errors".into()))?;
-    let eps = crate::spec::round_sig(slo.error_budget() * 0.1);
+    let eps = crate::slo::round_sig(slo.error_budget() * 0.1);
     let rl = &service.region_label;
     let RegionalSli::Events { error, total } = &slo.regional else {
         return Err(warn(

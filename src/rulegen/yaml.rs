@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::unittest::TestFile;
 use super::{Rule, RuleFile};
-use crate::spec::LabelMap;
+use crate::slo::LabelMap;
 
 fn is_plain_safe(s: &str) -> bool {
     let mut chars = s.chars();
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn rule_and_test_files_match_serde() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-specs");
-        let services = crate::spec::load_dir(&dir).unwrap();
+        let services = crate::slo::load_dir(&dir).unwrap();
         for service in &services {
             let rules = super::super::service_rules(service);
             let ours = reparse(&rule_file(&rules));

@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::failover::FailoverDriver;
 use crate::policy::{Action, Mode, PolicyConfig};
 use crate::query::{MetricsSource, QueryError, QueryResult, Series};
-use crate::spec::{RegionalSli, Service};
+use crate::slo::{RegionalSli, Service};
 use crate::window::Window;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -578,7 +578,7 @@ pub async fn run_with(
         let transitions = engine.step(t).await;
         for (s, tr) in transitions {
             if let Some(k) = engine.streams().key(s) {
-                if opts.timeline && tr.severity == crate::spec::Severity::Page {
+                if opts.timeline && tr.severity == crate::slo::Severity::Page {
                     println!(
                         "{} page {} {}/{} in {}",
                         hhmm(t - start),
