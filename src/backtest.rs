@@ -47,7 +47,7 @@ pub struct AlertRecord {
     pub service: String,
     pub slo: String,
     pub region: String,
-    pub severity: String,
+    pub severity: crate::slo::Severity,
     #[serde(serialize_with = "rfc3339")]
     pub fired_at: i64,
     #[serde(serialize_with = "rfc3339_opt")]
@@ -183,13 +183,13 @@ pub fn apply_transitions(
         let Some(key) = streams.key(*sref) else {
             continue;
         };
-        let severity = t.severity.as_str();
+        let severity = t.severity;
         if t.firing {
             alerts.push(AlertRecord {
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
-                severity: severity.to_string(),
+                severity,
                 fired_at: at,
                 resolved_at: None,
             });

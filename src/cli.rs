@@ -200,15 +200,23 @@ pub enum Command {
         speed: f64,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Exit 0 when the scenario ends (instead of serving until Ctrl-C).
+        /// Exit when the scenario ends (0 when every expectation held, 1 otherwise)
+        /// instead of serving until Ctrl-C.
         #[arg(long)]
         exit_when_done: bool,
+        /// Show the engine's own logs (info level) on stderr, not only warnings.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Rehearse an outage: run a GameDay scenario through the real engine, policy and
     /// (dry-run) runbook in simulated time; exit 1 when an expectation fails.
     Gameday {
         #[arg(long)]
         scenario: PathBuf,
+        /// Rehearse this engine config file (its regions, evaluation, policy, domains and
+        /// runbooks, on dry-run step backends) instead of the scenario defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },

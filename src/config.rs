@@ -302,6 +302,23 @@ pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigE
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         ConfigError::Invalid(vec![format!("{f}: {loc}{msg}")])
     })?;
+    build(file, raw, base_dir)
+}
+
+/// Validates a config already read as YAML (a GameDay's merged configuration); `file`
+/// names it in problems.
+pub fn from_value(
+    file: &Path,
+    value: serde_yaml_ng::Value,
+    base_dir: &Path,
+) -> Result<Config, ConfigError> {
+    let raw: RawConfig = serde_yaml_ng::from_value(value)
+        .map_err(|e| ConfigError::Invalid(vec![format!("{}: {e}", file.display())]))?;
+    build(file, raw, base_dir)
+}
+
+fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
+    let f = file.display().to_string();
     let mut problems = Vec::new();
     let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
         let text = v.unwrap_or(default);

@@ -9,17 +9,19 @@
 //! read as good or bad.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::sync::Arc;
 
-use serde::Serialize;
-
-use crate::backtest::{format_time, AlertRecord, FinalRow};
-use crate::burn::streams::{StreamRef, Streams, StreamsError, TierState};
+use crate::backtest::AlertRecord;
+use crate::burn::streams::{StreamRef, Streams, StreamsError};
 use crate::burn::Transition;
+use crate::clock::Clock;
 use crate::config::{EvaluationConfig, RegionsConfig};
 use crate::promql::SliTemplate;
 use crate::query::{MetricsSource, QueryError, QueryResult};
 use crate::slo::{RegionalSli, Service, Severity};
+use crate::snapshot::{
+    DataStatus, Latency, RegionRow, Snapshot, StreamHealth, StreamRow, TierRow,
+};
 use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +30,6 @@ pub enum EngineError {
     Streams(#[from] StreamsError),
     #[error("evaluation.fine_step {step} must divide 6h")]
     FineStep { step: Window },
-}
-
-/// How complete a stream's data is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
-pub enum DataStatus {
-    Complete,
-    Degraded(String),
-    NoData,
 }
 
 #[derive(Debug, Clone)]
@@ -59,70 +52,13 @@ struct SloQueries {
     sli: SliQueries,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct TierRow {
-    pub service: String,
-    pub slo: String,
-    pub region: String,
-    #[serde(flatten)]
-    pub tier: TierState,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StreamRow {
-    pub service: String,
-    pub slo: String,
-    pub region: String,
-    pub data: DataStatus,
-    pub page_firing: bool,
-    pub ticket_firing: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RegionRow {
-    pub region: String,
-    /// active, standby, or other (seen in data but not configured).
-    pub role: String,
-    /// healthy, burning (a page tier holds), degraded (incomplete data) or no_data.
-    pub state: String,
-    /// SLOs burning in this region.
-    pub burning: Vec<String>,
-}
-
-/// Latency percentiles in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Latency {
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-/// Everything the engine knows at one evaluation.
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    #[serde(serialize_with = "rfc3339")]
-    pub at: i64,
-    pub active_region: Option<String>,
-    #[serde(rename = "final")]
-    pub final_rows: Vec<FinalRow>,
-    pub tiers: Vec<TierRow>,
-    pub streams: Vec<StreamRow>,
-    pub regions: Vec<RegionRow>,
-    pub query_latency: Latency,
-    pub evaluation_latency: Latency,
-    pub queries_per_evaluation: usize,
-}
-
-fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_time(*ts))
-}
-
 /// Per-(SLO, region) event counts of one query step: (error events, total events).
 type StepEvents = BTreeMap<String, (Option<f64>, f64)>;
 
 pub struct Engine<S> {
     source: S,
+    /// Measures query and evaluation latency; evaluation times are always arguments.
+    clock: Arc<dyn Clock>,
     eval: EvaluationConfig,
     regions: RegionsConfig,
     streams: Streams,
@@ -160,6 +96,7 @@ impl<S: MetricsSource> Engine<S> {
         services: &[Service],
         eval: EvaluationConfig,
         regions: RegionsConfig,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, EngineError> {
         if 6 * 3600 % eval.fine_step.secs() != 0 {
             return Err(EngineError::FineStep {
@@ -197,6 +134,7 @@ impl<S: MetricsSource> Engine<S> {
         }
         Ok(Engine {
             source,
+            clock,
             eval,
             regions,
             streams,
@@ -232,12 +170,12 @@ impl<S: MetricsSource> Engine<S> {
         at: i64,
     ) -> Result<QueryResult, QueryError> {
         let query = t.render(window);
-        let started = Instant::now();
+        let started = self.clock.monotonic();
         let r = match range {
             Some((s, e, st)) => self.source.range(&query, s, e, st, true).await,
             None => self.source.instant(&query, at, true).await,
         };
-        let secs = started.elapsed().as_secs_f64();
+        let secs = self.clock.monotonic().saturating_sub(started).as_secs_f64();
         let _ = self.query_hist.record((secs * 1e6) as u64);
         self.last_query_secs.push(secs);
         r
@@ -423,7 +361,7 @@ impl<S: MetricsSource> Engine<S> {
 
     /// One steady-state evaluation at `at`: query each SLO once, feed the core, evaluate.
     pub async fn step(&mut self, at: i64) -> Vec<(StreamRef, Transition)> {
-        let started = Instant::now();
+        let started = self.clock.monotonic();
         self.last_query_secs.clear();
         let since = self
             .last_at
@@ -453,7 +391,7 @@ impl<S: MetricsSource> Engine<S> {
                 tracing::info!(service = %k.service, slo = %k.slo, region = %k.region, severity = %t.severity, firing = t.firing, "alert transition");
             }
         }
-        self.last_eval_secs = started.elapsed().as_secs_f64();
+        self.last_eval_secs = self.clock.monotonic().saturating_sub(started).as_secs_f64();
         let _ = self.eval_hist.record((self.last_eval_secs * 1e6) as u64);
         out
     }
@@ -519,11 +457,11 @@ impl<S: MetricsSource> Engine<S> {
     /// A precondition query: holds when it returns a non-zero sample, fails when every
     /// sample is zero, unknown (None) on no data, errors or partial data.
     pub async fn precondition(&mut self, query: &str, at: i64) -> Option<bool> {
-        let started = Instant::now();
+        let started = self.clock.monotonic();
         let r = self.source.instant(query, at, true).await;
-        let _ = self
-            .query_hist
-            .record((started.elapsed().as_secs_f64() * 1e6) as u64);
+        let _ = self.query_hist.record(
+            (self.clock.monotonic().saturating_sub(started).as_secs_f64() * 1e6) as u64,
+        );
         match r {
             Ok(r) if !r.degraded => {
                 let values: Vec<f64> = r
@@ -554,6 +492,50 @@ impl<S: MetricsSource> Engine<S> {
         &self.streams
     }
 
+    /// Every (SLO, region) stream's data status and holding tiers, typed, as of the last
+    /// evaluation; pairs queried but never seen in data appear with their status and no
+    /// tiers. This, not the display rows, is what failover decisions are built from.
+    pub fn health(&self) -> Vec<StreamHealth> {
+        let mut out: Vec<StreamHealth> = self
+            .streams
+            .all()
+            .into_iter()
+            .map(|(sref, key)| {
+                let slo = self.streams.slo_of(sref).unwrap_or(0);
+                StreamHealth {
+                    service: key.service.clone(),
+                    slo: key.slo.clone(),
+                    region: key.region.clone(),
+                    data: self
+                        .status
+                        .get(&(slo, key.region.clone()))
+                        .cloned()
+                        .unwrap_or(DataStatus::NoData),
+                    holding: self
+                        .streams
+                        .tiers(sref)
+                        .into_iter()
+                        .filter(|t| t.holds)
+                        .map(|t| t.severity)
+                        .collect(),
+                }
+            })
+            .collect();
+        for ((slo, region), data) in &self.status {
+            if self.streams.find(*slo, region).is_none() {
+                let e = &self.streams.slos[*slo];
+                out.push(StreamHealth {
+                    service: e.service.clone(),
+                    slo: e.slo.clone(),
+                    region: region.clone(),
+                    data: data.clone(),
+                    holding: Vec::new(),
+                });
+            }
+        }
+        out
+    }
+
     /// The state at the last evaluation.
     pub fn snapshot(&self) -> Snapshot {
         let at = self.last_at.unwrap_or(0);
@@ -563,7 +545,7 @@ impl<S: MetricsSource> Engine<S> {
         let final_rows = crate::backtest::final_rows(&self.streams);
         for (sref, key) in self.streams.all() {
             let ts = self.streams.tiers(sref);
-            if ts.iter().any(|t| t.holds && t.severity == "page") {
+            if ts.iter().any(|t| t.holds && t.severity == Severity::Page) {
                 burning
                     .entry(key.region.clone())
                     .or_default()
@@ -665,170 +647,3 @@ impl<S: MetricsSource> Engine<S> {
     }
 }
 
-/// Unix seconds from the wall clock (the only clock of the engine).
-pub fn wall_clock() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// What the HTTP side asks of the engine loop.
-#[derive(Debug)]
-pub enum EngineCommand {
-    /// Alertmanager paged for an SLO in a region: re-evaluate now and record the trigger.
-    Trigger {
-        service: String,
-        slo: String,
-        region: String,
-    },
-    /// An operator command for a failover domain (None: every domain, e.g. approve by id).
-    Operator {
-        domain: Option<String>,
-        command: crate::policy::Command,
-        reply: tokio::sync::oneshot::Sender<Result<Vec<crate::policy::Action>, String>>,
-    },
-}
-
-/// One steady-state evaluation: query, evaluate, decide, publish.
-async fn evaluate_and_decide<S: MetricsSource>(
-    engine: &mut Engine<S>,
-    state: &crate::server::AppState,
-    failover: &mut Option<crate::failover::FailoverDriver>,
-) {
-    engine.step(wall_clock()).await;
-    let t = &state.telemetry;
-    for q in &engine.last_query_secs {
-        t.query_seconds.observe(*q);
-    }
-    t.evaluation_seconds.observe(engine.last_eval_secs);
-    t.evaluations.inc();
-    let snap = engine.snapshot();
-    let failed = snap
-        .streams
-        .iter()
-        .filter(|s| matches!(s.data, DataStatus::Degraded(_)))
-        .count();
-    t.query_errors.inc_by(failed as u64);
-    if let Some(f) = failover.as_mut() {
-        let now = wall_clock();
-        let mut pre = BTreeMap::new();
-        for (domain, queries) in f.domains() {
-            let mut m = BTreeMap::new();
-            for (name, q) in queries {
-                m.insert(name, engine.precondition(&q, now).await);
-            }
-            pre.insert(domain, m);
-        }
-        let regions = engine.regions().all();
-        if !f.peers().is_empty() {
-            let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
-            for (domain, v) in crate::server::peer_votes(f.peers(), &domains, &regions).await {
-                if let Some(di) = f.domain_index(&domain) {
-                    f.input(di, crate::policy::Input::Votes(v), now);
-                }
-            }
-        }
-        f.on_snapshot(&snap, &regions, &pre, now);
-        state.set_policy(f.states());
-    }
-    state.publish_with_history(snap);
-}
-
-fn operator(
-    failover: &mut Option<crate::failover::FailoverDriver>,
-    domain: Option<String>,
-    command: crate::policy::Command,
-) -> Result<Vec<crate::policy::Action>, String> {
-    let f = failover.as_mut().ok_or("failover is not configured")?;
-    let now = wall_clock();
-    let indices: Vec<usize> = match &domain {
-        Some(d) => vec![f
-            .domain_index(d)
-            .ok_or_else(|| format!("unknown failover domain {d:?}"))?],
-        None => (0..f.domains().len()).collect(),
-    };
-    let mut all = Vec::new();
-    for di in indices {
-        let actions = f.input(di, crate::policy::Input::Operator(command.clone()), now);
-        // Approve by incident id: only the domain awaiting it answers meaningfully.
-        let blocked_only = actions
-            .iter()
-            .all(|a| matches!(a, crate::policy::Action::Blocked { .. }));
-        if domain.is_some() || !blocked_only || all.is_empty() {
-            if !blocked_only {
-                all.retain(|a| !matches!(a, crate::policy::Action::Blocked { .. }));
-            }
-            all.extend(actions);
-        }
-    }
-    Ok(all)
-}
-
-/// The `serve` loop: backfill to now, mark ready, then evaluate every interval and publish
-/// each snapshot, until `shutdown` resolves.
-pub async fn run<S: MetricsSource>(
-    mut engine: Engine<S>,
-    state: std::sync::Arc<crate::server::AppState>,
-    interval: Window,
-    mut failover: Option<crate::failover::FailoverDriver>,
-    mut commands: tokio::sync::mpsc::Receiver<EngineCommand>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    if let Some(f) = failover.as_mut() {
-        f.resume(wall_clock());
-        state.set_policy(f.states());
-    }
-    tokio::pin!(shutdown);
-    let now = wall_clock();
-    tracing::info!(
-        slos = engine.queries.len(),
-        "backfilling every window from the source"
-    );
-    let mut last_pct = 0;
-    let backfill = engine.backfill(now, |done, total| {
-        let pct = done * 100 / total.max(1);
-        if pct >= last_pct + 25 {
-            last_pct = pct;
-            tracing::info!(done, total, "backfill progress");
-        }
-    });
-    tokio::select! {
-        _ = backfill => {}
-        _ = &mut shutdown => return,
-    }
-    engine.evaluate_now();
-    state.publish(engine.snapshot());
-    state
-        .ready
-        .store(true, std::sync::atomic::Ordering::Release);
-    tracing::info!("backfill done; ready");
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval.secs()));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => evaluate_and_decide(&mut engine, &state, &mut failover).await,
-            Some(cmd) = commands.recv() => match cmd {
-                EngineCommand::Trigger { service, slo, region } => {
-                    tracing::info!(service = %service, slo = %slo, region = %region, "Alertmanager page: re-evaluating from the source");
-                    if let Some(f) = failover.as_mut() {
-                        for di in 0..f.domains().len() {
-                            f.input(di, crate::policy::Input::AlertTrigger { region: region.clone(), slo: format!("{service}/{slo}") }, wall_clock());
-                        }
-                    }
-                    evaluate_and_decide(&mut engine, &state, &mut failover).await;
-                }
-                EngineCommand::Operator { domain, command, reply } => {
-                    let r = operator(&mut failover, domain, command);
-                    if let Some(f) = failover.as_ref() {
-                        state.set_policy(f.states());
-                    }
-                    let _ = reply.send(r);
-                }
-            },
-            _ = &mut shutdown => break,
-        }
-    }
-    tracing::info!("engine stopped");
-}

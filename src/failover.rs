@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::actuator::{Actuator, Backends, Incident, SignalBoard};
+use crate::actuator::{Actuator, Backends, Incident, RunOutcome, SignalBoard};
+use crate::clock::Clock;
 use crate::config::{DomainConfig, FailoverConfig, RegionsConfig};
-use crate::engine::{DataStatus, Snapshot};
 use crate::journal::{Journal, JournalError};
 use crate::policy::{self, Action, Evaluation, Input, Phase, PolicyState, RegionHealth};
+use crate::slo::Severity;
+use crate::snapshot::{DataStatus, StreamHealth};
 
 struct Domain {
     cfg: DomainConfig,
@@ -26,61 +28,55 @@ pub struct FailoverDriver {
     domains: Vec<Domain>,
     journal: Arc<Mutex<Journal>>,
     signals: Arc<SignalBoard>,
-    finished_tx: mpsc::UnboundedSender<(usize, u64, bool)>,
-    finished_rx: mpsc::UnboundedReceiver<(usize, u64, bool)>,
+    finished_tx: mpsc::UnboundedSender<Finished>,
+    finished_rx: Option<mpsc::UnboundedReceiver<Finished>>,
+    clock: Arc<dyn Clock>,
     /// GameDay drills tag every incident and decision so they never mix with real ones.
     pub chaos: bool,
+    /// Step backends that only record the exact call each step would make (GameDays,
+    /// demo): every incident runs its runbook in dry-run form, whatever the policy mode.
+    pub dry_run_steps: bool,
 }
 
-/// The health of every region for a domain's gating SLOs (`service/slo`, all when empty).
+/// A runbook that ended: the domain's index, the incident and what each step did.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub domain: usize,
+    pub incident: u64,
+    pub outcome: RunOutcome,
+}
+
+/// The health of every region for a domain's gating SLOs (`service/slo`, all when
+/// empty), from the engine's typed stream health.
 pub fn evaluation_for(
     domain: &DomainConfig,
     regions: &[String],
-    snap: &Snapshot,
+    health: &[StreamHealth],
     preconditions: BTreeMap<String, Option<bool>>,
 ) -> Evaluation {
-    let gating = |service: &str, slo: &str| {
-        domain.slos.is_empty() || domain.slos.iter().any(|s| s == &format!("{service}/{slo}"))
-    };
-    let gated_slos: Vec<(String, String)> = {
-        let mut v: Vec<(String, String)> = snap
-            .streams
-            .iter()
-            .filter(|s| gating(&s.service, &s.slo))
-            .map(|s| (s.service.clone(), s.slo.clone()))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
+    let gating = |h: &StreamHealth| domain.slos.is_empty() || domain.slos.contains(&h.slo_id());
+    let mut gated_slos: Vec<String> = health.iter().filter(|h| gating(h)).map(StreamHealth::slo_id).collect();
+    gated_slos.sort();
+    gated_slos.dedup();
     let mut out = BTreeMap::new();
     for r in regions {
-        let rows: Vec<_> = snap
-            .streams
+        let rows: Vec<&StreamHealth> = health
             .iter()
-            .filter(|s| &s.region == r && gating(&s.service, &s.slo))
-            .collect();
-        let tiers: Vec<_> = snap
-            .tiers
-            .iter()
-            .filter(|t| &t.region == r && gating(&t.service, &t.slo))
+            .filter(|h| &h.region == r && gating(h))
             .collect();
         out.insert(
             r.clone(),
             RegionHealth {
-                burning: tiers
-                    .iter()
-                    .any(|t| t.tier.holds && t.tier.severity == "page"),
-                any_tier: tiers.iter().any(|t| t.tier.holds),
+                burning: rows.iter().any(|h| h.holds(Severity::Page)),
+                any_tier: rows.iter().any(|h| !h.holding.is_empty()),
                 has_data: !gated_slos.is_empty()
-                    && gated_slos.iter().all(|(svc, slo)| {
-                        rows.iter().any(|s| {
-                            &s.service == svc && &s.slo == slo && s.data != DataStatus::NoData
-                        })
+                    && gated_slos.iter().all(|id| {
+                        rows.iter()
+                            .any(|h| &h.slo_id() == id && h.data != DataStatus::NoData)
                     }),
                 complete: rows
                     .iter()
-                    .all(|s| !matches!(s.data, DataStatus::Degraded(_))),
+                    .all(|h| !matches!(h.data, DataStatus::Degraded(_))),
             },
         );
     }
@@ -96,6 +92,7 @@ impl FailoverDriver {
         regions: &RegionsConfig,
         journal: Journal,
         backends: Backends,
+        clock: Arc<dyn Clock>,
         chaos: bool,
     ) -> Result<Self, JournalError> {
         let next = journal.next_incident_id()?;
@@ -125,8 +122,10 @@ impl FailoverDriver {
             journal,
             signals: backends.signals.clone(),
             finished_tx,
-            finished_rx,
+            finished_rx: Some(finished_rx),
+            clock,
             chaos,
+            dry_run_steps: chaos,
         })
     }
 
@@ -165,7 +164,7 @@ impl FailoverDriver {
     }
 
     /// Resumes runbooks that were running when the process stopped.
-    pub fn resume(&mut self, now: i64) {
+    pub fn resume(&mut self) {
         let unfinished = self
             .journal
             .lock()
@@ -195,16 +194,22 @@ impl FailoverDriver {
                 chaos: inc.chaos,
                 approved: true,
             };
-            self.spawn(di, incident, now);
+            self.spawn(di, incident);
         }
     }
 
-    fn spawn(&self, di: usize, incident: Incident, _now: i64) {
+    fn spawn(&self, di: usize, mut incident: Incident) {
+        incident.dry_run |= self.dry_run_steps;
         let actuator = self.domains[di].actuator.clone();
         let tx = self.finished_tx.clone();
+        let clock = self.clock.clone();
         tokio::spawn(async move {
-            let out = actuator.execute(&incident, crate::engine::wall_clock).await;
-            let _ = tx.send((di, incident.id, out.ok));
+            let outcome = actuator.execute(&incident, || clock.now()).await;
+            let _ = tx.send(Finished {
+                domain: di,
+                incident: incident.id,
+                outcome,
+            });
         });
     }
 
@@ -268,7 +273,14 @@ impl FailoverDriver {
                     );
                     if let Ok(j) = self.journal.lock() {
                         let _ = j.open_incident(
-                            *incident, &name, from, to, reason, *dry_run, self.chaos, now,
+                            *incident,
+                            &name,
+                            from,
+                            to,
+                            reason,
+                            *dry_run || self.dry_run_steps,
+                            self.chaos,
+                            now,
                         );
                     }
                     let approved = *forced || matches!(input, Input::Operator(_));
@@ -282,42 +294,53 @@ impl FailoverDriver {
                         chaos: self.chaos,
                         approved,
                     };
-                    self.spawn(di, inc, now);
+                    self.spawn(di, inc);
                 }
             }
         }
         actions
     }
 
-    /// Feeds finished runbooks back to the policy.
-    pub fn drain_finished(&mut self, now: i64) {
-        while let Ok((di, incident, ok)) = self.finished_rx.try_recv() {
-            self.input(di, Input::RunbookFinished { incident, ok }, now);
-        }
+    /// The channel finished runbooks arrive on; the app's loop owns it (taken once).
+    pub fn take_finished(&mut self) -> Option<mpsc::UnboundedReceiver<Finished>> {
+        self.finished_rx.take()
     }
 
-    /// Waits for the next finished runbook (GameDays and tests).
-    pub async fn next_finished(&mut self) -> Option<(usize, u64, bool)> {
-        self.finished_rx.recv().await
+    /// Feeds a finished runbook back to its domain's policy.
+    pub fn finished(&mut self, f: &Finished, now: i64) -> Vec<Action> {
+        self.input(
+            f.domain,
+            Input::RunbookFinished {
+                incident: f.incident,
+                ok: f.outcome.ok,
+            },
+            now,
+        )
     }
 
-    /// One evaluation for every domain.
-    pub fn on_snapshot(
+    /// Name of the domain at `di`.
+    pub fn domain_name(&self, di: usize) -> &str {
+        &self.domains[di].cfg.name
+    }
+
+    /// One evaluation for every domain; returns each domain's actions.
+    pub fn on_health(
         &mut self,
-        snap: &Snapshot,
+        health: &[StreamHealth],
         regions: &[String],
         preconditions: &BTreeMap<String, BTreeMap<String, Option<bool>>>,
         now: i64,
-    ) {
-        self.drain_finished(now);
+    ) -> Vec<(usize, Vec<Action>)> {
+        let mut out = Vec::new();
         for di in 0..self.domains.len() {
             let pre = preconditions
                 .get(&self.domains[di].cfg.name)
                 .cloned()
                 .unwrap_or_default();
-            let ev = evaluation_for(&self.domains[di].cfg, regions, snap, pre);
-            self.input(di, Input::Evaluation(ev), now);
+            let ev = evaluation_for(&self.domains[di].cfg, regions, health, pre);
+            out.push((di, self.input(di, Input::Evaluation(ev), now)));
         }
+        out
     }
 
     /// Index of a domain by name.

@@ -142,3 +142,51 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 }
+
+/// What a generation run would do to an output directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Files (relative) whose content would change or that would be created.
+    pub changed: Vec<PathBuf>,
+    /// Generated files (they start with `header`) the current specs no longer produce.
+    pub stale: Vec<PathBuf>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Compares `files` with `out_dir` and its `tests/` subdirectory. Only files that start
+/// with `header` count as stale, so hand-written files beside the output are never touched.
+pub fn plan(out_dir: &Path, files: &[OutputFile], header: &str) -> Plan {
+    let mut stale = Vec::new();
+    for sub in [PathBuf::new(), PathBuf::from("tests")] {
+        let Ok(entries) = std::fs::read_dir(out_dir.join(&sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let rel = sub.join(e.file_name());
+            let generated = std::fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(header));
+            if generated && !files.iter().any(|f| f.path == rel) {
+                stale.push(rel);
+            }
+        }
+    }
+    stale.sort();
+    Plan {
+        changed: changed_files(out_dir, files),
+        stale,
+    }
+}
+
+/// Carries out a plan: writes every file atomically, then removes the stale ones.
+pub fn apply(out_dir: &Path, files: &[OutputFile], plan: &Plan) -> Result<(), FilesError> {
+    write_all_atomic(out_dir, files)?;
+    for p in &plan.stale {
+        let path = out_dir.join(p);
+        std::fs::remove_file(&path).map_err(|source| FilesError::Write { path, source })?;
+    }
+    Ok(())
+}

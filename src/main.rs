@@ -1,49 +1,41 @@
 //! The `sloguard` binary: parses the CLI, sets up logging, dispatches to the library and
-//! turns outcomes into exit codes (0 ok, 1 a check or validation failed, 2 usage/runtime error).
+//! turns outcomes into exit codes (0 ok, 1 a check, validation or expectation failed,
+//! 2 usage/runtime error). Everything else lives in the library; `serve`, `demo`,
+//! `gameday` and `eval` only choose the app's source, clock and step backends.
+#![allow(clippy::disallowed_methods)] // the binary may read the wall clock (e.g. `--at` defaults)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use sloguard::app::{self, clock::WallClock, drill, Purpose, StepBackends};
 use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
-use sloguard::files::{self, OutputFile};
 use sloguard::query::thanos::ThanosClient;
 use sloguard::rulegen::{self, Format, Options, HEADER};
-use sloguard::slo::{self, SpecError};
-use sloguard::window::Window;
-use sloguard::{config, engine};
+use sloguard::{backtest, config, files, journal, slo, snapshot};
 
 // generate/validate allocate many small strings and regex compiler tables; mimalloc cut
 // their wall time by a quarter against the system allocator (benches/README.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default: tracing::Level) {
     use tracing_subscriber::prelude::*;
-    // `RUST_LOG` as per-target levels (`info`, `sloguard=debug`); a bad value falls back to info.
+    // `RUST_LOG` as per-target levels (`info`, `sloguard=debug`); a bad value falls back.
     let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
-        });
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(default));
     let registry = tracing_subscriber::registry().with(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
+        LogFormat::Json => registry.with(fmt.json()).init(),
         LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .without_time()
-                    .with_target(false)
-                    .with_writer(std::io::stderr),
-            )
+            .with(fmt.without_time().with_target(false).with_ansi(ansi))
             .init(),
     }
 }
@@ -52,7 +44,7 @@ fn init_logging(format: LogFormat) {
 fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<slo::Service>>> {
     match slo::load_dir(dir) {
         Ok(s) => Ok(Some(s)),
-        Err(SpecError::Invalid { problems }) => {
+        Err(slo::SpecError::Invalid { problems }) => {
             for p in &problems {
                 eprintln!("{p}");
             }
@@ -63,654 +55,280 @@ fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<slo::Service>>> {
     }
 }
 
-/// Generated files on disk that the current specs no longer produce.
-fn stale_files(out: &Path, keep: &[OutputFile]) -> Vec<PathBuf> {
-    let mut stale = Vec::new();
-    for sub in [PathBuf::new(), PathBuf::from("tests")] {
-        let Ok(entries) = std::fs::read_dir(out.join(&sub)) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let rel = sub.join(e.file_name());
-            let generated = std::fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(HEADER));
-            if generated && !keep.iter().any(|f| f.path == rel) {
-                stale.push(rel);
-            }
-        }
+fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<slo::Service>)> {
+    let cfg = config::load(path)?;
+    let services = load_specs(&cfg.specs)?
+        .with_context(|| format!("the specs of {} are invalid", path.display()))?;
+    Ok((cfg, services))
+}
+
+fn json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
-    stale.sort();
-    stale
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Validate { specs } => {
             let Some(services) = load_specs(&specs)? else {
-                return Ok(ExitCode::from(1));
+                return Ok(code(false));
             };
             let slos: usize = services.iter().map(|s| s.slos.len()).sum();
-            println!(
-                "OK: {} service(s), {slos} SLO(s) in {} are valid",
-                services.len(),
-                specs.display()
-            );
-            Ok(ExitCode::SUCCESS)
+            println!("OK: {} service(s), {slos} SLO(s) in {} are valid", services.len(), specs.display());
+            Ok(code(true))
         }
-        Command::Generate {
-            specs,
-            out,
-            check,
-            format,
-            sync_wave,
-            namespace,
-        } => {
+        Command::Generate { specs, out, check, format, sync_wave, namespace } => {
             let Some(services) = load_specs(&specs)? else {
-                return Ok(ExitCode::from(1));
+                return Ok(code(false));
             };
-            let opts = Options {
-                format: match format {
-                    RuleFormat::Prometheus => Format::Prometheus,
-                    RuleFormat::PrometheusOperator => Format::PrometheusOperator,
-                },
-                sync_wave,
-                namespace,
+            let format = match format {
+                RuleFormat::Prometheus => Format::Prometheus,
+                RuleFormat::PrometheusOperator => Format::PrometheusOperator,
             };
-            let generated = rulegen::generate(&services, &opts)?;
+            let generated = rulegen::generate(&services, &Options { format, sync_wave, namespace })?;
             for w in &generated.warnings {
                 eprintln!("warning: {w}");
             }
-            let changed = files::changed_files(&out, &generated.files);
-            let stale = stale_files(&out, &generated.files);
+            let plan = files::plan(&out, &generated.files, HEADER);
+            let n = generated.files.len();
             if check {
-                if changed.is_empty() && stale.is_empty() {
-                    println!(
-                        "{} is up to date ({} files)",
-                        out.display(),
-                        generated.files.len()
-                    );
-                    return Ok(ExitCode::SUCCESS);
-                }
-                for p in &changed {
+                for p in &plan.changed {
                     println!("would change: {}", out.join(p).display());
                 }
-                for p in &stale {
+                for p in &plan.stale {
                     println!("would remove: {}", out.join(p).display());
                 }
-                eprintln!("{} is out of date: run `sloguard generate`", out.display());
-                return Ok(ExitCode::from(1));
+                if plan.is_empty() {
+                    println!("{} is up to date ({n} files)", out.display());
+                } else {
+                    eprintln!("{} is out of date: run `sloguard generate`", out.display());
+                }
+                return Ok(code(plan.is_empty()));
             }
-            files::write_all_atomic(&out, &generated.files)?;
-            for p in &stale {
-                std::fs::remove_file(out.join(p))
-                    .with_context(|| format!("removing stale {}", out.join(p).display()))?;
-            }
-            println!(
-                "wrote {} file(s) to {} ({} changed, {} removed)",
-                generated.files.len(),
-                out.display(),
-                changed.len(),
-                stale.len()
-            );
-            Ok(ExitCode::SUCCESS)
+            files::apply(&out, &generated.files, &plan)?;
+            let (c, r) = (plan.changed.len(), plan.stale.len());
+            println!("wrote {n} file(s) to {} ({c} changed, {r} removed)", out.display());
+            Ok(code(true))
         }
-        Command::Backtest {
-            specs,
-            data,
-            config,
-            start,
-            end,
-            output,
-            step,
-            k,
-            lateness,
-        } => {
-            if let Some(config) = config {
+        Command::Backtest { specs, data, config, start, end, output, step, k, lateness } => {
+            let report = if let Some(config) = config {
                 let (Some(start), Some(end)) = (start, end) else {
                     anyhow::bail!("--config needs --start and --end");
                 };
-                return backtest_from_source(
-                    &config,
-                    parse_time(&start)?,
-                    parse_time(&end)?,
-                    output,
-                );
+                let (start, end) = (parse_time(&start)?, parse_time(&end)?);
+                anyhow::ensure!(start < end, "--start must be before --end");
+                let (cfg, services) = load_config(&config)?;
+                let source = ThanosClient::new(cfg.source.clone())?;
+                rt.block_on(app::replay(&cfg, &services, source, start, end))?
+            } else {
+                let data = data.context("backtest needs --data FILE, or --config with --start and --end")?;
+                let Some(services) = load_specs(&specs)? else {
+                    return Ok(code(false));
+                };
+                let secs = |flag: &str, v: &str| -> anyhow::Result<i64> {
+                    Ok(sloguard::window::Window::parse(v).with_context(|| format!("--{flag}"))?.secs() as i64)
+                };
+                let opts = backtest::Options { step: secs("step", &step)?, k, lateness: secs("lateness", &lateness)?, ..Default::default() };
+                let text = std::fs::read_to_string(&data).with_context(|| format!("reading {}", data.display()))?;
+                let big = text.len() > 64 << 20;
+                let mut last = 0;
+                backtest::run(&services, &text, &opts, |done, total| {
+                    let pct = done * 100 / total.max(1);
+                    if big && pct >= last + 10 {
+                        last = pct;
+                        eprintln!("backtest: {pct}% of {}", data.display());
+                    }
+                })
+                .with_context(|| format!("backtest of {}", data.display()))?
+            };
+            match output {
+                Output::Json => json(&report)?,
+                Output::Text => print!("{}", backtest::render_text(&report)),
             }
-            let Some(data) = data else {
-                anyhow::bail!("backtest needs --data FILE, or --config with --start and --end")
-            };
-            let Some(services) = load_specs(&specs)? else {
-                return Ok(ExitCode::from(1));
-            };
-            let secs = |flag: &str, v: &str| -> anyhow::Result<i64> {
-                Ok(Window::parse(v)
-                    .with_context(|| format!("--{flag}"))?
-                    .secs() as i64)
-            };
-            let opts = sloguard::backtest::Options {
-                step: secs("step", &step)?,
-                k,
-                lateness: secs("lateness", &lateness)?,
-                ..Default::default()
-            };
-            let text = std::fs::read_to_string(&data)
-                .with_context(|| format!("reading {}", data.display()))?;
-            let big = text.len() > 64 << 20;
-            let mut last = 0;
-            let report = sloguard::backtest::run(&services, &text, &opts, |done, total| {
-                let pct = done * 100 / total.max(1);
-                if big && pct >= last + 10 {
-                    last = pct;
-                    eprintln!("backtest: {pct}% of {}", data.display());
-                }
-            })
-            .with_context(|| format!("backtest of {}", data.display()))?;
-            print_report(&report, output)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
         Command::Eval { config, at, output } => {
-            let at = match at {
-                Some(t) => parse_time(&t)?,
-                None => engine::wall_clock(),
-            };
             let (cfg, services) = load_config(&config)?;
-            let runtime = runtime()?;
-            let snap = runtime.block_on(async {
-                let client = ThanosClient::new(cfg.source.clone())?;
-                let mut engine = engine::Engine::new(
-                    client,
-                    &services,
-                    cfg.evaluation.clone(),
-                    cfg.regions.clone(),
-                )?;
-                engine
-                    .backfill(at, |done, total| {
+            let at = at.map(|t| parse_time(&t)).transpose()?.unwrap_or_else(app::clock::wall_now);
+            let clock = Arc::new(sloguard::clock::FixedClock(at));
+            let source = ThanosClient::new(cfg.source.clone())?;
+            let snap = rt.block_on(async {
+                let mut app = app::App::from_config(&cfg, &services, source, clock, Purpose::Evaluate).await?;
+                let out = app
+                    .start(|done, total| {
                         if total > 8 && done % (total / 4).max(1) == 0 {
                             eprintln!("backfill: {done}/{total} range queries");
                         }
                     })
                     .await;
-                engine.evaluate_now();
-                anyhow::Ok(engine.snapshot())
+                anyhow::Ok(out.snapshot.context("no snapshot")?)
             })?;
             match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&snap)?),
-                Output::Text => print!("{}", render_snapshot(&snap)),
+                Output::Json => json(&snap)?,
+                Output::Text => print!("{}", snapshot::render(&snap)),
             }
-            let degraded = snap
-                .streams
-                .iter()
-                .filter(|s| matches!(s.data, engine::DataStatus::Degraded(_)))
-                .count();
+            let degraded = snap.streams.iter().filter(|s| matches!(s.data, snapshot::DataStatus::Degraded(_))).count();
             if snap.streams.is_empty() || degraded == snap.streams.len() {
                 eprintln!("error: no complete SLI data from {}", cfg.source.url);
                 return Ok(ExitCode::from(2));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
         Command::Serve { config } => {
             let (cfg, services) = load_config(&config)?;
-            let runtime = runtime()?;
-            runtime.block_on(async {
-                let client = ThanosClient::new(cfg.source.clone())?;
-                let engine = engine::Engine::new(client, &services, cfg.evaluation.clone(), cfg.regions.clone())?;
-                let state = std::sync::Arc::new(sloguard::server::AppState::new(sloguard::server::ApiConfig {
+            rt.block_on(async {
+                let clock = WallClock::new();
+                let source = ThanosClient::new(cfg.source.clone())?;
+                let purpose = Purpose::Serve(StepBackends::Configured);
+                let app = app::App::from_config(&cfg, &services, source, clock.clone(), purpose).await?;
+                let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+                tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
+                let api = sloguard::server::ApiConfig {
                     webhook_auth: cfg.webhook_auth.clone(),
                     api_token: cfg.api_token.clone(),
                     max_body_bytes: cfg.max_body_bytes,
                     region_label: cfg.regions.label.clone(),
-                }));
-                let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(1024);
-                if let Ok(mut c) = state.commands.write() {
-                    *c = Some(cmd_tx);
-                }
-                let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
-                tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
-                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                    let _ = rx.changed().await;
                 };
-                let app = sloguard::server::router(state.clone());
-                let server_stop = stopped(stop_rx.clone());
-                let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(server_stop).await });
-                let failover = match &cfg.failover {
-                    Some(fo) => {
-                        let journal = sloguard::journal::Journal::open(&fo.journal)?;
-                        let backends = aws_backends(fo, state.signals.clone()).await;
-                        let driver = sloguard::failover::FailoverDriver::new(fo.clone(), &cfg.regions, journal, backends, false)?;
-                        if let Ok(mut j) = state.journal.write() {
-                            *j = Some(driver.journal());
-                        }
-                        Some(driver)
-                    }
-                    None => None,
-                };
-                let engine_task = tokio::spawn(engine::run(engine, state, cfg.evaluation.interval, failover, cmd_rx, stopped(stop_rx.clone())));
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                let _ = stop_tx.send(true);
-                let _ = engine_task.await;
-                let _ = server.await;
+                let schedule = app::Schedule { interval: cfg.evaluation.interval.secs() as i64, until: None };
+                let stop = stop_on_signal();
+                sloguard::server::serve(app, clock.as_ref(), schedule, listener, api, false, &drill::Quiet, stop, async {}).await;
                 anyhow::Ok(())
             })?;
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
         Command::Incidents { config, output } => {
             let cfg = config::load(&config)?;
-            let fo = cfg
-                .failover
-                .as_ref()
-                .context("the configuration has no failover section (no journal)")?;
-            let journal = sloguard::journal::Journal::open(&fo.journal)?;
-            let rows = journal.incidents(100)?;
+            let fo = cfg.failover.as_ref().context("the configuration has no failover section (no journal)")?;
+            let rows = journal::Journal::open(&fo.journal)?.incidents(100)?;
             match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-                Output::Text => {
-                    if rows.is_empty() {
-                        println!("no incidents in {}", fo.journal.display());
-                    }
-                    for i in &rows {
-                        println!(
-                            "incident {} [{}{}{}] {}: {} -> {} opened {}: {}",
-                            i.id,
-                            i.status,
-                            if i.dry_run { ", dry run" } else { "" },
-                            if i.chaos { ", chaos drill" } else { "" },
-                            i.domain,
-                            i.from,
-                            i.to,
-                            sloguard::backtest::format_time(i.opened_at),
-                            i.reason
-                        );
-                        for st in &i.steps {
-                            println!(
-                                "  step {} {} ({}) attempt {}: {} {}",
-                                st.index, st.name, st.kind, st.attempt, st.status, st.detail
-                            );
-                        }
-                    }
-                }
+                Output::Json => json(&rows)?,
+                Output::Text if rows.is_empty() => println!("no incidents in {}", fo.journal.display()),
+                Output::Text => print!("{}", journal::render_incidents(&rows)),
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
         Command::IamPolicy { config } => {
             let cfg = config::load(&config)?;
-            let fo = cfg
-                .failover
-                .as_ref()
-                .context("the configuration has no failover section")?;
-            let steps: Vec<&sloguard::actuator::StepSpec> =
-                fo.domains.iter().flat_map(|d| d.runbook.iter()).collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&sloguard::actuator::iam_policy(&steps))?
-            );
-            Ok(ExitCode::SUCCESS)
+            let fo = cfg.failover.as_ref().context("the configuration has no failover section")?;
+            let steps: Vec<_> = fo.domains.iter().flat_map(|d| d.runbook.iter()).collect();
+            json(&sloguard::actuator::iam_policy(&steps))?;
+            Ok(code(true))
         }
         Command::Route53 { action, config } => {
             let cfg = config::load(&config)?;
-            let fo = cfg
-                .failover
-                .as_ref()
-                .context("the configuration has no failover section")?;
-            let active = cfg
-                .regions
-                .active
-                .clone()
-                .context("regions.active is required")?;
-            let standby = cfg
-                .regions
-                .standby
-                .first()
-                .cloned()
-                .context("regions.standby is required")?;
-            let runtime = runtime()?;
-            for d in &fo.domains {
-                let Some(setup) = &d.route53 else { continue };
-                let plan = sloguard::actuator::route53_setup::plan(
-                    &d.name,
-                    &active,
-                    &standby,
-                    fo.policy.quorum as usize,
-                    setup,
-                )
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: failover.domains {}: {e}", config.display(), d.name)
-                })?;
-                print!(
-                    "{}",
-                    sloguard::actuator::route53_setup::render(&plan, setup)
-                );
-                if action == sloguard::cli::Route53Action::Apply {
-                    let (ids, calculated) = runtime
-                        .block_on(async {
-                            let conf = sloguard::actuator::aws::sdk_config(&fo.aws_region).await;
-                            sloguard::actuator::route53_setup::apply(
-                                &aws_sdk_route53::Client::new(&conf),
-                                &plan,
-                                setup,
-                            )
-                            .await
-                        })
-                        .map_err(|e| anyhow::anyhow!("route53 apply for {}: {e}", d.name))?;
-                    println!("applied: replica health checks {ids:?}, quorum check {calculated}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let apply = action == sloguard::cli::Route53Action::Apply;
+            let text = rt.block_on(app::route53::run_for_config(&cfg, apply))?;
+            print!("{text}");
+            Ok(code(true))
         }
         Command::Status { url, output } => {
-            let runtime = runtime()?;
-            let (status, body) = runtime.block_on(api_call(
-                reqwest::Method::GET,
-                &format!("{url}/api/v1/status"),
-                None,
-                None,
-            ))?;
+            let (status, body) = rt.block_on(api_call(reqwest::Method::GET, &format!("{url}/api/v1/status"), None, None))?;
             anyhow::ensure!(status == 200, "{url}: HTTP {status}: {body}");
             match output {
                 Output::Json => println!("{body}"),
                 Output::Text => {
-                    let snap: serde_json::Value = serde_json::from_str(&body)?;
-                    println!(
-                        "evaluation at {} (active {})",
-                        snap["at"].as_str().unwrap_or("-"),
-                        snap["active_region"].as_str().unwrap_or("-")
-                    );
-                    for r in snap["regions"].as_array().into_iter().flatten() {
-                        println!(
-                            "  region {:<16} {:<8} {}",
-                            r["region"].as_str().unwrap_or(""),
-                            r["role"].as_str().unwrap_or(""),
-                            r["state"].as_str().unwrap_or("")
-                        );
-                    }
-                    for s in snap["streams"].as_array().into_iter().flatten() {
-                        println!(
-                            "  {}/{} {}: page {} ticket {} data {}",
-                            s["service"].as_str().unwrap_or(""),
-                            s["slo"].as_str().unwrap_or(""),
-                            s["region"].as_str().unwrap_or(""),
-                            s["page_firing"],
-                            s["ticket_firing"],
-                            s["data"]["status"].as_str().unwrap_or("")
-                        );
-                    }
+                    let view: snapshot::StatusView = serde_json::from_str(&body).with_context(|| format!("{url}/api/v1/status"))?;
+                    print!("{}", view.render());
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
-        Command::Failover {
-            url,
-            domain,
-            target,
-            reason,
-            force,
-            token,
-        } => operator_call(
-            &url,
-            "/api/v1/failover",
-            serde_json::json!({"domain": domain, "target": target, "reason": reason, "force": force}),
-            &token,
-        ),
-        Command::Approve {
-            url,
-            incident,
-            token,
-        } => operator_call(
-            &url,
-            &format!("/api/v1/approve/{incident}"),
-            serde_json::json!({}),
-            &token,
-        ),
-        Command::Rearm { url, domain, token } => operator_call(
-            &url,
-            "/api/v1/rearm",
-            serde_json::json!({"domain": domain}),
-            &token,
-        ),
-        Command::Failback {
-            url,
-            domain,
-            target,
-            reason,
-            token,
-        } => operator_call(
-            &url,
-            "/api/v1/failback",
-            serde_json::json!({"domain": domain, "target": target, "reason": reason}),
-            &token,
-        ),
-        Command::Demo {
-            scenario,
-            speed,
-            listen,
-            exit_when_done,
-        } => {
-            let (text, base) = match &scenario {
-                Some(p) => (
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                    p.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                ),
-                None => (
-                    include_str!("../tests/gameday/primary-outage.yaml").to_string(),
-                    PathBuf::from("tests/gameday"),
-                ),
-            };
-            let sc: sloguard::sim::gameday::Scenario =
-                serde_yaml_ng::from_str(&text).context("demo scenario")?;
-            let services = match sc
-                .specs
-                .clone()
-                .map(|s| {
-                    if s.is_absolute() || s.exists() {
-                        s
-                    } else {
-                        base.join(s)
-                    }
-                })
-                .filter(|p| p.is_dir())
-                .or_else(|| Some(PathBuf::from("slo-specs")).filter(|p| p.is_dir()))
-            {
-                Some(dir) => match load_specs(&dir)? {
-                    Some(s) => s,
-                    None => return Ok(ExitCode::from(1)),
-                },
-                // Outside the repository: the built-in checkout spec.
-                None => slo::parse_all(&[(
-                    PathBuf::from("checkout.yaml"),
-                    include_str!("../slo-specs/checkout.yaml").to_string(),
-                )])
-                .map_err(|p| {
-                    anyhow::anyhow!(
-                        "{}",
-                        p.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    )
-                })?,
-            };
-            anyhow::ensure!(speed > 0.0, "--speed must be positive");
-            let step = Window::parse(sc.step.as_deref().unwrap_or("10s"))?.secs() as f64;
-            let runtime = runtime()?;
-            let passed = runtime.block_on(async {
-                let state = std::sync::Arc::new(sloguard::server::AppState::default());
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
+        Command::Failover { url, domain, target, reason, force, token } => {
+            let body = serde_json::json!({"domain": domain, "target": target, "reason": reason, "force": force});
+            operator_call(&rt, &url, "/api/v1/failover", body, &token)
+        }
+        Command::Approve { url, incident, token } => {
+            operator_call(&rt, &url, &format!("/api/v1/approve/{incident}"), serde_json::json!({}), &token)
+        }
+        Command::Rearm { url, domain, token } => {
+            operator_call(&rt, &url, "/api/v1/rearm", serde_json::json!({"domain": domain}), &token)
+        }
+        Command::Failback { url, domain, target, reason, token } => {
+            let body = serde_json::json!({"domain": domain, "target": target, "reason": reason});
+            operator_call(&rt, &url, "/api/v1/failback", body, &token)
+        }
+        Command::Demo { scenario, speed, listen, exit_when_done, verbose: _ } => {
+            anyhow::ensure!(speed > 0.0 && speed <= 1e6, "--speed {speed} must be more than 0 and at most 1000000");
+            let start = app::clock::wall_now() / 60 * 60;
+            let (sc, drill, services) = drill::prepare(scenario.as_deref(), None, start)?;
+            let pace = std::time::Duration::from_secs_f64(drill.step() as f64 / speed);
+            let passed = rt.block_on(async {
+                let (clock, schedule) = drill::timing(&drill, Some(pace));
+                let app = drill::app(&drill, &services, clock.clone()).await?;
+                let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
                 let url = format!("http://{}", listener.local_addr()?);
-                let app = sloguard::server::router(state.clone());
-                let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-                let server = tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop_rx.changed().await;
-                        })
-                        .await
-                });
-                println!(
-                    "sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status",
-                    sc.name
-                );
-                let opts = sloguard::sim::gameday::RunOptions {
-                    pace: Some(std::time::Duration::from_secs_f64(step / speed)),
-                    state: Some(state.clone()),
-                    timeline: true,
+                println!("sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status", sc.name);
+                let collector = drill::Collector::new(&drill);
+                let timeline = drill::Timeline { start: drill.start };
+                let both = app::Observers(vec![&collector, &timeline]);
+                let linger = async {
+                    if !exit_when_done {
+                        println!("scenario finished; Ctrl-C to stop (the dashboard stays at {url}/)");
+                        shutdown_signal().await;
+                    }
                 };
-                let report = sloguard::sim::gameday::run_with(
-                    &sc,
-                    &services,
-                    engine::wall_clock() / 60 * 60,
-                    &opts,
-                )
-                .await?;
+                let app = sloguard::server::serve(app, clock.as_ref(), schedule, listener, Default::default(), true, &both, stop_on_signal(), linger).await;
+                let report = drill::finish(&sc, &app, &services, collector)?;
                 for (name, ok, detail) in &report.expectations {
-                    println!(
-                        "expect {name}: {} ({detail})",
-                        if *ok { "ok" } else { "FAILED" }
-                    );
+                    println!("expect {name}: {} ({detail})", if *ok { "ok" } else { "FAILED" });
                 }
-                println!(
-                    "demo finished: {} failover(s); dashboard still at {url}/",
-                    report.failovers.len()
-                );
-                if !exit_when_done {
-                    println!("Ctrl-C to stop");
-                    shutdown_signal().await;
-                }
-                let _ = stop_tx.send(true);
-                let _ = server.await;
+                println!("demo finished: {} failover(s)", report.failovers.len());
                 anyhow::Ok(report.passed)
             })?;
-            let _ = passed;
-            Ok(ExitCode::SUCCESS)
+            Ok(code(passed || !exit_when_done))
         }
-        Command::Gameday { scenario, output } => {
-            let text = std::fs::read_to_string(&scenario)
-                .with_context(|| format!("reading {}", scenario.display()))?;
-            let sc: sloguard::sim::gameday::Scenario = serde_yaml_ng::from_str(&text)
-                .with_context(|| format!("{}", scenario.display()))?;
-            let specs = sc
-                .specs
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("slo-specs"));
-            let specs = if specs.is_absolute() || specs.exists() {
-                specs
-            } else {
-                scenario.parent().unwrap_or(Path::new(".")).join(specs)
-            };
-            let Some(services) = load_specs(&specs)? else {
-                return Ok(ExitCode::from(1));
-            };
+        Command::Gameday { scenario, config, output } => {
+            let (sc, drill, services) = drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
             let started = std::time::Instant::now();
-            let report = runtime()?.block_on(sloguard::sim::gameday::run(
-                &sc,
-                &services,
-                1_790_000_000 / 86_400 * 86_400,
-            ))?;
-            match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            let report = match output {
+                Output::Json => rt.block_on(drill::run(&sc, &drill, &services, &drill::Quiet))?,
                 Output::Text => {
-                    println!(
-                        "GameDay {:?}: {} simulated seconds in {} steps, {:.2}s wall [chaos]",
-                        report.scenario,
-                        report.simulated_secs,
-                        report.steps,
-                        started.elapsed().as_secs_f64()
-                    );
-                    for a in report.alerts.iter().filter(|a| a.severity == "page") {
-                        println!(
-                            "  {:>6}s page {} {}/{} {}",
-                            a.at,
-                            if a.firing { "FIRING  " } else { "resolved" },
-                            a.service,
-                            a.slo,
-                            a.region
-                        );
-                    }
-                    for f in &report.failovers {
-                        println!("  {:>6}s FAILOVER {} -> {}", f.at, f.from, f.to);
-                    }
+                    println!("GameDay {:?} [chaos]: {}s simulated, one evaluation every {}s", sc.name, drill.duration, drill.step());
+                    rt.block_on(drill::run(&sc, &drill, &services, &drill::Timeline { start: drill.start }))?
+                }
+            };
+            match output {
+                Output::Json => json(&report)?,
+                Output::Text => {
                     for (name, ok, detail) in &report.expectations {
-                        println!(
-                            "  expect {name}: {} ({detail})",
-                            if *ok { "ok" } else { "FAILED" }
-                        );
+                        println!("expect {name}: {} ({detail})", if *ok { "ok" } else { "FAILED" });
                     }
-                    println!("{}", if report.passed { "PASSED" } else { "FAILED" });
+                    let wall = started.elapsed().as_secs_f64();
+                    println!("{} in {} evaluations, {wall:.2}s wall", if report.passed { "PASSED" } else { "FAILED" }, report.steps);
                 }
             }
-            Ok(if report.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(code(report.passed))
         }
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
-                return Ok(ExitCode::from(1));
+                return Ok(code(false));
             };
             print!("{}", rulegen::explain::render(&services));
-            Ok(ExitCode::SUCCESS)
+            Ok(code(true))
         }
     }
 }
 
-/// The AWS clients the configured runbooks need (none are created when no step uses AWS).
-async fn aws_backends(
-    fo: &config::FailoverConfig,
-    signals: std::sync::Arc<sloguard::actuator::SignalBoard>,
-) -> sloguard::actuator::Backends {
-    use sloguard::actuator::{aws, Backends, StepKind};
-    let kinds: Vec<&StepKind> = fo
-        .domains
-        .iter()
-        .flat_map(|d| d.runbook.iter().map(|s| &s.kind))
-        .collect();
-    let mut b = Backends {
-        signals,
-        ..Default::default()
-    };
-    if kinds.iter().any(|k| {
-        matches!(
-            k,
-            StepKind::Sns { .. }
-                | StepKind::Route53Records { .. }
-                | StepKind::Route53HealthCheck { .. }
-                | StepKind::AuroraGlobal { .. }
-        )
-    }) {
-        let conf = aws::sdk_config(&fo.aws_region).await;
-        b.sns = Some(std::sync::Arc::new(aws::SdkSns(aws_sdk_sns::Client::new(
-            &conf,
-        ))));
-        b.route53 = Some(std::sync::Arc::new(aws::SdkRoute53(
-            aws_sdk_route53::Client::new(&conf),
-        )));
-        b.aurora = Some(std::sync::Arc::new(aws::SdkAurora(
-            aws_sdk_rds::Client::new(&conf),
-        )));
-    }
-    b
-}
-
-async fn api_call(
-    method: reqwest::Method,
-    url: &str,
-    body: Option<serde_json::Value>,
-    token: Option<String>,
-) -> anyhow::Result<(u16, String)> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(35))
-        .build()?;
+async fn api_call(method: reqwest::Method, url: &str, body: Option<serde_json::Value>, token: Option<String>) -> anyhow::Result<(u16, String)> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(35)).build()?;
     let mut req = client.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
+        req = req.header("content-type", "application/json").body(b.to_string());
     }
     let resp = req.send().await.with_context(|| format!("calling {url}"))?;
     let status = resp.status().as_u16();
@@ -718,46 +336,31 @@ async fn api_call(
 }
 
 /// A mutating operator call; exit 0 when accepted, 1 when the guards refused it.
-fn operator_call(
-    url: &str,
-    path: &str,
-    body: serde_json::Value,
-    token: &sloguard::cli::TokenArgs,
-) -> anyhow::Result<ExitCode> {
-    let file = token
-        .token_file
-        .as_ref()
-        .context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
-    let secret = std::fs::read_to_string(file)
-        .with_context(|| format!("reading {}", file.display()))?
-        .trim()
-        .to_string();
-    let runtime = runtime()?;
-    let (status, text) = runtime.block_on(api_call(
-        reqwest::Method::POST,
-        &format!("{}{path}", url.trim_end_matches('/')),
-        Some(body),
-        Some(secret),
-    ))?;
+fn operator_call(rt: &tokio::runtime::Runtime, url: &str, path: &str, body: serde_json::Value, token: &sloguard::cli::TokenArgs) -> anyhow::Result<ExitCode> {
+    let file = token.token_file.as_ref().context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
+    let secret = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
+    let target = format!("{}{path}", url.trim_end_matches('/'));
+    let (status, text) = rt.block_on(api_call(reqwest::Method::POST, &target, Some(body), Some(secret)))?;
     println!("{text}");
     match status {
-        200 => Ok(ExitCode::SUCCESS),
-        409 => Ok(ExitCode::from(1)),
+        200 => Ok(code(true)),
+        409 => Ok(code(false)),
         _ => anyhow::bail!("HTTP {status}"),
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
+/// A stop flag that turns true on SIGINT or SIGTERM.
+fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -767,7 +370,7 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! {
-        _ = ctrl_c => {}
+        _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
 }
@@ -777,102 +380,14 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
     }
-    let t = humantime::parse_rfc3339_weak(s)
-        .with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
+    let t = humantime::parse_rfc3339_weak(s).with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
     Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64)
-}
-
-fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<slo::Service>)> {
-    let cfg = config::load(path)?;
-    let Some(services) = load_specs(&cfg.specs)? else {
-        anyhow::bail!("the specs of {} are invalid", path.display());
-    };
-    Ok((cfg, services))
-}
-
-fn print_report(report: &sloguard::backtest::Report, output: Output) -> anyhow::Result<()> {
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        Output::Text => print!("{}", sloguard::backtest::render_text(report)),
-    }
-    Ok(())
-}
-
-fn backtest_from_source(
-    config: &Path,
-    start: i64,
-    end: i64,
-    output: Output,
-) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(start < end, "--start must be before --end");
-    let (cfg, services) = load_config(config)?;
-    let runtime = runtime()?;
-    let report = runtime.block_on(async {
-        let client = ThanosClient::new(cfg.source.clone())?;
-        let mut engine = engine::Engine::new(
-            client,
-            &services,
-            cfg.evaluation.clone(),
-            cfg.regions.clone(),
-        )?;
-        engine.backfill(start, |_, _| {}).await;
-        engine.evaluate_now();
-        let alerts = engine.replay(start, end).await;
-        anyhow::Ok(sloguard::backtest::Report {
-            alerts,
-            final_rows: sloguard::backtest::final_rows(engine.streams()),
-            stats: sloguard::backtest::Stats {
-                start,
-                end,
-                ..Default::default()
-            },
-        })
-    })?;
-    print_report(&report, output)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn render_snapshot(s: &engine::Snapshot) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "evaluation at {} ({} queries per evaluation)",
-        sloguard::backtest::format_time(s.at),
-        s.queries_per_evaluation
-    );
-    for r in &s.regions {
-        let burning = if r.burning.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", r.burning.join(", "))
-        };
-        let _ = writeln!(
-            out,
-            "  region {:<16} {:<8} {}{burning}",
-            r.region, r.role, r.state
-        );
-    }
-    for st in &s.streams {
-        let data = match &st.data {
-            engine::DataStatus::Complete => "complete".to_string(),
-            engine::DataStatus::NoData => "no data".to_string(),
-            engine::DataStatus::Degraded(e) => format!("degraded: {e}"),
-        };
-        let _ = writeln!(
-            out,
-            "  {}/{} {}: page {} ticket {} data {data}",
-            st.service, st.slo, st.region, st.page_firing, st.ticket_firing
-        );
-    }
-    out.push('\n');
-    out.push_str(&sloguard::backtest::render_final_table(&s.final_rows));
-    out
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let quiet_demo = matches!(cli.command, Command::Demo { verbose: false, .. } | Command::Gameday { .. });
+    init_logging(cli.log_format, if quiet_demo { tracing::Level::WARN } else { tracing::Level::INFO });
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

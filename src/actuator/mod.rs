@@ -140,6 +140,19 @@ impl StepKind {
     }
 }
 
+impl StepSpec {
+    /// Whether the step calls AWS APIs (then the AWS clients are created at start).
+    pub fn needs_aws(&self) -> bool {
+        matches!(
+            self.kind,
+            StepKind::Sns { .. }
+                | StepKind::Route53Records { .. }
+                | StepKind::Route53HealthCheck { .. }
+                | StepKind::AuroraGlobal { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepSpec {
     pub name: String,

@@ -54,7 +54,7 @@ pub struct StreamsError {
 /// A tier's state for one stream.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TierState {
-    pub severity: String,
+    pub severity: crate::slo::Severity,
     pub long_window: String,
     pub short_window: String,
     pub factor: f64,
@@ -251,7 +251,7 @@ impl Streams {
             .iter()
             .enumerate()
             .map(|(i, t)| TierState {
-                severity: t.severity.as_str().to_string(),
+                severity: t.severity,
                 long_window: t.long.to_string(),
                 short_window: t.short.to_string(),
                 factor: t.factor,

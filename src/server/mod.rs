@@ -3,7 +3,6 @@
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
 //! Handlers only read shared state; the engine loop writes it.
 
-use std::collections::BTreeMap;
 
 pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +20,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::engine::Snapshot;
+use crate::app::{Observer, Outbox, TickOutcome};
+use crate::snapshot::Snapshot;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WindowLabels {
@@ -89,12 +89,13 @@ pub struct AppState {
     pub telemetry: Telemetry,
     /// This replica's failover signals (its votes), served to Route 53 health checks.
     pub signals: Arc<crate::actuator::SignalBoard>,
-    pub journal: RwLock<Option<Arc<std::sync::Mutex<crate::journal::Journal>>>>,
+    pub journal: Option<Arc<std::sync::Mutex<crate::journal::Journal>>>,
     pub policy: RwLock<Vec<crate::policy::PolicyState>>,
     pub api: ApiConfig,
     pub dedup: std::sync::Mutex<webhook::Dedup>,
     pub webhook: WebhookCounters,
-    pub commands: RwLock<Option<tokio::sync::mpsc::Sender<crate::engine::EngineCommand>>>,
+    /// Where webhook triggers and operator calls go (None: no engine loop behind).
+    pub outbox: Option<Outbox>,
     /// A GameDay or demo: metrics carry `sloguard_chaos 1` so drills never mix with real
     /// incidents.
     pub chaos: AtomicBool,
@@ -155,15 +156,31 @@ impl AppState {
             ready: AtomicBool::new(false),
             telemetry: Telemetry::default(),
             signals: Arc::default(),
-            journal: RwLock::new(None),
+            journal: None,
             policy: RwLock::new(Vec::new()),
             api,
             dedup: std::sync::Mutex::new(webhook::Dedup::new(100_000)),
             webhook: WebhookCounters::default(),
-            commands: RwLock::new(None),
+            outbox: None,
             history: RwLock::new(std::collections::VecDeque::new()),
             chaos: AtomicBool::new(false),
         }
+    }
+
+    /// Wires the state to an app: its signal board, journal and inbox, made once here
+    /// (never patched in after the server starts answering). `chaos`: a drill.
+    pub fn wired(
+        mut self,
+        signals: Arc<crate::actuator::SignalBoard>,
+        journal: Option<Arc<std::sync::Mutex<crate::journal::Journal>>>,
+        outbox: Option<Outbox>,
+        chaos: bool,
+    ) -> Self {
+        self.signals = signals;
+        self.journal = journal;
+        self.outbox = outbox;
+        self.chaos = AtomicBool::new(chaos);
+        self
     }
 
     /// Publishes a snapshot and appends its burn rates to the dashboard history.
@@ -207,6 +224,78 @@ impl AppState {
     }
 }
 
+impl Observer for AppState {
+    fn observe(&self, out: &TickOutcome) {
+        let t = &self.telemetry;
+        for q in &out.query_secs {
+            t.query_seconds.observe(*q);
+        }
+        if let Some(snap) = &out.snapshot {
+            t.evaluation_seconds.observe(out.eval_secs);
+            t.evaluations.inc();
+            t.query_errors.inc_by(out.degraded as u64);
+            self.publish_with_history(snap.clone());
+        }
+        self.set_policy(out.policy.clone());
+    }
+
+    fn ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+}
+
+/// `serve` and `demo`: the HTTP server in front of an app, and the app's loop (the same
+/// [`crate::app::run`] every command uses). The loop stops when `stop` turns true or the
+/// schedule ends; the HTTP server then keeps answering until `linger` resolves or `stop`
+/// turns true (a finished demo keeps its dashboard up). Returns the app.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
+    app: crate::app::App<S>,
+    timer: &T,
+    schedule: crate::app::Schedule,
+    listener: tokio::net::TcpListener,
+    api: ApiConfig,
+    chaos: bool,
+    extra: &dyn Observer,
+    stop: tokio::sync::watch::Receiver<bool>,
+    linger: impl std::future::Future<Output = ()>,
+) -> crate::app::App<S> {
+    let (outbox, inbox) = crate::app::inbox();
+    let state = Arc::new(AppState::new(api).wired(
+        app.signals(),
+        app.journal(),
+        Some(outbox),
+        chaos,
+    ));
+    state.set_policy(app.policy());
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let router = router(state.clone());
+    let (server_tx, server_rx) = tokio::sync::watch::channel(false);
+    let server_stop = stopped(server_rx);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(server_stop)
+            .await
+    });
+    let observers = crate::app::Observers(vec![state.as_ref(), extra]);
+    let app = crate::app::run(app, timer, schedule, inbox, &observers, stopped(stop.clone())).await;
+    tokio::select! {
+        _ = linger => {}
+        _ = stopped(stop) => {}
+    }
+    let _ = server_tx.send(true);
+    if let Ok(Err(e)) = server.await {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+    app
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.api.max_body_bytes;
     Router::new()
@@ -244,8 +333,7 @@ async fn signal(
 }
 
 async fn incidents(State(s): State<Arc<AppState>>) -> Response {
-    let journal = s.journal.read().ok().and_then(|j| j.clone());
-    let Some(journal) = journal else {
+    let Some(journal) = s.journal.clone() else {
         return Json(serde_json::json!({"incidents": [], "policy": []})).into_response();
     };
     let rows = journal
@@ -261,38 +349,6 @@ async fn incidents(State(s): State<Arc<AppState>>) -> Response {
         )
             .into_response(),
     }
-}
-
-/// The other replicas' votes: for each domain, peer → the region its signal requests.
-/// An unreachable peer votes nothing.
-pub async fn peer_votes(
-    peers: &[String],
-    domains: &[String],
-    regions: &[String],
-) -> BTreeMap<String, BTreeMap<String, Option<String>>> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-        .unwrap_or_default();
-    let mut out: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
-    for d in domains {
-        for p in peers {
-            let mut vote = None;
-            for r in regions {
-                let url = format!("{}/v1/signal/{d}/{r}", p.trim_end_matches('/'));
-                if client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|resp| resp.status() == reqwest::StatusCode::OK)
-                {
-                    vote = Some(r.clone());
-                }
-            }
-            out.entry(d.clone()).or_default().insert(p.clone(), vote);
-        }
-    }
-    out
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
@@ -365,7 +421,7 @@ async fn alertmanager(
                 None => unknown += 1,
                 Some(m) => {
                     processed += 1;
-                    if m.firing && m.severity == "page" {
+                    if m.firing && m.severity == Some(crate::slo::Severity::Page) {
                         triggers.push(m);
                     }
                 }
@@ -378,12 +434,12 @@ async fn alertmanager(
     if payload.truncated_alerts > 0 {
         tracing::warn!(group_key = %payload.group_key, truncated = payload.truncated_alerts, "Alertmanager truncated alerts (max_alerts); the engine evaluates every SLO itself");
     }
-    let tx = s.commands.read().ok().and_then(|c| c.clone());
     for m in triggers {
-        if let Some(tx) = &tx {
+        if let Some(outbox) = &s.outbox {
             // Never block the acknowledgement: a full queue means an evaluation is imminent.
-            if tx
-                .try_send(crate::engine::EngineCommand::Trigger {
+            if outbox
+                .triggers
+                .try_send(crate::app::Trigger {
                     service: m.service,
                     slo: m.slo,
                     region: m.region,
@@ -436,12 +492,13 @@ async fn operate(
             "operator token required (Authorization: Bearer ...)",
         );
     }
-    let Some(tx) = s.commands.read().ok().and_then(|c| c.clone()) else {
+    let Some(outbox) = &s.outbox else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     };
     let (reply, rx) = tokio::sync::oneshot::channel();
-    if tx
-        .send(crate::engine::EngineCommand::Operator {
+    if outbox
+        .operator
+        .send(crate::app::OperatorCall {
             domain,
             command,
             reply,
@@ -615,7 +672,7 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
                 service: row.service.clone(),
                 slo: row.slo.clone(),
                 region: row.region.clone(),
-                severity: row.tier.severity.clone(),
+                severity: row.tier.severity.to_string(),
                 long_window: row.tier.long_window.clone(),
                 short_window: row.tier.short_window.clone(),
             })
@@ -637,7 +694,7 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
                 slo: st.slo.clone(),
                 region: st.region.clone(),
             })
-            .set(i64::from(st.data == crate::engine::DataStatus::Complete));
+            .set(i64::from(st.data == crate::snapshot::DataStatus::Complete));
         }
         for r in &s.regions {
             for state in ["healthy", "burning", "degraded", "no_data"] {

@@ -4,6 +4,7 @@
 //! status, startsAt) is processed once, however many HA peers deliver it. Pure: the HTTP
 //! handler in [`super`] only authenticates, calls these, and queues triggers.
 
+use crate::slo::Severity;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use serde::Deserialize;
@@ -58,7 +59,8 @@ pub struct SloAlert {
     pub service: String,
     pub slo: String,
     pub region: String,
-    pub severity: String,
+    /// None for a severity sloguard does not generate (counted, never a trigger).
+    pub severity: Option<Severity>,
     pub firing: bool,
 }
 
@@ -70,7 +72,11 @@ pub fn map_alert(a: &Alert, region_label: &str) -> Option<SloAlert> {
         service: get("sloth_service")?,
         slo: get("sloth_slo")?,
         region: get(region_label)?,
-        severity: get("sloth_severity").unwrap_or_else(|| "page".into()),
+        severity: match get("sloth_severity").as_deref() {
+            None | Some("page") => Some(Severity::Page),
+            Some("ticket") => Some(Severity::Ticket),
+            Some(_) => None,
+        },
         firing: a.status == "firing",
     })
 }

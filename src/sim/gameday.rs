@@ -5,15 +5,14 @@
 //! and injects monitoring faults (source down, partial data, no data).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::config::{DomainConfig, EvaluationConfig, FailoverConfig, RegionsConfig};
-use crate::engine::Engine;
-use crate::failover::FailoverDriver;
-use crate::policy::{Action, Mode, PolicyConfig};
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::config::{Config, ConfigError};
 use crate::query::{MetricsSource, QueryError, QueryResult, Series};
 use crate::slo::{RegionalSli, Service};
 use crate::window::Window;
@@ -29,40 +28,18 @@ pub struct Scenario {
     pub seed: Option<u64>,
     #[serde(default)]
     pub specs: Option<PathBuf>,
+    /// The engine config file's own shape (`regions`, `evaluation`, `failover`), merged
+    /// over the scenario defaults; shorthand keys `active`, `slos` and `policy` stand for
+    /// `regions.active`, the default domain's `slos` and `failover.policy`, and
+    /// `preconditions` gives each precondition's simulated value at the start.
     #[serde(default)]
-    pub config: ScenarioConfig,
+    pub config: serde_yaml_ng::Mapping,
     /// Per region, in the file's order (the first region is active unless configured).
     pub traffic: serde_yaml_ng::Mapping,
     #[serde(default)]
     pub faults: Vec<Fault>,
     #[serde(default)]
     pub expect: Expect,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioConfig {
-    #[serde(default)]
-    pub policy: Option<PolicyOverrides>,
-    #[serde(default)]
-    pub active: Option<String>,
-    /// Precondition name → value at the start (true when absent).
-    #[serde(default)]
-    pub preconditions: BTreeMap<String, bool>,
-    /// Gating SLOs (`service/slo`); all when empty.
-    #[serde(default)]
-    pub slos: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyOverrides {
-    #[serde(default)]
-    pub consecutive: Option<u32>,
-    #[serde(default)]
-    pub cooldown: Option<String>,
-    #[serde(default)]
-    pub mode: Option<Mode>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,13 +111,19 @@ pub enum ExpectFailover {
 pub enum GamedayError {
     #[error("scenario: {0}")]
     Scenario(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
-    #[error(transparent)]
-    Journal(#[from] crate::journal::JournalError),
+    Config(#[from] ConfigError),
 }
 
-fn secs(field: &str, v: &str) -> Result<i64, GamedayError> {
+/// A scenario duration in seconds (`0`, `0s` and `0m` are zero).
+pub fn secs(field: &str, v: &str) -> Result<i64, GamedayError> {
     if matches!(v.trim(), "0" | "0s" | "0m") {
         return Ok(0);
     }
@@ -167,13 +150,15 @@ fn active(windows: &[(i64, i64)], t: i64) -> bool {
 }
 
 /// Answers the engine's queries from the scenario at simulated times.
+#[derive(Clone)]
 pub struct SimSource {
     start: i64,
     traffic: BTreeMap<String, Traffic>,
     timeline: Timeline,
     /// (template regex, slo key `service/slo`, is error query, region label)
     templates: Vec<(Regex, String, bool, String)>,
-    preconditions: BTreeMap<String, bool>,
+    /// Precondition query → (name, value at the start); faults change values by name.
+    preconditions: BTreeMap<String, (String, bool)>,
 }
 
 fn slo_matches(filter: &Option<String>, key: &str) -> bool {
@@ -235,12 +220,8 @@ impl SimSource {
             out.warnings
                 .push("partial response: a store is unreachable (GameDay)".into());
         }
-        if let Some(name) = self
-            .preconditions
-            .keys()
-            .find(|n| query == precondition_query(n))
-        {
-            let mut v = self.preconditions[name];
+        if let Some((name, initial)) = self.preconditions.get(query) {
+            let mut v = *initial;
             for (n, s, e, val) in &self.timeline.preconditions {
                 if n == name && rel >= *s && rel < *e {
                     v = *val;
@@ -278,7 +259,9 @@ impl SimSource {
     }
 }
 
-fn precondition_query(name: &str) -> String {
+/// The query of a precondition the scenario defaults define (a scenario that writes its
+/// own domains names its own queries; the simulated world answers those the same way).
+pub fn precondition_query(name: &str) -> String {
     format!("sloguard_gameday_precondition{{name=\"{name}\"}}")
 }
 
@@ -307,481 +290,405 @@ impl MetricsSource for SimSource {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct FailoverRecord {
-    pub at: i64,
-    pub from: String,
-    pub to: String,
-}
+/// The longest scenario a drill accepts: longer would take minutes of wall time and
+/// simulate past every window the engine keeps.
+const MAX_DURATION: i64 = 400 * 86_400;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AlertEvent {
-    pub at: i64,
-    pub service: String,
-    pub slo: String,
-    pub region: String,
-    pub severity: String,
-    pub firing: bool,
-}
+impl Scenario {
+    /// Reads and parses a scenario file (unknown keys are refused, naming the key).
+    pub fn load(path: &Path) -> Result<Scenario, GamedayError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GamedayError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&path.display().to_string(), &text)
+    }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ActionEvent {
-    pub at: i64,
-    pub domain: String,
-    #[serde(flatten)]
-    pub action: Action,
-}
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, GamedayError> {
+        serde_yaml_ng::from_str(text).map_err(|e| GamedayError::Parse {
+            file: file.to_string(),
+            message: e.to_string(),
+        })
+    }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Budget {
-    pub service: String,
-    pub slo: String,
-    pub region: String,
-    /// Share of the period's error budget spent during the scenario.
-    pub consumed: f64,
-}
+    /// Traffic regions in the file's order.
+    pub fn regions(&self) -> Result<Vec<String>, GamedayError> {
+        self.traffic
+            .keys()
+            .map(|k| {
+                k.as_str().map(str::to_string).ok_or_else(|| {
+                    GamedayError::Scenario("traffic: region names must be strings".into())
+                })
+            })
+            .collect()
+    }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub scenario: String,
-    pub passed: bool,
-    pub chaos: bool,
-    pub failovers: Vec<FailoverRecord>,
-    pub alerts: Vec<AlertEvent>,
-    pub actions: Vec<ActionEvent>,
-    pub budget: Vec<Budget>,
-    pub expectations: Vec<(String, bool, String)>,
-    pub simulated_secs: i64,
-    pub steps: u64,
-}
+    /// The scenario's step in seconds (`step:`, else `fallback`).
+    fn step_secs(&self, fallback: i64) -> Result<i64, GamedayError> {
+        match &self.step {
+            Some(s) => secs("step", s),
+            None => Ok(fallback),
+        }
+    }
 
-/// Runs a scenario against `services`; `start` is the simulated unix time of the start.
-pub async fn run(
-    scenario: &Scenario,
-    services: &[Service],
-    start: i64,
-) -> Result<Report, GamedayError> {
-    run_with(scenario, services, start, &RunOptions::default()).await
-}
-
-/// How a run is shown while it goes: as fast as possible (GameDays), or paced in
-/// accelerated real time with a live dashboard and terminal timeline (`demo`).
-#[derive(Default, Clone)]
-pub struct RunOptions {
-    /// Real time to wait after each simulated step.
-    pub pace: Option<std::time::Duration>,
-    /// Publish snapshots, policy state and the journal for the HTTP server.
-    pub state: Option<std::sync::Arc<crate::server::AppState>>,
-    /// Print alert transitions, decisions and runbook steps as they happen.
-    pub timeline: bool,
-}
-
-/// [`run`], shown as `opts` says.
-pub async fn run_with(
-    scenario: &Scenario,
-    services: &[Service],
-    start: i64,
-    opts: &RunOptions,
-) -> Result<Report, GamedayError> {
-    let duration = secs("duration", &scenario.duration)?;
-    let step = secs("step", scenario.step.as_deref().unwrap_or("10s"))?;
-    let mut tl = Timeline {
-        errors: vec![],
-        down: vec![],
-        partial: vec![],
-        no_data: vec![],
-        preconditions: vec![],
-    };
-    for (i, f) in scenario.faults.iter().enumerate() {
-        let w = |s: &str, d: &str| -> Result<(i64, i64), GamedayError> {
-            let s = secs(&format!("faults[{i}].start"), s)?;
-            Ok((s, s + secs(&format!("faults[{i}].duration"), d)?))
+    /// Initial values of simulated preconditions (`config.preconditions`), true when absent.
+    fn precondition_values(&self) -> Result<BTreeMap<String, bool>, GamedayError> {
+        let mut out: BTreeMap<String, bool> = match self.config.get("preconditions") {
+            Some(v) => serde_yaml_ng::from_value(v.clone()).map_err(|e| {
+                GamedayError::Scenario(format!("config.preconditions: {e} (a map of name: true|false)"))
+            })?,
+            None => BTreeMap::new(),
         };
-        match f {
-            Fault::Errors {
-                region,
-                slo,
-                start,
-                duration,
-                error_ratio,
-            } => {
-                let (s, e) = w(start, duration)?;
-                tl.errors
-                    .push((region.clone(), slo.clone(), s, e, *error_ratio));
-            }
-            Fault::SourceDown { start, duration } => tl.down.push(w(start, duration)?),
-            Fault::PartialData { start, duration } => tl.partial.push(w(start, duration)?),
-            Fault::NoData {
-                region,
-                start,
-                duration,
-            } => {
-                let (s, e) = w(start, duration)?;
-                tl.no_data.push((region.clone(), s, e));
-            }
-            Fault::Precondition {
-                name,
-                start,
-                duration,
-                value,
-            } => {
-                let (s, e) = w(start, duration)?;
-                tl.preconditions.push((name.clone(), s, e, *value));
+        for f in &self.faults {
+            if let Fault::Precondition { name, .. } = f {
+                out.entry(name.clone()).or_insert(true);
             }
         }
+        Ok(out)
     }
-    let mut regions: Vec<String> = Vec::new();
-    let mut traffic: BTreeMap<String, Traffic> = BTreeMap::new();
-    for (k, v) in &scenario.traffic {
-        let name = k
-            .as_str()
-            .ok_or_else(|| GamedayError::Scenario("traffic: region names must be strings".into()))?
+
+    /// The engine configuration of this drill: scenario defaults, then the team's config
+    /// file when given (`gameday --config`; its `server` section is irrelevant to a drill
+    /// and dropped), then the scenario's own `config:`. A drill has no peers, so quorum
+    /// is 1; its journal is in memory and its steps run on dry-run backends (the app
+    /// layer's part).
+    pub fn engine_config(
+        &self,
+        scenario_file: &Path,
+        team: Option<&Path>,
+    ) -> Result<Config, GamedayError> {
+        let regions = self.regions()?;
+        let first = regions
+            .first()
+            .cloned()
+            .ok_or_else(|| GamedayError::Scenario("traffic: no region".into()))?;
+        let pre = self.precondition_values()?;
+        let mut merged = defaults(&first, &pre)?;
+        let mut base_dir = scenario_file
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        if let Some(path) = team {
+            let text = std::fs::read_to_string(path).map_err(|source| GamedayError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let mut v: Value =
+                serde_yaml_ng::from_str(&text).map_err(|e| GamedayError::Parse {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            if let Some(m) = v.as_mapping_mut() {
+                m.remove("server");
+            }
+            merge(&mut merged, v);
+            base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        }
+        let mut own = Mapping::new();
+        let mut default_slos = None;
+        for (k, v) in &self.config {
+            match k.as_str() {
+                Some("active") => set(&mut own, &["regions", "active"], v.clone()),
+                Some("policy") => set(&mut own, &["failover", "policy"], v.clone()),
+                Some("slos") => default_slos = Some(v.clone()),
+                Some("preconditions") => {}
+                _ => {
+                    own.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        merge(&mut merged, Value::Mapping(own));
+        let step = self.step_secs(0)?;
+        if self.step.is_some() && step <= 0 {
+            return Err(GamedayError::Scenario(
+                "step: must be more than 0 (it is the evaluation interval)".into(),
+            ));
+        }
+        let m = merged
+            .as_mapping_mut()
+            .ok_or_else(|| GamedayError::Scenario("config: must be a mapping".into()))?;
+        if step > 0 {
+            set(m, &["evaluation", "interval"], Value::from(format!("{step}s")));
+            let lookback = get(m, &["evaluation", "lookback"])
+                .and_then(Value::as_str)
+                .and_then(|l| Window::parse(l).ok())
+                .map_or(0, |w| w.secs() as i64);
+            if lookback < step {
+                set(m, &["evaluation", "lookback"], Value::from(format!("{}s", step.max(60))));
+            }
+        }
+        let active = get(m, &["regions", "active"])
+            .and_then(Value::as_str)
+            .unwrap_or(&first)
             .to_string();
-        let t: Traffic = serde_yaml_ng::from_value(v.clone())
-            .map_err(|e| GamedayError::Scenario(format!("traffic.{name}: {e}")))?;
-        regions.push(name.clone());
-        traffic.insert(name, t);
-    }
-    let active_region = scenario
-        .config
-        .active
-        .clone()
-        .or_else(|| regions.first().cloned())
-        .ok_or_else(|| GamedayError::Scenario("traffic: no region".into()))?;
-    let standby: Vec<String> = regions
-        .iter()
-        .filter(|r| **r != active_region)
-        .cloned()
-        .collect();
-    let mut templates = Vec::new();
-    for s in services {
-        for slo in &s.slos {
-            let key = format!("{}/{}", s.name, slo.name);
-            let mut add = |t: &crate::promql::SliTemplate, error: bool| {
-                let pattern = regex::escape(t.as_template()).replace(
-                    &regex::escape(crate::promql::WINDOW_PLACEHOLDER),
-                    "([0-9a-z]+)",
-                );
-                if let Ok(re) = Regex::new(&format!("^{pattern}$")) {
-                    templates.push((re, key.clone(), error, s.region_label.clone()));
+        if get(m, &["regions", "standby"]).is_none() {
+            let standby: Vec<Value> = regions
+                .iter()
+                .filter(|r| **r != active)
+                .map(|r| Value::from(r.as_str()))
+                .collect();
+            set(m, &["regions", "standby"], Value::Sequence(standby));
+        }
+        set(m, &["failover", "peers"], Value::Sequence(vec![]));
+        set(m, &["failover", "policy", "quorum"], Value::from(1));
+        if let Some(Value::Sequence(domains)) = get_mut(m, &["failover", "domains"]) {
+            for d in domains.iter_mut().filter_map(Value::as_mapping_mut) {
+                if !d.contains_key("runbook") {
+                    d.insert("runbook".into(), default_runbook()?);
                 }
-            };
-            match &slo.regional {
-                RegionalSli::Events { error, total } => {
-                    add(error, true);
-                    add(total, false);
+                if d.get("name").and_then(Value::as_str) == Some("gameday") {
+                    if let Some(slos) = &default_slos {
+                        d.insert("slos".into(), slos.clone());
+                    }
                 }
-                RegionalSli::Ratio { error_ratio } => add(error_ratio, true),
             }
         }
+        let file = scenario_file.join("config");
+        Ok(crate::config::from_value(&file, merged, &base_dir)?)
     }
-    let mut preconditions = scenario.config.preconditions.clone();
-    for (n, ..) in &tl.preconditions {
-        preconditions.entry(n.clone()).or_insert(true);
+}
+
+/// What a scenario leaves out: the first traffic region active, one domain gating every
+/// SLO with a dry-run runbook (notify, signal), the policy defaults.
+fn defaults(active: &str, preconditions: &BTreeMap<String, bool>) -> Result<Value, GamedayError> {
+    let pre: Vec<Value> = preconditions
+        .keys()
+        .map(|n| {
+            let mut m = Mapping::new();
+            m.insert("name".into(), n.as_str().into());
+            m.insert("query".into(), precondition_query(n).into());
+            Value::Mapping(m)
+        })
+        .collect();
+    let mut v: Value = serde_yaml_ng::from_str(&format!(
+        "source: {{thanos: {{url: 'http://gameday.invalid'}}}}\n\
+         regions: {{label: region, active: '{active}'}}\n\
+         evaluation: {{interval: 10s, lookback: 1m, fine_step: 1m, lateness: 5m}}\n\
+         failover:\n  replica: gameday\n  domains:\n    - {{name: gameday, slos: []}}\n"
+    ))
+    .map_err(|e| GamedayError::Scenario(format!("defaults: {e}")))?;
+    if let Some(Value::Sequence(d)) = v
+        .as_mapping_mut()
+        .and_then(|m| get_mut(m, &["failover", "domains"]))
+    {
+        if let Some(m) = d.first_mut().and_then(Value::as_mapping_mut) {
+            m.insert("preconditions".into(), Value::Sequence(pre));
+        }
     }
-    let source = SimSource {
-        start,
-        traffic,
-        timeline: tl,
-        templates,
-        preconditions: preconditions.clone(),
-    };
-    let eval = EvaluationConfig {
-        interval: Window::from_secs(step as u64),
-        lookback: Window::from_secs(step.max(60) as u64),
-        fine_step: Window::minutes(1),
-        buckets: crate::burn::DEFAULT_K,
-        lateness: Window::minutes(5),
-    };
-    let regions_cfg = RegionsConfig {
-        label: "region".into(),
-        active: Some(active_region.clone()),
-        standby: standby.clone(),
-    };
-    let mut engine = Engine::new(source, services, eval, regions_cfg.clone())?;
-    let overrides = scenario.config.policy.clone().unwrap_or_default();
-    let policy = PolicyConfig {
-        mode: match overrides.mode.unwrap_or(Mode::DryRun) {
-            Mode::Approve => Mode::Approve,
-            _ => Mode::DryRun,
-        },
-        consecutive: overrides.consecutive.unwrap_or(2),
-        cooldown: overrides
-            .cooldown
-            .as_deref()
-            .map(|c| secs("config.policy.cooldown", c))
-            .transpose()?
-            .unwrap_or(3600),
-        quorum: 1,
-    };
-    let runbook: Vec<serde_yaml_ng::Value> = serde_yaml_ng::from_str(
+    Ok(v)
+}
+
+fn default_runbook() -> Result<Value, GamedayError> {
+    serde_yaml_ng::from_str(
         "- {name: page-oncall, kind: sns, topic_arn: 'arn:aws:sns:us-east-1:000000000000:gameday'}\n- {name: shift-traffic, kind: route53_signal}\n",
     )
-    .map_err(|e| GamedayError::Scenario(e.to_string()))?;
-    let fo = FailoverConfig {
-        journal: PathBuf::from(":memory:"),
-        replica: "gameday".into(),
-        peers: vec![],
-        policy,
-        aws_region: "us-east-1".into(),
-        domains: vec![DomainConfig {
-            name: "gameday".into(),
-            slos: scenario.config.slos.clone(),
-            preconditions: preconditions
-                .keys()
-                .map(|n| (n.clone(), precondition_query(n)))
-                .collect(),
-            runbook: crate::actuator::parse_steps(&runbook, &regions)
-                .map_err(|e| GamedayError::Scenario(e.join("; ")))?,
-            route53: None,
-        }],
-    };
-    let mut driver = FailoverDriver::new(
-        fo,
-        &regions_cfg,
-        crate::journal::Journal::in_memory()?,
-        crate::actuator::Backends::default(),
-        true,
-    )?;
-    engine.backfill(start, |_, _| {}).await;
-    engine.evaluate_now();
-    if let Some(state) = &opts.state {
-        if let Ok(mut j) = state.journal.write() {
-            *j = Some(driver.journal());
-        }
-        state.publish_with_history(engine.snapshot());
-        state.set_policy(driver.states());
-        state
-            .ready
-            .store(true, std::sync::atomic::Ordering::Release);
-        state
-            .chaos
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    let hhmm = |rel: i64| format!("{:>2}h{:02}m{:02}s", rel / 3600, rel % 3600 / 60, rel % 60);
-    let mut report = Report {
-        scenario: scenario.name.clone(),
-        passed: true,
-        chaos: true,
-        failovers: vec![],
-        alerts: vec![],
-        actions: vec![],
-        budget: vec![],
-        expectations: vec![],
-        simulated_secs: duration,
-        steps: 0,
-    };
-    let mut t = start;
-    while t < start + duration {
-        t += step;
-        report.steps += 1;
-        let transitions = engine.step(t).await;
-        for (s, tr) in transitions {
-            if let Some(k) = engine.streams().key(s) {
-                if opts.timeline && tr.severity == crate::slo::Severity::Page {
-                    println!(
-                        "{} page {} {}/{} in {}",
-                        hhmm(t - start),
-                        if tr.firing { "FIRING  " } else { "resolved" },
-                        k.service,
-                        k.slo,
-                        k.region
-                    );
-                }
-                report.alerts.push(AlertEvent {
-                    at: t - start,
-                    service: k.service.clone(),
-                    slo: k.slo.clone(),
-                    region: k.region.clone(),
-                    severity: tr.severity.as_str().into(),
-                    firing: tr.firing,
-                });
-            }
-        }
-        let snap = engine.snapshot();
-        let mut pre = BTreeMap::new();
-        let mut m = BTreeMap::new();
-        for name in preconditions.keys() {
-            m.insert(
-                name.clone(),
-                engine.precondition(&precondition_query(name), t).await,
-            );
-        }
-        pre.insert("gameday".to_string(), m);
-        let ev = crate::failover::evaluation_for(
-            &driver_domain(&scenario.config.slos),
-            &regions,
-            &snap,
-            pre["gameday"].clone(),
-        );
-        let actions = driver.input(0, crate::policy::Input::Evaluation(ev), t);
-        if opts.timeline {
-            for a in &actions {
-                match a {
-                    Action::StartFailover {
-                        from, to, reason, ..
-                    } => println!(
-                        "{} DECISION fail over {from} -> {to}: {reason}",
-                        hhmm(t - start)
-                    ),
-                    Action::Blocked { reason } => println!("{} blocked: {reason}", hhmm(t - start)),
-                    Action::Notify { message } => println!("{} notice: {message}", hhmm(t - start)),
-                    Action::RequestApproval { to, .. } => {
-                        println!("{} awaiting approval to fail over to {to}", hhmm(t - start))
-                    }
-                    Action::Vote { .. } => {}
-                }
-            }
-        }
-        for a in &actions {
-            if let Action::StartFailover { from, to, .. } = a {
-                report.failovers.push(FailoverRecord {
-                    at: t - start,
-                    from: from.clone(),
-                    to: to.clone(),
-                });
-                // Dry-run steps finish at once; feed the result back before the next step.
-                if let Some((di, incident, ok)) = driver.next_finished().await {
-                    if opts.timeline {
-                        let rows = driver
-                            .journal()
-                            .lock()
-                            .ok()
-                            .and_then(|j| j.incidents(1).ok())
-                            .unwrap_or_default();
-                        for st in rows.iter().flat_map(|i| i.steps.iter()) {
-                            println!(
-                                "{} runbook step {} [{}]: {}",
-                                hhmm(t - start),
-                                st.name,
-                                st.status,
-                                st.detail
-                            );
-                        }
-                    }
-                    let more = driver.input(
-                        di,
-                        crate::policy::Input::RunbookFinished { incident, ok },
-                        t,
-                    );
-                    report
-                        .actions
-                        .extend(more.into_iter().map(|action| ActionEvent {
-                            at: t - start,
-                            domain: "gameday".into(),
-                            action,
-                        }));
-                }
-            }
-        }
-        report
-            .actions
-            .extend(actions.into_iter().map(|action| ActionEvent {
-                at: t - start,
-                domain: "gameday".into(),
-                action,
-            }));
-        if opts.timeline && (t - start) % 600 == 0 {
-            let burn = |region: &str, window: &str| {
-                snap.final_rows
-                    .iter()
-                    .filter(|r| r.region == region && r.window == window)
-                    .filter_map(|r| r.burn_rate)
-                    .fold(0.0f64, f64::max)
-            };
-            let line: Vec<String> = regions
-                .iter()
-                .map(|r| format!("{r} burn 5m x{:.1} 1h x{:.1}", burn(r, "5m"), burn(r, "1h")))
-                .collect();
-            println!("{} {}", hhmm(t - start), line.join(" | "));
-        }
-        if let Some(state) = &opts.state {
-            state.publish_with_history(snap);
-            state.set_policy(driver.states());
-        }
-        if let Some(p) = opts.pace {
-            tokio::time::sleep(p).await;
-        }
-    }
-    for s in services {
-        for slo in &s.slos {
-            for r in &regions {
-                let errors = engine.streams().find_slo(&s.name, &slo.name, r);
-                // Bad events over the period window against what the budget allows for
-                // its events (the period window holds the backfilled baseline too).
-                let consumed = errors.map_or(0.0, |ev| {
-                    ev.bad as f64 / (slo.error_budget() * ev.total.max(1) as f64)
-                });
-                report.budget.push(Budget {
-                    service: s.name.clone(),
-                    slo: slo.name.clone(),
-                    region: r.clone(),
-                    consumed,
-                });
-            }
-        }
-    }
-    check(scenario, &mut report)?;
-    Ok(report)
+    .map_err(|e| GamedayError::Scenario(format!("defaults: {e}")))
 }
 
-fn driver_domain(slos: &[String]) -> DomainConfig {
-    DomainConfig {
-        name: "gameday".into(),
-        slos: slos.to_vec(),
-        preconditions: vec![],
-        runbook: vec![],
-        route53: None,
+/// Mappings merge key by key; anything else (sequences included) is replaced.
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
     }
 }
 
-fn check(s: &Scenario, r: &mut Report) -> Result<(), GamedayError> {
-    match &s.expect.failover {
-        Some(ExpectFailover::None(word)) if word == "none" => {
-            let ok = r.failovers.is_empty();
-            r.expectations.push((
-                "failover: none".into(),
-                ok,
-                format!("{} failover(s)", r.failovers.len()),
-            ));
+fn get<'a>(m: &'a Mapping, path: &[&str]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = m;
+    for p in parents {
+        cur = cur.get(*p)?.as_mapping()?;
+    }
+    cur.get(*last)
+}
+
+fn get_mut<'a>(m: &'a mut Mapping, path: &[&str]) -> Option<&'a mut Value> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = m;
+    for p in parents {
+        cur = cur.get_mut(*p)?.as_mapping_mut()?;
+    }
+    cur.get_mut(*last)
+}
+
+fn set(m: &mut Mapping, path: &[&str], v: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = m;
+    for p in parents {
+        let entry = cur
+            .entry((*p).into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if !entry.is_mapping() {
+            *entry = Value::Mapping(Mapping::new());
         }
-        Some(ExpectFailover::None(other)) => {
+        let Some(next) = entry.as_mapping_mut() else {
+            return;
+        };
+        cur = next;
+    }
+    cur.insert((*last).into(), v);
+}
+
+/// A scenario ready to run: its engine configuration and the simulated world that
+/// answers the engine's queries.
+pub struct Drill {
+    pub name: String,
+    /// Simulated unix seconds at the start.
+    pub start: i64,
+    pub duration: i64,
+    pub config: Config,
+    pub source: SimSource,
+    /// Traffic regions in the file's order.
+    pub regions: Vec<String>,
+}
+
+impl Drill {
+    /// Checks the scenario's numbers and builds the simulated world for `services`.
+    pub fn new(
+        scenario: &Scenario,
+        config: Config,
+        services: &[Service],
+        start: i64,
+    ) -> Result<Drill, GamedayError> {
+        let duration = secs("duration", &scenario.duration)?;
+        let step = config.evaluation.interval.secs() as i64;
+        if duration <= 0 || duration > MAX_DURATION {
             return Err(GamedayError::Scenario(format!(
-                "expect.failover: {other:?} must be `none` or {{from, to, after, before}}"
-            )))
+                "duration: {} must be more than 0 and at most 400d",
+                scenario.duration
+            )));
         }
-        Some(ExpectFailover::Some {
-            from,
-            to,
-            after,
-            before,
-        }) => {
-            let (a, b) = (
-                secs("expect.failover.after", after)?,
-                secs("expect.failover.before", before)?,
-            );
-            let hit = r.failovers.iter().find(|f| &f.from == from && &f.to == to);
-            let ok = hit.is_some_and(|f| f.at >= a && f.at <= b);
-            let detail = match hit {
-                Some(f) => format!("{from} -> {to} at {}s (window {a}s..{b}s)", f.at),
-                None => format!("no failover {from} -> {to}"),
+        if step <= 0 || step > duration {
+            return Err(GamedayError::Scenario(format!(
+                "step: {step}s must be more than 0 and at most the duration"
+            )));
+        }
+        let mut tl = Timeline {
+            errors: vec![],
+            down: vec![],
+            partial: vec![],
+            no_data: vec![],
+            preconditions: vec![],
+        };
+        let ratio = |field: String, r: f64| -> Result<f64, GamedayError> {
+            if (0.0..=1.0).contains(&r) {
+                Ok(r)
+            } else {
+                Err(GamedayError::Scenario(format!("{field}: {r} must be between 0 and 1")))
+            }
+        };
+        for (i, f) in scenario.faults.iter().enumerate() {
+            let w = |s: &str, d: &str| -> Result<(i64, i64), GamedayError> {
+                let s = secs(&format!("faults[{i}].start"), s)?;
+                Ok((s, s + secs(&format!("faults[{i}].duration"), d)?))
             };
-            r.expectations.push((
-                format!("failover {from} -> {to} between {after} and {before}"),
-                ok,
-                detail,
-            ));
+            match f {
+                Fault::Errors {
+                    region,
+                    slo,
+                    start,
+                    duration,
+                    error_ratio,
+                } => {
+                    let (s, e) = w(start, duration)?;
+                    let r = ratio(format!("faults[{i}].error_ratio"), *error_ratio)?;
+                    tl.errors.push((region.clone(), slo.clone(), s, e, r));
+                }
+                Fault::SourceDown { start, duration } => tl.down.push(w(start, duration)?),
+                Fault::PartialData { start, duration } => tl.partial.push(w(start, duration)?),
+                Fault::NoData {
+                    region,
+                    start,
+                    duration,
+                } => {
+                    let (s, e) = w(start, duration)?;
+                    tl.no_data.push((region.clone(), s, e));
+                }
+                Fault::Precondition {
+                    name,
+                    start,
+                    duration,
+                    value,
+                } => {
+                    let (s, e) = w(start, duration)?;
+                    tl.preconditions.push((name.clone(), s, e, *value));
+                }
+            }
         }
-        None => {}
+        let regions = scenario.regions()?;
+        let mut traffic: BTreeMap<String, Traffic> = BTreeMap::new();
+        for (k, v) in &scenario.traffic {
+            let name = k.as_str().unwrap_or_default().to_string();
+            let t: Traffic = serde_yaml_ng::from_value(v.clone())
+                .map_err(|e| GamedayError::Scenario(format!("traffic.{name}: {e}")))?;
+            if !t.rps.is_finite() || t.rps < 0.0 {
+                return Err(GamedayError::Scenario(format!(
+                    "traffic.{name}.rps: {} must be finite and not negative",
+                    t.rps
+                )));
+            }
+            ratio(format!("traffic.{name}.error_ratio"), t.error_ratio)?;
+            traffic.insert(name, t);
+        }
+        let mut templates = Vec::new();
+        for s in services {
+            for slo in &s.slos {
+                let key = format!("{}/{}", s.name, slo.name);
+                let mut add = |t: &crate::promql::SliTemplate, error: bool| {
+                    let pattern = regex::escape(t.as_template()).replace(
+                        &regex::escape(crate::promql::WINDOW_PLACEHOLDER),
+                        "([0-9a-z]+)",
+                    );
+                    if let Ok(re) = Regex::new(&format!("^{pattern}$")) {
+                        templates.push((re, key.clone(), error, s.region_label.clone()));
+                    }
+                };
+                match &slo.regional {
+                    RegionalSli::Events { error, total } => {
+                        add(error, true);
+                        add(total, false);
+                    }
+                    RegionalSli::Ratio { error_ratio } => add(error_ratio, true),
+                }
+            }
+        }
+        let initial = scenario.precondition_values()?;
+        let mut preconditions = BTreeMap::new();
+        for d in config.failover.iter().flat_map(|f| f.domains.iter()) {
+            for (name, query) in &d.preconditions {
+                let v = initial.get(name).copied().unwrap_or(true);
+                preconditions.insert(query.clone(), (name.clone(), v));
+            }
+        }
+        Ok(Drill {
+            name: scenario.name.clone(),
+            start,
+            duration,
+            source: SimSource {
+                start,
+                traffic,
+                timeline: tl,
+                templates,
+                preconditions,
+            },
+            config,
+            regions,
+        })
     }
-    if let Some(max) = s.expect.max_failovers {
-        let ok = r.failovers.len() <= max;
-        r.expectations.push((
-            format!("at most {max} failover(s)"),
-            ok,
-            format!("{} failover(s)", r.failovers.len()),
-        ));
+
+    /// Seconds between evaluations.
+    pub fn step(&self) -> i64 {
+        self.config.evaluation.interval.secs() as i64
     }
-    r.passed = r.expectations.iter().all(|e| e.1);
-    Ok(())
 }

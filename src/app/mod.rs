@@ -1,0 +1,647 @@
+//! The app layer: the ONE per-interval tick (query → core → snapshot → decide → act →
+//! publish) and the loop that runs it. `serve`, `gameday`, `demo` and `eval` all run this
+//! code; they differ only in the [`MetricsSource`] (Thanos client or simulated world), the
+//! clock (wall or simulated, see [`clock`]) and the step backends (real AWS clients, or
+//! dry-run backends that record the exact call each step would make).
+//!
+//! Below this layer nothing reads the system clock, imports the server or this module.
+//! Above it, the server and the binary call in: they build an [`App`] with
+//! [`App::from_config`], hand [`run`] an [`Observer`] (the HTTP state, a GameDay report,
+//! the demo's terminal timeline) and an [`Inbox`] of webhook triggers and operator calls.
+
+pub mod clock;
+pub mod drill;
+pub mod peers;
+pub mod route53;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actuator::{Backends, SignalBoard};
+use crate::clock::Clock;
+use crate::config::{Config, FailoverConfig};
+use crate::engine::{Engine, EngineError};
+use crate::failover::{FailoverDriver, Finished};
+use crate::journal::{Journal, JournalError};
+use crate::policy::{Action, Input, PolicyState};
+use crate::query::MetricsSource;
+use crate::slo::{Service, Severity};
+use crate::snapshot::{DataStatus, Snapshot};
+use clock::Timer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// What an app is built for.
+#[derive(Clone)]
+pub enum Purpose {
+    /// `serve`: decide and act, journal in the configured file.
+    Serve(StepBackends),
+    /// A GameDay or the demo: decide on dry-run backends, journal in memory, tagged chaos.
+    Drill,
+    /// `eval`: evaluate only; no journal is opened and nothing is decided.
+    Evaluate,
+}
+
+/// Where runbook steps act.
+#[derive(Clone)]
+pub enum StepBackends {
+    /// Real clients from the configuration (AWS clients only when a step needs them).
+    Configured,
+    /// Record the exact call each step would make, act on nothing (GameDays, demo).
+    DryRun,
+    /// Given clients (tests: moto, fakes).
+    Given(Backends),
+}
+
+/// A webhook page for an SLO in a region: re-evaluate now and notify. Never counts as
+/// one of the policy's consecutive evaluations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+}
+
+/// An operator command for a failover domain (None: every domain, e.g. approve by id).
+#[derive(Debug)]
+pub struct OperatorCall {
+    pub domain: Option<String>,
+    pub command: crate::policy::Command,
+    pub reply: oneshot::Sender<Result<Vec<Action>, String>>,
+}
+
+/// What the HTTP side sends the loop. Operator calls have their own queue, served before
+/// triggers, so a flood of pages never delays them.
+pub struct Inbox {
+    pub triggers: mpsc::Receiver<Trigger>,
+    pub operator: mpsc::Receiver<OperatorCall>,
+}
+
+/// The sending half of an [`Inbox`].
+#[derive(Clone)]
+pub struct Outbox {
+    pub triggers: mpsc::Sender<Trigger>,
+    pub operator: mpsc::Sender<OperatorCall>,
+}
+
+/// A connected inbox and outbox; triggers coalesce, so their queue is short.
+pub fn inbox() -> (Outbox, Inbox) {
+    let (tt, tr) = mpsc::channel(64);
+    let (ot, or) = mpsc::channel(64);
+    (
+        Outbox {
+            triggers: tt,
+            operator: ot,
+        },
+        Inbox {
+            triggers: tr,
+            operator: or,
+        },
+    )
+}
+
+/// An alert tier that started or stopped firing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertChange {
+    pub at: i64,
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    pub severity: Severity,
+    pub firing: bool,
+}
+
+/// An action a domain's policy decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub at: i64,
+    pub domain: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// One runbook step as it ran (or, on dry-run backends, the exact call it would make).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepCall {
+    pub at: i64,
+    pub domain: String,
+    pub incident: u64,
+    pub step: String,
+    pub status: String,
+    pub call: String,
+}
+
+/// Everything one pass of the loop produced, for observers to publish.
+#[derive(Debug, Clone, Default)]
+pub struct TickOutcome {
+    pub at: i64,
+    /// A scheduled evaluation (not a webhook re-evaluation, operator call or runbook end).
+    pub scheduled: bool,
+    pub alerts: Vec<AlertChange>,
+    pub decisions: Vec<Decision>,
+    pub steps: Vec<StepCall>,
+    /// Present when the engine evaluated in this pass.
+    pub snapshot: Option<Snapshot>,
+    pub policy: Vec<PolicyState>,
+    pub query_secs: Vec<f64>,
+    pub eval_secs: f64,
+    /// Streams whose data was degraded in this evaluation.
+    pub degraded: usize,
+}
+
+/// Publishes what the loop produced: the HTTP state, a GameDay report, a terminal timeline.
+pub trait Observer: Send + Sync {
+    fn observe(&self, outcome: &TickOutcome);
+    /// The backfill is done and the first snapshot observed.
+    fn ready(&self) {}
+}
+
+/// Several observers, in order.
+pub struct Observers<'a>(pub Vec<&'a dyn Observer>);
+
+impl Observer for Observers<'_> {
+    fn observe(&self, outcome: &TickOutcome) {
+        for o in &self.0 {
+            o.observe(outcome);
+        }
+    }
+    fn ready(&self) {
+        for o in &self.0 {
+            o.ready();
+        }
+    }
+}
+
+/// The engine and the failover driver, stepped together.
+pub struct App<S> {
+    engine: Engine<S>,
+    failover: Option<FailoverDriver>,
+    clock: Arc<dyn Clock>,
+    signals: Arc<SignalBoard>,
+    regions: Vec<String>,
+}
+
+impl<S: MetricsSource> App<S> {
+    /// The one bootstrap from a configuration: the engine over `source`, and (when the
+    /// config has a failover section and the purpose decides) the driver with its
+    /// journal and step backends.
+    pub async fn from_config(
+        cfg: &Config,
+        services: &[Service],
+        source: S,
+        clock: Arc<dyn Clock>,
+        purpose: Purpose,
+    ) -> Result<Self, AppError> {
+        let (steps, drill) = match purpose {
+            Purpose::Serve(steps) => (Some(steps), false),
+            Purpose::Drill => (Some(StepBackends::DryRun), true),
+            Purpose::Evaluate => (None, false),
+        };
+        let engine = Engine::new(
+            source,
+            services,
+            cfg.evaluation.clone(),
+            cfg.regions.clone(),
+            clock.clone(),
+        )?;
+        let signals: Arc<SignalBoard> = Arc::default();
+        let record_only = drill || matches!(steps, Some(StepBackends::DryRun));
+        let failover = match (&cfg.failover, steps) {
+            (Some(fo), Some(steps)) => {
+                let journal = if drill {
+                    Journal::in_memory()?
+                } else {
+                    Journal::open(&fo.journal)?
+                };
+                let backends = match steps {
+                    StepBackends::Configured => configured_backends(fo, signals.clone()).await,
+                    StepBackends::DryRun => Backends {
+                        signals: signals.clone(),
+                        ..Default::default()
+                    },
+                    StepBackends::Given(mut b) => {
+                        b.signals = signals.clone();
+                        b
+                    }
+                };
+                let mut driver = FailoverDriver::new(
+                    fo.clone(),
+                    &cfg.regions,
+                    journal,
+                    backends,
+                    clock.clone(),
+                    drill,
+                )?;
+                driver.dry_run_steps = record_only;
+                Some(driver)
+            }
+            _ => None,
+        };
+        Ok(App {
+            engine,
+            failover,
+            clock,
+            signals,
+            regions: cfg.regions.all(),
+        })
+    }
+
+    /// The failover signals this replica serves (its votes), for the HTTP side.
+    pub fn signals(&self) -> Arc<SignalBoard> {
+        self.signals.clone()
+    }
+
+    /// The journal, when failover is configured.
+    pub fn journal(&self) -> Option<Arc<Mutex<Journal>>> {
+        self.failover.as_ref().map(FailoverDriver::journal)
+    }
+
+    pub fn policy(&self) -> Vec<PolicyState> {
+        self.failover
+            .as_ref()
+            .map(FailoverDriver::states)
+            .unwrap_or_default()
+    }
+
+    pub fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine<S> {
+        &mut self.engine
+    }
+
+    /// Start-up: resume runbooks the journal shows unfinished, backfill every window up
+    /// to now and evaluate once (no decision: the policy needs scheduled evaluations).
+    pub async fn start(&mut self, mut progress: impl FnMut(usize, usize)) -> TickOutcome {
+        if let Some(f) = self.failover.as_mut() {
+            f.resume();
+        }
+        let at = self.clock.now();
+        self.engine.backfill(at, &mut progress).await;
+        self.engine.evaluate_now();
+        let mut out = self.outcome(at, false);
+        out.snapshot = Some(self.snapshot());
+        out
+    }
+
+    fn outcome(&self, at: i64, scheduled: bool) -> TickOutcome {
+        TickOutcome {
+            at,
+            scheduled,
+            policy: self.policy(),
+            ..Default::default()
+        }
+    }
+
+    /// The engine's snapshot with the active region and roles as the policy sees them:
+    /// one source of truth for "active".
+    fn snapshot(&self) -> Snapshot {
+        let mut snap = self.engine.snapshot();
+        if let Some(p) = self.failover.as_ref().and_then(|f| f.states().first().cloned()) {
+            snap.active_region = Some(p.active.clone());
+            for r in &mut snap.regions {
+                r.role = if r.region == p.active {
+                    "active"
+                } else if p.standby.contains(&r.region) {
+                    "standby"
+                } else {
+                    "other"
+                }
+                .into();
+            }
+        }
+        snap
+    }
+
+    /// One evaluation at the clock's time: query every SLO, step the core, and (when
+    /// `scheduled`) decide. A webhook re-evaluation publishes fresh burn rates but never
+    /// feeds the policy, so it can never count toward N consecutive evaluations.
+    pub async fn evaluate(&mut self, scheduled: bool) -> TickOutcome {
+        let at = self.clock.now();
+        let transitions = self.engine.step(at).await;
+        let mut out = self.outcome(at, scheduled);
+        for (s, t) in transitions {
+            if let Some(k) = self.engine.streams().key(s) {
+                out.alerts.push(AlertChange {
+                    at,
+                    service: k.service.clone(),
+                    slo: k.slo.clone(),
+                    region: k.region.clone(),
+                    severity: t.severity,
+                    firing: t.firing,
+                });
+            }
+        }
+        out.query_secs = self.engine.last_query_secs.clone();
+        out.eval_secs = self.engine.last_eval_secs;
+        let health = self.engine.health();
+        out.degraded = health
+            .iter()
+            .filter(|h| matches!(h.data, DataStatus::Degraded(_)))
+            .count();
+        if scheduled {
+            if let Some(f) = self.failover.as_mut() {
+                let mut pre = BTreeMap::new();
+                for (domain, queries) in f.domains() {
+                    let mut m = BTreeMap::new();
+                    for (name, q) in queries {
+                        m.insert(name, self.engine.precondition(&q, at).await);
+                    }
+                    pre.insert(domain, m);
+                }
+                if !f.peers().is_empty() {
+                    let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
+                    for (domain, v) in peers::votes(f.peers(), &domains, &self.regions).await {
+                        if let Some(di) = f.domain_index(&domain) {
+                            f.input(di, Input::Votes(v), at);
+                        }
+                    }
+                }
+                for (di, actions) in f.on_health(&health, &self.regions, &pre, at) {
+                    let domain = f.domain_name(di).to_string();
+                    out.decisions.extend(actions.into_iter().map(|action| Decision {
+                        at,
+                        domain: domain.clone(),
+                        action,
+                    }));
+                }
+            }
+        }
+        out.policy = self.policy();
+        out.snapshot = Some(self.snapshot());
+        out
+    }
+
+    /// Webhook pages: every domain records each (a notice), then the engine re-evaluates
+    /// once for all of them.
+    pub async fn triggers(&mut self, pages: &[Trigger]) -> TickOutcome {
+        let at = self.clock.now();
+        let mut decisions = Vec::new();
+        for t in pages {
+            tracing::info!(service = %t.service, slo = %t.slo, region = %t.region, "Alertmanager page: re-evaluating from the source");
+            let Some(f) = self.failover.as_mut() else {
+                continue;
+            };
+            for di in 0..f.domains().len() {
+                let input = Input::AlertTrigger {
+                    region: t.region.clone(),
+                    slo: format!("{}/{}", t.service, t.slo),
+                };
+                let domain = f.domain_name(di).to_string();
+                decisions.extend(f.input(di, input, at).into_iter().map(|action| Decision {
+                    at,
+                    domain: domain.clone(),
+                    action,
+                }));
+            }
+        }
+        let mut out = self.evaluate(false).await;
+        decisions.append(&mut out.decisions);
+        out.decisions = decisions;
+        out
+    }
+
+    /// An operator command; returns the policy's actions (or why it cannot run).
+    pub fn operator(
+        &mut self,
+        domain: Option<&str>,
+        command: crate::policy::Command,
+    ) -> (Result<Vec<Action>, String>, TickOutcome) {
+        let at = self.clock.now();
+        let mut out = self.outcome(at, false);
+        let Some(f) = self.failover.as_mut() else {
+            return (Err("failover is not configured".into()), out);
+        };
+        let indices: Vec<usize> = match domain {
+            Some(d) => match f.domain_index(d) {
+                Some(i) => vec![i],
+                None => return (Err(format!("unknown failover domain {d:?}")), out),
+            },
+            None => (0..f.domains().len()).collect(),
+        };
+        let mut all = Vec::new();
+        for di in indices {
+            let actions = f.input(di, Input::Operator(command.clone()), at);
+            let name = f.domain_name(di).to_string();
+            out.decisions.extend(actions.iter().map(|a| Decision {
+                at,
+                domain: name.clone(),
+                action: a.clone(),
+            }));
+            // Approve by incident id: only the domain awaiting it answers meaningfully.
+            let blocked_only = actions.iter().all(|a| matches!(a, Action::Blocked { .. }));
+            if domain.is_some() || !blocked_only || all.is_empty() {
+                if !blocked_only {
+                    all.retain(|a| !matches!(a, Action::Blocked { .. }));
+                }
+                all.extend(actions);
+            }
+        }
+        out.policy = self.policy();
+        (Ok(all), out)
+    }
+
+    /// A runbook ended: feed the result to its policy; the steps become step calls.
+    pub fn finished(&mut self, done: &Finished) -> TickOutcome {
+        let at = self.clock.now();
+        let mut out = self.outcome(at, false);
+        if let Some(f) = self.failover.as_mut() {
+            let domain = f.domain_name(done.domain).to_string();
+            out.steps = done
+                .outcome
+                .steps
+                .iter()
+                .map(|(step, status, call)| StepCall {
+                    at,
+                    domain: domain.clone(),
+                    incident: done.incident,
+                    step: step.clone(),
+                    status: status.clone(),
+                    call: call.clone(),
+                })
+                .collect();
+            out.decisions = f
+                .finished(done, at)
+                .into_iter()
+                .map(|action| Decision {
+                    at,
+                    domain: domain.clone(),
+                    action,
+                })
+                .collect();
+        }
+        out.policy = self.policy();
+        out
+    }
+
+    fn take_finished(&mut self) -> Option<mpsc::UnboundedReceiver<Finished>> {
+        self.failover.as_mut().and_then(FailoverDriver::take_finished)
+    }
+}
+
+/// The AWS clients the configured runbooks need (none are created when no step uses AWS).
+async fn configured_backends(fo: &FailoverConfig, signals: Arc<SignalBoard>) -> Backends {
+    use crate::actuator::aws;
+    let mut b = Backends {
+        signals,
+        ..Default::default()
+    };
+    if fo.domains.iter().flat_map(|d| d.runbook.iter()).any(|s| s.needs_aws()) {
+        let conf = aws::sdk_config(&fo.aws_region).await;
+        b.sns = Some(Arc::new(aws::SdkSns(aws_sdk_sns::Client::new(&conf))));
+        b.route53 = Some(Arc::new(aws::SdkRoute53(aws_sdk_route53::Client::new(
+            &conf,
+        ))));
+        b.aurora = Some(Arc::new(aws::SdkAurora(aws_sdk_rds::Client::new(&conf))));
+    }
+    b
+}
+
+/// When the loop evaluates: every `interval` seconds from the start, until `until`
+/// (simulated runs end; `serve` runs until shut down).
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub interval: i64,
+    pub until: Option<i64>,
+}
+
+/// The loop: start (resume, backfill, first snapshot), then evaluate on schedule, serve
+/// operator calls first and coalesced webhook triggers next, and feed finished runbooks
+/// back, until `shutdown` resolves or the schedule ends. Returns the app for reports.
+pub async fn run<S: MetricsSource, T: Timer>(
+    mut app: App<S>,
+    timer: &T,
+    schedule: Schedule,
+    mut inbox: Inbox,
+    observer: &dyn Observer,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> App<S> {
+    tokio::pin!(shutdown);
+    let mut last_pct = 0;
+    let start = app.start(|done, total| {
+        let pct = done * 100 / total.max(1);
+        if pct >= last_pct + 25 {
+            last_pct = pct;
+            tracing::info!(done, total, "backfill progress");
+        }
+    });
+    let first = tokio::select! {
+        out = start => out,
+        _ = &mut shutdown => return app,
+    };
+    observer.observe(&first);
+    observer.ready();
+    let mut finished = app.take_finished();
+    let interval = schedule.interval.max(1);
+    let mut next = timer.now() + interval;
+    loop {
+        if schedule.until.is_some_and(|u| next > u) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(call) = inbox.operator.recv() => {
+                let (result, out) = app.operator(call.domain.as_deref(), call.command);
+                let _ = call.reply.send(result);
+                let out = settle(&mut app, timer, &mut finished, out).await;
+                observer.observe(&out);
+            }
+            Some(done) = recv(&mut finished), if !timer.simulated() => {
+                observer.observe(&app.finished(&done));
+            }
+            Some(t) = inbox.triggers.recv() => {
+                // Coalesce: one re-evaluation answers every page queued meanwhile.
+                let mut pending = vec![t];
+                while let Ok(more) = inbox.triggers.try_recv() {
+                    if !pending.contains(&more) {
+                        pending.push(more);
+                    }
+                }
+                observer.observe(&app.triggers(&pending).await);
+            }
+            _ = timer.wait_until(next) => {
+                let out = app.evaluate(true).await;
+                let out = settle(&mut app, timer, &mut finished, out).await;
+                observer.observe(&out);
+                next += interval;
+                // A wall clock that fell behind (a slow source) skips, never bursts.
+                let now = timer.now();
+                if next <= now {
+                    next = now + interval;
+                }
+            }
+        }
+    }
+    tracing::info!("engine stopped");
+    app
+}
+
+/// In simulated time a runbook takes no time: wait for the ones this pass started and
+/// fold their steps and the policy's answer into the same outcome.
+async fn settle<S: MetricsSource, T: Timer>(
+    app: &mut App<S>,
+    timer: &T,
+    finished: &mut Option<mpsc::UnboundedReceiver<Finished>>,
+    mut out: TickOutcome,
+) -> TickOutcome {
+    if !timer.simulated() {
+        return out;
+    }
+    let started = out
+        .decisions
+        .iter()
+        .filter(|d| matches!(d.action, Action::StartFailover { .. }))
+        .count();
+    for _ in 0..started {
+        let Some(done) = recv(finished).await else {
+            break;
+        };
+        let more = app.finished(&done);
+        out.steps.extend(more.steps);
+        out.decisions.extend(more.decisions);
+        out.policy = more.policy;
+    }
+    out
+}
+
+async fn recv(rx: &mut Option<mpsc::UnboundedReceiver<Finished>>) -> Option<Finished> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `backtest --config`: backfill to `start`, then replay `(start, end]` from the source at
+/// the fine step through the same engine the tick uses; no decisions.
+pub async fn replay<S: MetricsSource>(
+    cfg: &Config,
+    services: &[Service],
+    source: S,
+    start: i64,
+    end: i64,
+) -> Result<crate::backtest::Report, AppError> {
+    let clock: Arc<dyn Clock> = Arc::new(crate::clock::FixedClock(start));
+    let mut app = App::from_config(cfg, services, source, clock, Purpose::Evaluate).await?;
+    app.start(|_, _| {}).await;
+    let alerts = app.engine.replay(start, end).await;
+    Ok(crate::backtest::Report {
+        alerts,
+        final_rows: crate::backtest::final_rows(app.engine.streams()),
+        stats: crate::backtest::Stats {
+            start,
+            end,
+            ..Default::default()
+        },
+    })
+}

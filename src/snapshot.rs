@@ -1,0 +1,191 @@
+//! What the engine knows at one evaluation, as typed rows: the JSON of `/api/v1/status`
+//! and `eval --output json`, the dashboard's data, and the typed per-stream health the
+//! failover policy is built from. No I/O and no logic beyond shaping: it sits low so the
+//! engine writes it and the app, the server and the binary read it without importing
+//! each other.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::{format_time, FinalRow};
+use crate::burn::streams::TierState;
+use crate::slo::Severity;
+
+/// How complete a stream's data is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum DataStatus {
+    Complete,
+    Degraded(String),
+    NoData,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierRow {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub tier: TierState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamRow {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    pub data: DataStatus,
+    pub page_firing: bool,
+    pub ticket_firing: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionRow {
+    pub region: String,
+    /// active, standby, or other (seen in data but not configured).
+    pub role: String,
+    /// healthy, burning (a page tier holds), degraded (incomplete data) or no_data.
+    pub state: String,
+    /// SLOs burning in this region.
+    pub burning: Vec<String>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Everything the engine knows at one evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    #[serde(serialize_with = "rfc3339")]
+    pub at: i64,
+    pub active_region: Option<String>,
+    #[serde(rename = "final")]
+    pub final_rows: Vec<FinalRow>,
+    pub tiers: Vec<TierRow>,
+    pub streams: Vec<StreamRow>,
+    pub regions: Vec<RegionRow>,
+    pub query_latency: Latency,
+    pub evaluation_latency: Latency,
+    pub queries_per_evaluation: usize,
+}
+
+fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*ts))
+}
+
+
+/// One (SLO, region) stream's health as the policy needs it: typed, straight from the
+/// engine's state (never parsed back from display rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamHealth {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    pub data: DataStatus,
+    /// Severities of the tiers that hold now.
+    pub holding: Vec<Severity>,
+}
+
+impl StreamHealth {
+    /// `service/slo`, the form failover domains name their gating SLOs in.
+    pub fn slo_id(&self) -> String {
+        format!("{}/{}", self.service, self.slo)
+    }
+
+    pub fn holds(&self, severity: Severity) -> bool {
+        self.holding.contains(&severity)
+    }
+}
+
+/// The part of `/api/v1/status` that `sloguard status` prints, decoded into types.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusView {
+    /// RFC 3339 time of the evaluation.
+    pub at: String,
+    pub active_region: Option<String>,
+    pub regions: Vec<RegionRow>,
+    pub streams: Vec<StreamRow>,
+}
+
+impl StatusView {
+    /// The terminal form of a status: one line per region, then per stream.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "evaluation at {} (active {})\n",
+            self.at,
+            self.active_region.as_deref().unwrap_or("-")
+        );
+        for r in &self.regions {
+            let _ = writeln!(out, "  region {:<16} {:<8} {}", r.region, r.role, r.state);
+        }
+        for s in &self.streams {
+            let _ = writeln!(
+                out,
+                "  {}/{} {}: page {} ticket {} data {}",
+                s.service,
+                s.slo,
+                s.region,
+                s.page_firing,
+                s.ticket_firing,
+                s.data.label()
+            );
+        }
+        out
+    }
+}
+
+impl DataStatus {
+    /// A short human form: `complete`, `no data`, `degraded: <reason>`.
+    pub fn label(&self) -> String {
+        match self {
+            DataStatus::Complete => "complete".into(),
+            DataStatus::NoData => "no data".into(),
+            DataStatus::Degraded(e) => format!("degraded: {e}"),
+        }
+    }
+}
+
+/// The terminal form of a snapshot (`eval`): regions, streams, then every window's burn.
+pub fn render(s: &Snapshot) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "evaluation at {} ({} queries per evaluation)",
+        format_time(s.at),
+        s.queries_per_evaluation
+    );
+    for r in &s.regions {
+        let burning = if r.burning.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.burning.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  region {:<16} {:<8} {}{burning}",
+            r.region, r.role, r.state
+        );
+    }
+    for st in &s.streams {
+        let _ = writeln!(
+            out,
+            "  {}/{} {}: page {} ticket {} data {}",
+            st.service,
+            st.slo,
+            st.region,
+            st.page_firing,
+            st.ticket_firing,
+            st.data.label()
+        );
+    }
+    out.push('\n');
+    out.push_str(&crate::backtest::render_final_table(&s.final_rows));
+    out
+}
