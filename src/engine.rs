@@ -19,9 +19,7 @@ use crate::config::{EvaluationConfig, RegionsConfig};
 use crate::promql::SliTemplate;
 use crate::query::{MetricsSource, QueryError, QueryResult};
 use crate::slo::{RegionalSli, Service, Severity};
-use crate::snapshot::{
-    DataStatus, Latency, RegionRow, Snapshot, StreamHealth, StreamRow, TierRow,
-};
+use crate::snapshot::{DataStatus, Latency, RegionRow, Snapshot, StreamHealth, StreamRow, TierRow};
 use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]
@@ -459,9 +457,9 @@ impl<S: MetricsSource> Engine<S> {
     pub async fn precondition(&mut self, query: &str, at: i64) -> Option<bool> {
         let started = self.clock.monotonic();
         let r = self.source.instant(query, at, true).await;
-        let _ = self.query_hist.record(
-            (self.clock.monotonic().saturating_sub(started).as_secs_f64() * 1e6) as u64,
-        );
+        let _ = self
+            .query_hist
+            .record((self.clock.monotonic().saturating_sub(started).as_secs_f64() * 1e6) as u64);
         match r {
             Ok(r) if !r.degraded => {
                 let values: Vec<f64> = r
@@ -646,4 +644,3 @@ impl<S: MetricsSource> Engine<S> {
         }
     }
 }
-

@@ -55,7 +55,11 @@ pub fn evaluation_for(
     preconditions: BTreeMap<String, Option<bool>>,
 ) -> Evaluation {
     let gating = |h: &StreamHealth| domain.slos.is_empty() || domain.slos.contains(&h.slo_id());
-    let mut gated_slos: Vec<String> = health.iter().filter(|h| gating(h)).map(StreamHealth::slo_id).collect();
+    let mut gated_slos: Vec<String> = health
+        .iter()
+        .filter(|h| gating(h))
+        .map(StreamHealth::slo_id)
+        .collect();
     gated_slos.sort();
     gated_slos.dedup();
     let mut out = BTreeMap::new();

@@ -267,6 +267,35 @@ impl Journal {
     }
 }
 
+/// The terminal form of incidents (`sloguard incidents`): one line each, then its steps.
+pub fn render_incidents(rows: &[IncidentRow]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for i in rows {
+        let _ = writeln!(
+            out,
+            "incident {} [{}{}{}] {}: {} -> {} opened {}: {}",
+            i.id,
+            i.status,
+            if i.dry_run { ", dry run" } else { "" },
+            if i.chaos { ", chaos drill" } else { "" },
+            i.domain,
+            i.from,
+            i.to,
+            crate::backtest::format_time(i.opened_at),
+            i.reason
+        );
+        for st in &i.steps {
+            let _ = writeln!(
+                out,
+                "  step {} {} ({}) attempt {}: {} {}",
+                st.index, st.name, st.kind, st.attempt, st.status, st.detail
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,33 +346,4 @@ mod tests {
         assert_eq!(j.incidents(10).unwrap()[0].status, "done");
         assert_eq!(j.decisions(10).unwrap()[0].3, "failover");
     }
-}
-
-/// The terminal form of incidents (`sloguard incidents`): one line each, then its steps.
-pub fn render_incidents(rows: &[IncidentRow]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for i in rows {
-        let _ = writeln!(
-            out,
-            "incident {} [{}{}{}] {}: {} -> {} opened {}: {}",
-            i.id,
-            i.status,
-            if i.dry_run { ", dry run" } else { "" },
-            if i.chaos { ", chaos drill" } else { "" },
-            i.domain,
-            i.from,
-            i.to,
-            crate::backtest::format_time(i.opened_at),
-            i.reason
-        );
-        for st in &i.steps {
-            let _ = writeln!(
-                out,
-                "  step {} {} ({}) attempt {}: {} {}",
-                st.index, st.name, st.kind, st.attempt, st.status, st.detail
-            );
-        }
-    }
-    out
 }

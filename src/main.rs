@@ -86,10 +86,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(code(false));
             };
             let slos: usize = services.iter().map(|s| s.slos.len()).sum();
-            println!("OK: {} service(s), {slos} SLO(s) in {} are valid", services.len(), specs.display());
+            println!(
+                "OK: {} service(s), {slos} SLO(s) in {} are valid",
+                services.len(),
+                specs.display()
+            );
             Ok(code(true))
         }
-        Command::Generate { specs, out, check, format, sync_wave, namespace } => {
+        Command::Generate {
+            specs,
+            out,
+            check,
+            format,
+            sync_wave,
+            namespace,
+        } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(code(false));
             };
@@ -97,7 +108,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RuleFormat::Prometheus => Format::Prometheus,
                 RuleFormat::PrometheusOperator => Format::PrometheusOperator,
             };
-            let generated = rulegen::generate(&services, &Options { format, sync_wave, namespace })?;
+            let generated = rulegen::generate(
+                &services,
+                &Options {
+                    format,
+                    sync_wave,
+                    namespace,
+                },
+            )?;
             for w in &generated.warnings {
                 eprintln!("warning: {w}");
             }
@@ -119,10 +137,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             files::apply(&out, &generated.files, &plan)?;
             let (c, r) = (plan.changed.len(), plan.stale.len());
-            println!("wrote {n} file(s) to {} ({c} changed, {r} removed)", out.display());
+            println!(
+                "wrote {n} file(s) to {} ({c} changed, {r} removed)",
+                out.display()
+            );
             Ok(code(true))
         }
-        Command::Backtest { specs, data, config, start, end, output, step, k, lateness } => {
+        Command::Backtest {
+            specs,
+            data,
+            config,
+            start,
+            end,
+            output,
+            step,
+            k,
+            lateness,
+        } => {
             let report = if let Some(config) = config {
                 let (Some(start), Some(end)) = (start, end) else {
                     anyhow::bail!("--config needs --start and --end");
@@ -133,15 +164,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let source = ThanosClient::new(cfg.source.clone())?;
                 rt.block_on(app::replay(&cfg, &services, source, start, end))?
             } else {
-                let data = data.context("backtest needs --data FILE, or --config with --start and --end")?;
+                let data =
+                    data.context("backtest needs --data FILE, or --config with --start and --end")?;
                 let Some(services) = load_specs(&specs)? else {
                     return Ok(code(false));
                 };
                 let secs = |flag: &str, v: &str| -> anyhow::Result<i64> {
-                    Ok(sloguard::window::Window::parse(v).with_context(|| format!("--{flag}"))?.secs() as i64)
+                    Ok(sloguard::window::Window::parse(v)
+                        .with_context(|| format!("--{flag}"))?
+                        .secs() as i64)
                 };
-                let opts = backtest::Options { step: secs("step", &step)?, k, lateness: secs("lateness", &lateness)?, ..Default::default() };
-                let text = std::fs::read_to_string(&data).with_context(|| format!("reading {}", data.display()))?;
+                let opts = backtest::Options {
+                    step: secs("step", &step)?,
+                    k,
+                    lateness: secs("lateness", &lateness)?,
+                    ..Default::default()
+                };
+                let text = std::fs::read_to_string(&data)
+                    .with_context(|| format!("reading {}", data.display()))?;
                 let big = text.len() > 64 << 20;
                 let mut last = 0;
                 backtest::run(&services, &text, &opts, |done, total| {
@@ -161,11 +201,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Eval { config, at, output } => {
             let (cfg, services) = load_config(&config)?;
-            let at = at.map(|t| parse_time(&t)).transpose()?.unwrap_or_else(app::clock::wall_now);
+            let at = at
+                .map(|t| parse_time(&t))
+                .transpose()?
+                .unwrap_or_else(app::clock::wall_now);
             let clock = Arc::new(sloguard::clock::FixedClock(at));
             let source = ThanosClient::new(cfg.source.clone())?;
             let snap = rt.block_on(async {
-                let mut app = app::App::from_config(&cfg, &services, source, clock, Purpose::Evaluate).await?;
+                let mut app =
+                    app::App::from_config(&cfg, &services, source, clock, Purpose::Evaluate)
+                        .await?;
                 let out = app
                     .start(|done, total| {
                         if total > 8 && done % (total / 4).max(1) == 0 {
@@ -179,7 +224,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Output::Json => json(&snap)?,
                 Output::Text => print!("{}", snapshot::render(&snap)),
             }
-            let degraded = snap.streams.iter().filter(|s| matches!(s.data, snapshot::DataStatus::Degraded(_))).count();
+            let degraded = snap
+                .streams
+                .iter()
+                .filter(|s| matches!(s.data, snapshot::DataStatus::Degraded(_)))
+                .count();
             if snap.streams.is_empty() || degraded == snap.streams.len() {
                 eprintln!("error: no complete SLI data from {}", cfg.source.url);
                 return Ok(ExitCode::from(2));
@@ -210,18 +259,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Incidents { config, output } => {
             let cfg = config::load(&config)?;
-            let fo = cfg.failover.as_ref().context("the configuration has no failover section (no journal)")?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section (no journal)")?;
             let rows = journal::Journal::open(&fo.journal)?.incidents(100)?;
             match output {
                 Output::Json => json(&rows)?,
-                Output::Text if rows.is_empty() => println!("no incidents in {}", fo.journal.display()),
+                Output::Text if rows.is_empty() => {
+                    println!("no incidents in {}", fo.journal.display())
+                }
                 Output::Text => print!("{}", journal::render_incidents(&rows)),
             }
             Ok(code(true))
         }
         Command::IamPolicy { config } => {
             let cfg = config::load(&config)?;
-            let fo = cfg.failover.as_ref().context("the configuration has no failover section")?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section")?;
             let steps: Vec<_> = fo.domains.iter().flat_map(|d| d.runbook.iter()).collect();
             json(&sloguard::actuator::iam_policy(&steps))?;
             Ok(code(true))
@@ -234,79 +291,162 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code(true))
         }
         Command::Status { url, output } => {
-            let (status, body) = rt.block_on(api_call(reqwest::Method::GET, &format!("{url}/api/v1/status"), None, None))?;
+            let (status, body) = rt.block_on(api_call(
+                reqwest::Method::GET,
+                &format!("{url}/api/v1/status"),
+                None,
+                None,
+            ))?;
             anyhow::ensure!(status == 200, "{url}: HTTP {status}: {body}");
             match output {
                 Output::Json => println!("{body}"),
                 Output::Text => {
-                    let view: snapshot::StatusView = serde_json::from_str(&body).with_context(|| format!("{url}/api/v1/status"))?;
+                    let view: snapshot::StatusView = serde_json::from_str(&body)
+                        .with_context(|| format!("{url}/api/v1/status"))?;
                     print!("{}", view.render());
                 }
             }
             Ok(code(true))
         }
-        Command::Failover { url, domain, target, reason, force, token } => {
+        Command::Failover {
+            url,
+            domain,
+            target,
+            reason,
+            force,
+            token,
+        } => {
             let body = serde_json::json!({"domain": domain, "target": target, "reason": reason, "force": force});
             operator_call(&rt, &url, "/api/v1/failover", body, &token)
         }
-        Command::Approve { url, incident, token } => {
-            operator_call(&rt, &url, &format!("/api/v1/approve/{incident}"), serde_json::json!({}), &token)
-        }
-        Command::Rearm { url, domain, token } => {
-            operator_call(&rt, &url, "/api/v1/rearm", serde_json::json!({"domain": domain}), &token)
-        }
-        Command::Failback { url, domain, target, reason, token } => {
+        Command::Approve {
+            url,
+            incident,
+            token,
+        } => operator_call(
+            &rt,
+            &url,
+            &format!("/api/v1/approve/{incident}"),
+            serde_json::json!({}),
+            &token,
+        ),
+        Command::Rearm { url, domain, token } => operator_call(
+            &rt,
+            &url,
+            "/api/v1/rearm",
+            serde_json::json!({"domain": domain}),
+            &token,
+        ),
+        Command::Failback {
+            url,
+            domain,
+            target,
+            reason,
+            token,
+        } => {
             let body = serde_json::json!({"domain": domain, "target": target, "reason": reason});
             operator_call(&rt, &url, "/api/v1/failback", body, &token)
         }
-        Command::Demo { scenario, speed, listen, exit_when_done, verbose: _ } => {
-            anyhow::ensure!(speed > 0.0 && speed <= 1e6, "--speed {speed} must be more than 0 and at most 1000000");
+        Command::Demo {
+            scenario,
+            speed,
+            listen,
+            exit_when_done,
+            verbose: _,
+        } => {
+            anyhow::ensure!(
+                speed > 0.0 && speed <= 1e6,
+                "--speed {speed} must be more than 0 and at most 1000000"
+            );
             let start = app::clock::wall_now() / 60 * 60;
             let (sc, drill, services) = drill::prepare(scenario.as_deref(), None, start)?;
             let pace = std::time::Duration::from_secs_f64(drill.step() as f64 / speed);
             let passed = rt.block_on(async {
                 let (clock, schedule) = drill::timing(&drill, Some(pace));
                 let app = drill::app(&drill, &services, clock.clone()).await?;
-                let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
                 let url = format!("http://{}", listener.local_addr()?);
-                println!("sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status", sc.name);
+                println!(
+                    "sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status",
+                    sc.name
+                );
                 let collector = drill::Collector::new(&drill);
                 let timeline = drill::Timeline { start: drill.start };
                 let both = app::Observers(vec![&collector, &timeline]);
                 let linger = async {
                     if !exit_when_done {
-                        println!("scenario finished; Ctrl-C to stop (the dashboard stays at {url}/)");
+                        println!(
+                            "scenario finished; Ctrl-C to stop (the dashboard stays at {url}/)"
+                        );
                         shutdown_signal().await;
                     }
                 };
-                let app = sloguard::server::serve(app, clock.as_ref(), schedule, listener, Default::default(), true, &both, stop_on_signal(), linger).await;
+                let app = sloguard::server::serve(
+                    app,
+                    clock.as_ref(),
+                    schedule,
+                    listener,
+                    Default::default(),
+                    true,
+                    &both,
+                    stop_on_signal(),
+                    linger,
+                )
+                .await;
                 let report = drill::finish(&sc, &app, &services, collector)?;
                 for (name, ok, detail) in &report.expectations {
-                    println!("expect {name}: {} ({detail})", if *ok { "ok" } else { "FAILED" });
+                    println!(
+                        "expect {name}: {} ({detail})",
+                        if *ok { "ok" } else { "FAILED" }
+                    );
                 }
                 println!("demo finished: {} failover(s)", report.failovers.len());
                 anyhow::Ok(report.passed)
             })?;
             Ok(code(passed || !exit_when_done))
         }
-        Command::Gameday { scenario, config, output } => {
-            let (sc, drill, services) = drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
+        Command::Gameday {
+            scenario,
+            config,
+            output,
+        } => {
+            let (sc, drill, services) =
+                drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
             let started = std::time::Instant::now();
             let report = match output {
                 Output::Json => rt.block_on(drill::run(&sc, &drill, &services, &drill::Quiet))?,
                 Output::Text => {
-                    println!("GameDay {:?} [chaos]: {}s simulated, one evaluation every {}s", sc.name, drill.duration, drill.step());
-                    rt.block_on(drill::run(&sc, &drill, &services, &drill::Timeline { start: drill.start }))?
+                    println!(
+                        "GameDay {:?} [chaos]: {}s simulated, one evaluation every {}s",
+                        sc.name,
+                        drill.duration,
+                        drill.step()
+                    );
+                    rt.block_on(drill::run(
+                        &sc,
+                        &drill,
+                        &services,
+                        &drill::Timeline { start: drill.start },
+                    ))?
                 }
             };
             match output {
                 Output::Json => json(&report)?,
                 Output::Text => {
                     for (name, ok, detail) in &report.expectations {
-                        println!("expect {name}: {} ({detail})", if *ok { "ok" } else { "FAILED" });
+                        println!(
+                            "expect {name}: {} ({detail})",
+                            if *ok { "ok" } else { "FAILED" }
+                        );
                     }
                     let wall = started.elapsed().as_secs_f64();
-                    println!("{} in {} evaluations, {wall:.2}s wall", if report.passed { "PASSED" } else { "FAILED" }, report.steps);
+                    println!(
+                        "{} in {} evaluations, {wall:.2}s wall",
+                        if report.passed { "PASSED" } else { "FAILED" },
+                        report.steps
+                    );
                 }
             }
             Ok(code(report.passed))
@@ -321,14 +461,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn api_call(method: reqwest::Method, url: &str, body: Option<serde_json::Value>, token: Option<String>) -> anyhow::Result<(u16, String)> {
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(35)).build()?;
+async fn api_call(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<serde_json::Value>,
+    token: Option<String>,
+) -> anyhow::Result<(u16, String)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(35))
+        .build()?;
     let mut req = client.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let resp = req.send().await.with_context(|| format!("calling {url}"))?;
     let status = resp.status().as_u16();
@@ -336,11 +485,28 @@ async fn api_call(method: reqwest::Method, url: &str, body: Option<serde_json::V
 }
 
 /// A mutating operator call; exit 0 when accepted, 1 when the guards refused it.
-fn operator_call(rt: &tokio::runtime::Runtime, url: &str, path: &str, body: serde_json::Value, token: &sloguard::cli::TokenArgs) -> anyhow::Result<ExitCode> {
-    let file = token.token_file.as_ref().context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
-    let secret = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
+fn operator_call(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    path: &str,
+    body: serde_json::Value,
+    token: &sloguard::cli::TokenArgs,
+) -> anyhow::Result<ExitCode> {
+    let file = token
+        .token_file
+        .as_ref()
+        .context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .trim()
+        .to_string();
     let target = format!("{}{path}", url.trim_end_matches('/'));
-    let (status, text) = rt.block_on(api_call(reqwest::Method::POST, &target, Some(body), Some(secret)))?;
+    let (status, text) = rt.block_on(api_call(
+        reqwest::Method::POST,
+        &target,
+        Some(body),
+        Some(secret),
+    ))?;
     println!("{text}");
     match status {
         200 => Ok(code(true)),
@@ -380,14 +546,25 @@ fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
     }
-    let t = humantime::parse_rfc3339_weak(s).with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
+    let t = humantime::parse_rfc3339_weak(s)
+        .with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
     Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet_demo = matches!(cli.command, Command::Demo { verbose: false, .. } | Command::Gameday { .. });
-    init_logging(cli.log_format, if quiet_demo { tracing::Level::WARN } else { tracing::Level::INFO });
+    let quiet_demo = matches!(
+        cli.command,
+        Command::Demo { verbose: false, .. } | Command::Gameday { .. }
+    );
+    init_logging(
+        cli.log_format,
+        if quiet_demo {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        },
+    );
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

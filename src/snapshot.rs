@@ -78,7 +78,6 @@ fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ts))
 }
 
-
 /// One (SLO, region) stream's health as the policy needs it: typed, straight from the
 /// engine's state (never parsed back from display rows).
 #[derive(Debug, Clone, PartialEq)]

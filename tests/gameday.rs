@@ -1,6 +1,9 @@
 //! Every shipped GameDay scenario (`tests/gameday/*.yaml`) runs through the real engine,
 //! policy and dry-run runbook and passes with the decision it expects; the JSON report
 //! follows the contract; a failed expectation exits 1.
+// Test harness code waits on real servers in wall time; the clock lint guards the
+// library below the app layer, not the harness.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -65,7 +68,23 @@ fn primary_outage_report_contract() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|a| a["action"] == "start_failover" && a["dry_run"] == true));
+        .any(|a| a["action"] == "start_failover" && a["at"] == at));
+    // The runbook ran on dry-run backends at the decision's simulated time: each step
+    // recorded the exact call it would make, in order.
+    let calls = r["calls"].as_array().unwrap();
+    let steps: Vec<&str> = calls.iter().map(|c| c["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["page-oncall", "shift-traffic"], "{calls:?}");
+    for c in calls {
+        assert_eq!(
+            (c["status"].as_str(), c["at"].as_i64()),
+            (Some("dry_run"), Some(at)),
+            "{c}"
+        );
+    }
+    assert!(calls[0]["call"]
+        .as_str()
+        .unwrap()
+        .starts_with("sns:Publish"));
     let burnt = r["budget"]
         .as_array()
         .unwrap()
@@ -100,4 +119,138 @@ fn failed_expectation_exits_one() {
     let (code, r) = gameday(&path);
     assert_eq!(code, 1);
     assert_eq!(r["passed"], false);
+}
+
+#[test]
+fn rehearses_a_real_config_with_its_runbook_recorded() {
+    let o = run(sloguard().current_dir(repo()).args([
+        "gameday",
+        "--output",
+        "json",
+        "--config",
+        "sloguard.example.yaml",
+        "--scenario",
+        "tests/gameday/primary-outage.yaml",
+    ]));
+    let r: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(o.status.code(), Some(0), "{r:#}");
+    let f = &r["failovers"][0];
+    assert_eq!(
+        (f["from"].as_str(), f["to"].as_str()),
+        (Some("us-east-1"), Some("eu-west-1"))
+    );
+    // The example config's domain and every step of its runbook, as exact calls.
+    let calls = r["calls"].as_array().unwrap();
+    let steps: Vec<&str> = calls.iter().map(|c| c["step"].as_str().unwrap()).collect();
+    assert_eq!(
+        steps,
+        [
+            "page-oncall",
+            "promote-database",
+            "shift-traffic",
+            "shift-traffic-records",
+            "argocd-sync",
+            "dr-script"
+        ],
+        "{calls:?}"
+    );
+    assert!(calls
+        .iter()
+        .all(|c| c["domain"] == "web" && c["status"] == "dry_run"));
+    let call = |i: usize| calls[i]["call"].as_str().unwrap().to_string();
+    assert!(
+        call(1).starts_with("rds:SwitchoverGlobalCluster"),
+        "{}",
+        call(1)
+    );
+    assert!(
+        call(1).contains("arn:aws:rds:eu-west-1:123456789012:cluster:saas-euw1"),
+        "{}",
+        call(1)
+    );
+    assert!(
+        call(3).starts_with("route53:ChangeResourceRecordSets"),
+        "{}",
+        call(3)
+    );
+
+    // The text report lists the recorded calls too.
+    let o = run(sloguard().current_dir(repo()).args([
+        "gameday",
+        "--config",
+        "sloguard.example.yaml",
+        "--scenario",
+        "tests/gameday/primary-outage.yaml",
+    ]));
+    let out = text(&o);
+    assert!(
+        out.contains("rds:SwitchoverGlobalCluster") && out.contains("PASSED"),
+        "{out}"
+    );
+}
+
+fn scenario_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("tests/gameday/primary-outage.yaml"))
+        .unwrap()
+        .replace(
+            "specs: ../../slo-specs",
+            &format!("specs: {}", repo().join("slo-specs").display()),
+        )
+        .replace("traffic:", &format!("{config}traffic:"));
+    let path = dir.path().join("s.yaml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn scenario_config_keys_are_the_engine_configs_and_unknown_ones_are_named() {
+    let (_d, path) = scenario_with("config:\n  failover:\n    polcy: {consecutive: 3}\n");
+    let o = run(sloguard().args(["gameday", "--scenario"]).arg(&path));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("polcy"), "{}", text(&o));
+
+    // Shorthand and full shape mean the same: the failover waits for 6 evaluations.
+    let mut at = Vec::new();
+    for config in [
+        "config:\n  policy: {consecutive: 6}\n",
+        "config:\n  failover: {policy: {consecutive: 6}}\n",
+    ] {
+        let (_d, path) = scenario_with(config);
+        let (code, r) = gameday(&path);
+        assert_eq!(code, 0, "{r:#}");
+        at.push(r["failovers"][0]["at"].as_i64().unwrap());
+    }
+    assert_eq!(at[0], at[1]);
+    let (_d, path) = scenario_with("");
+    let (_, r) = gameday(&path);
+    assert_eq!(
+        at[0] - r["failovers"][0]["at"].as_i64().unwrap(),
+        40,
+        "4 more 10 s evaluations"
+    );
+}
+
+#[test]
+fn a_zero_step_or_endless_duration_is_refused() {
+    for (from, to) in [
+        ("step: 10s", "step: 0s"),
+        ("duration: 2h", "duration: 100000y"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = std::fs::read_to_string(repo().join("tests/gameday/primary-outage.yaml"))
+            .unwrap()
+            .replace(
+                "specs: ../../slo-specs",
+                &format!("specs: {}", repo().join("slo-specs").display()),
+            )
+            .replace(from, to);
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, scenario).unwrap();
+        let o = run(sloguard().args(["gameday", "--scenario"]).arg(&path));
+        assert_eq!(o.status.code(), Some(2), "{to}: {}", text(&o));
+        let field = to.split(':').next().unwrap();
+        assert!(text(&o).contains(field), "{to}: {}", text(&o));
+    }
 }

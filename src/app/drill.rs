@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::clock::SimClock;
-use super::{AlertChange, App, AppError, Decision, Observer, Purpose, Schedule, StepCall, TickOutcome};
+use super::{
+    AlertChange, App, AppError, Decision, Observer, Purpose, Schedule, StepCall, TickOutcome,
+};
 use crate::policy::Action;
 use crate::sim::gameday::{secs, Drill, ExpectFailover, GamedayError, Scenario, SimSource};
 use crate::slo::{Service, Severity};
@@ -55,7 +57,9 @@ pub fn prepare(
         (Some(s), _) if s.is_absolute() => Some(s.clone()),
         (Some(s), _) => Some(scenario_dir.join(s)),
         (None, Some(_)) => Some(config.specs.clone()),
-        (None, None) => Some(PathBuf::from("slo-specs")).filter(|p| p.is_dir() || scenario.is_some()),
+        (None, None) => {
+            Some(PathBuf::from("slo-specs")).filter(|p| p.is_dir() || scenario.is_some())
+        }
     };
     let services = match specs {
         Some(dir) => crate::slo::load_dir(&dir)?,
@@ -102,7 +106,6 @@ pub struct Report {
     pub simulated_secs: i64,
     pub steps: u64,
 }
-
 
 /// Checks the scenario's expectations against a finished report.
 pub fn check(s: &Scenario, r: &mut Report) -> Result<(), GamedayError> {
@@ -256,7 +259,15 @@ pub async fn run(
     let collector = Collector::new(drill);
     let (_outbox, inbox) = super::inbox();
     let both = super::Observers(vec![&collector, observer]);
-    let app = super::run(app, clock.as_ref(), schedule, inbox, &both, std::future::pending()).await;
+    let app = super::run(
+        app,
+        clock.as_ref(),
+        schedule,
+        inbox,
+        &both,
+        std::future::pending(),
+    )
+    .await;
     finish(scenario, &app, services, collector)
 }
 
@@ -334,7 +345,10 @@ impl Observer for Timeline {
             }
         }
         for c in &out.steps {
-            println!("{t}  step      {:<8}  {} [{}]: {}", c.domain, c.step, c.status, c.call);
+            println!(
+                "{t}  step      {:<8}  {} [{}]: {}",
+                c.domain, c.step, c.status, c.call
+            );
         }
         if out.scheduled && (out.at - self.start) % 600 == 0 {
             if let Some(snap) = &out.snapshot {

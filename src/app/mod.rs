@@ -307,7 +307,11 @@ impl<S: MetricsSource> App<S> {
     /// one source of truth for "active".
     fn snapshot(&self) -> Snapshot {
         let mut snap = self.engine.snapshot();
-        if let Some(p) = self.failover.as_ref().and_then(|f| f.states().first().cloned()) {
+        if let Some(p) = self
+            .failover
+            .as_ref()
+            .and_then(|f| f.states().first().cloned())
+        {
             snap.active_region = Some(p.active.clone());
             for r in &mut snap.regions {
                 r.role = if r.region == p.active {
@@ -369,11 +373,12 @@ impl<S: MetricsSource> App<S> {
                 }
                 for (di, actions) in f.on_health(&health, &self.regions, &pre, at) {
                     let domain = f.domain_name(di).to_string();
-                    out.decisions.extend(actions.into_iter().map(|action| Decision {
-                        at,
-                        domain: domain.clone(),
-                        action,
-                    }));
+                    out.decisions
+                        .extend(actions.into_iter().map(|action| Decision {
+                            at,
+                            domain: domain.clone(),
+                            action,
+                        }));
                 }
             }
         }
@@ -485,7 +490,9 @@ impl<S: MetricsSource> App<S> {
     }
 
     fn take_finished(&mut self) -> Option<mpsc::UnboundedReceiver<Finished>> {
-        self.failover.as_mut().and_then(FailoverDriver::take_finished)
+        self.failover
+            .as_mut()
+            .and_then(FailoverDriver::take_finished)
     }
 }
 
@@ -496,7 +503,12 @@ async fn configured_backends(fo: &FailoverConfig, signals: Arc<SignalBoard>) -> 
         signals,
         ..Default::default()
     };
-    if fo.domains.iter().flat_map(|d| d.runbook.iter()).any(|s| s.needs_aws()) {
+    if fo
+        .domains
+        .iter()
+        .flat_map(|d| d.runbook.iter())
+        .any(|s| s.needs_aws())
+    {
         let conf = aws::sdk_config(&fo.aws_region).await;
         b.sns = Some(Arc::new(aws::SdkSns(aws_sdk_sns::Client::new(&conf))));
         b.route53 = Some(Arc::new(aws::SdkRoute53(aws_sdk_route53::Client::new(

@@ -37,18 +37,20 @@ pub async fn run_for_config(cfg: &Config, apply: bool) -> Result<String, Route53
     let mut out = String::new();
     for d in &fo.domains {
         let Some(setup) = &d.route53 else { continue };
-        let plan = route53_setup::plan(&d.name, &active, &standby, fo.policy.quorum as usize, setup)
-            .map_err(|e| problem(&format!("failover.domains {}: {e}", d.name)))?;
+        let plan =
+            route53_setup::plan(&d.name, &active, &standby, fo.policy.quorum as usize, setup)
+                .map_err(|e| problem(&format!("failover.domains {}: {e}", d.name)))?;
         out.push_str(&route53_setup::render(&plan, setup));
         if apply {
             let conf = crate::actuator::aws::sdk_config(&fo.aws_region).await;
             let client = aws_sdk_route53::Client::new(&conf);
-            let (ids, calculated) = route53_setup::apply(&client, &plan, setup)
-                .await
-                .map_err(|message| Route53Error::Apply {
-                    domain: d.name.clone(),
-                    message,
-                })?;
+            let (ids, calculated) =
+                route53_setup::apply(&client, &plan, setup)
+                    .await
+                    .map_err(|message| Route53Error::Apply {
+                        domain: d.name.clone(),
+                        message,
+                    })?;
             out.push_str(&format!(
                 "applied: replica health checks {}, quorum check {calculated}\n",
                 ids.join(", ")

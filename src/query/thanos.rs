@@ -6,7 +6,7 @@
 //! a response size limit.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -97,7 +97,10 @@ impl ThanosClient {
             .to_string(),
         ));
         let budget = Duration::from_secs(self.cfg.timeout.secs() + 2);
-        let started = Instant::now();
+        // The retry budget as a timer, not a clock read: a backoff that would outlast it
+        // ends the query with the last error instead.
+        let deadline = tokio::time::sleep(budget);
+        tokio::pin!(deadline);
         let mut retried_422 = false;
         let mut attempt = 0u32;
         loop {
@@ -112,11 +115,11 @@ impl ThanosClient {
                     let backoff = Duration::from_millis(100 * (1 << attempt.min(6)));
                     let jitter =
                         Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
-                    if started.elapsed() + backoff + jitter >= budget {
-                        return Err(e);
-                    }
                     tracing::debug!(url = %url, attempt, error = %e, "retrying query");
-                    tokio::time::sleep(backoff + jitter).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff + jitter) => {}
+                        _ = &mut deadline => return Err(e),
+                    }
                     attempt += 1;
                 }
             }

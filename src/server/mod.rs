@@ -3,7 +3,6 @@
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
 //! Handlers only read shared state; the engine loop writes it.
 
-
 pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -261,12 +260,8 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
     linger: impl std::future::Future<Output = ()>,
 ) -> crate::app::App<S> {
     let (outbox, inbox) = crate::app::inbox();
-    let state = Arc::new(AppState::new(api).wired(
-        app.signals(),
-        app.journal(),
-        Some(outbox),
-        chaos,
-    ));
+    let state =
+        Arc::new(AppState::new(api).wired(app.signals(), app.journal(), Some(outbox), chaos));
     state.set_policy(app.policy());
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         while !*rx.borrow_and_update() {
@@ -284,7 +279,15 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
             .await
     });
     let observers = crate::app::Observers(vec![state.as_ref(), extra]);
-    let app = crate::app::run(app, timer, schedule, inbox, &observers, stopped(stop.clone())).await;
+    let app = crate::app::run(
+        app,
+        timer,
+        schedule,
+        inbox,
+        &observers,
+        stopped(stop.clone()),
+    )
+    .await;
     tokio::select! {
         _ = linger => {}
         _ = stopped(stop) => {}

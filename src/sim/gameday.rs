@@ -335,7 +335,9 @@ impl Scenario {
     fn precondition_values(&self) -> Result<BTreeMap<String, bool>, GamedayError> {
         let mut out: BTreeMap<String, bool> = match self.config.get("preconditions") {
             Some(v) => serde_yaml_ng::from_value(v.clone()).map_err(|e| {
-                GamedayError::Scenario(format!("config.preconditions: {e} (a map of name: true|false)"))
+                GamedayError::Scenario(format!(
+                    "config.preconditions: {e} (a map of name: true|false)"
+                ))
             })?,
             None => BTreeMap::new(),
         };
@@ -373,11 +375,10 @@ impl Scenario {
                 path: path.to_path_buf(),
                 source,
             })?;
-            let mut v: Value =
-                serde_yaml_ng::from_str(&text).map_err(|e| GamedayError::Parse {
-                    file: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+            let mut v: Value = serde_yaml_ng::from_str(&text).map_err(|e| GamedayError::Parse {
+                file: path.display().to_string(),
+                message: e.to_string(),
+            })?;
             if let Some(m) = v.as_mapping_mut() {
                 m.remove("server");
             }
@@ -408,13 +409,21 @@ impl Scenario {
             .as_mapping_mut()
             .ok_or_else(|| GamedayError::Scenario("config: must be a mapping".into()))?;
         if step > 0 {
-            set(m, &["evaluation", "interval"], Value::from(format!("{step}s")));
+            set(
+                m,
+                &["evaluation", "interval"],
+                Value::from(format!("{step}s")),
+            );
             let lookback = get(m, &["evaluation", "lookback"])
                 .and_then(Value::as_str)
                 .and_then(|l| Window::parse(l).ok())
                 .map_or(0, |w| w.secs() as i64);
             if lookback < step {
-                set(m, &["evaluation", "lookback"], Value::from(format!("{}s", step.max(60))));
+                set(
+                    m,
+                    &["evaluation", "lookback"],
+                    Value::from(format!("{}s", step.max(60))),
+                );
             }
         }
         let active = get(m, &["regions", "active"])
@@ -585,7 +594,9 @@ impl Drill {
             if (0.0..=1.0).contains(&r) {
                 Ok(r)
             } else {
-                Err(GamedayError::Scenario(format!("{field}: {r} must be between 0 and 1")))
+                Err(GamedayError::Scenario(format!(
+                    "{field}: {r} must be between 0 and 1"
+                )))
             }
         };
         for (i, f) in scenario.faults.iter().enumerate() {
