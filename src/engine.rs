@@ -490,6 +490,15 @@ impl<S: MetricsSource> Engine<S> {
         &self.streams
     }
 
+    /// A stream's data status as of the last fetch (no data when never fetched).
+    fn data_status(&self, sref: StreamRef, region: &str) -> DataStatus {
+        let slo = self.streams.slo_of(sref).unwrap_or(0);
+        self.status
+            .get(&(slo, region.to_string()))
+            .cloned()
+            .unwrap_or(DataStatus::NoData)
+    }
+
     /// Every (SLO, region) stream's data status and holding tiers, typed, as of the last
     /// evaluation; pairs queried but never seen in data appear with their status and no
     /// tiers. This, not the display rows, is what failover decisions are built from.
@@ -499,16 +508,11 @@ impl<S: MetricsSource> Engine<S> {
             .all()
             .into_iter()
             .map(|(sref, key)| {
-                let slo = self.streams.slo_of(sref).unwrap_or(0);
-                StreamHealth {
+StreamHealth {
                     service: key.service.clone(),
                     slo: key.slo.clone(),
                     region: key.region.clone(),
-                    data: self
-                        .status
-                        .get(&(slo, key.region.clone()))
-                        .cloned()
-                        .unwrap_or(DataStatus::NoData),
+                    data: self.data_status(sref, &key.region),
                     holding: self
                         .streams
                         .tiers(sref)
@@ -557,16 +561,11 @@ impl<S: MetricsSource> Engine<S> {
                     tier: t,
                 });
             }
-            let slo = self.streams.slo_of(sref).unwrap_or(0);
             stream_rows.push(StreamRow {
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
-                data: self
-                    .status
-                    .get(&(slo, key.region.clone()))
-                    .cloned()
-                    .unwrap_or(DataStatus::NoData),
+                data: self.data_status(sref, &key.region),
                 page_firing: self.streams.alert_firing(sref, Severity::Page),
                 ticket_firing: self.streams.alert_firing(sref, Severity::Ticket),
             });

@@ -124,18 +124,24 @@ impl StatusView {
             let _ = writeln!(out, "  region {:<16} {:<8} {}", r.region, r.role, r.state);
         }
         for s in &self.streams {
-            let _ = writeln!(
-                out,
-                "  {}/{} {}: page {} ticket {} data {}",
-                s.service,
-                s.slo,
-                s.region,
-                s.page_firing,
-                s.ticket_firing,
-                s.data.label()
-            );
+            out.push_str(&s.line());
         }
         out
+    }
+}
+
+impl StreamRow {
+    /// The terminal line of a stream (status and eval share it).
+    pub fn line(&self) -> String {
+        format!(
+            "  {}/{} {}: page {} ticket {} data {}\n",
+            self.service,
+            self.slo,
+            self.region,
+            self.page_firing,
+            self.ticket_firing,
+            self.data.label()
+        )
     }
 }
 
@@ -173,16 +179,7 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
     for st in &s.streams {
-        let _ = writeln!(
-            out,
-            "  {}/{} {}: page {} ticket {} data {}",
-            st.service,
-            st.slo,
-            st.region,
-            st.page_firing,
-            st.ticket_firing,
-            st.data.label()
-        );
+        out.push_str(&st.line());
     }
     out.push('\n');
     out.push_str(&crate::backtest::render_final_table(&s.final_rows));
