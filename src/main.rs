@@ -661,25 +661,17 @@ async fn aws_backends(
     fo: &config::FailoverConfig,
     signals: std::sync::Arc<sloguard::actuator::SignalBoard>,
 ) -> sloguard::actuator::Backends {
-    use sloguard::actuator::{aws, Backends, StepKind};
-    let kinds: Vec<&StepKind> = fo
-        .domains
-        .iter()
-        .flat_map(|d| d.runbook.iter().map(|s| &s.kind))
-        .collect();
+    use sloguard::actuator::{aws, Backends};
     let mut b = Backends {
         signals,
         ..Default::default()
     };
-    if kinds.iter().any(|k| {
-        matches!(
-            k,
-            StepKind::Sns { .. }
-                | StepKind::Route53Records { .. }
-                | StepKind::Route53HealthCheck { .. }
-                | StepKind::AuroraGlobal { .. }
-        )
-    }) {
+    if fo
+        .domains
+        .iter()
+        .flat_map(|d| d.runbook.iter())
+        .any(|s| s.needs_aws())
+    {
         let conf = aws::sdk_config(&fo.aws_region).await;
         b.sns = Some(std::sync::Arc::new(aws::SdkSns(aws_sdk_sns::Client::new(
             &conf,
