@@ -507,20 +507,18 @@ impl<S: MetricsSource> Engine<S> {
             .streams
             .all()
             .into_iter()
-            .map(|(sref, key)| {
-StreamHealth {
-                    service: key.service.clone(),
-                    slo: key.slo.clone(),
-                    region: key.region.clone(),
-                    data: self.data_status(sref, &key.region),
-                    holding: self
-                        .streams
-                        .tiers(sref)
-                        .into_iter()
-                        .filter(|t| t.holds)
-                        .map(|t| t.severity)
-                        .collect(),
-                }
+            .map(|(sref, key)| StreamHealth {
+                service: key.service.clone(),
+                slo: key.slo.clone(),
+                region: key.region.clone(),
+                data: self.data_status(sref, &key.region),
+                holding: self
+                    .streams
+                    .tiers(sref)
+                    .into_iter()
+                    .filter(|t| t.holds)
+                    .map(|t| t.severity)
+                    .collect(),
             })
             .collect();
         for ((slo, region), data) in &self.status {

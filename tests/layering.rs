@@ -82,10 +82,15 @@ fn nothing_below_the_app_imports_upward() {
     }
     assert!(!g["app"].contains("server"), "the app imports the server");
     for engine_dep in ["failover", "server", "app", "policy"] {
-        assert!(!g["engine"].contains(engine_dep), "engine imports {engine_dep}");
+        assert!(
+            !g["engine"].contains(engine_dep),
+            "engine imports {engine_dep}"
+        );
     }
     for pure in ["burn", "policy", "slo", "rulegen", "window", "promql"] {
-        for io in ["engine", "query", "journal", "actuator", "failover", "server", "app"] {
+        for io in [
+            "engine", "query", "journal", "actuator", "failover", "server", "app",
+        ] {
             assert!(
                 !g.get(pure).is_some_and(|d| d.contains(io)),
                 "pure {pure} imports {io}"

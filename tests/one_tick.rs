@@ -85,9 +85,17 @@ async fn serve_and_gameday_decide_the_same() {
         !gameday.failovers.is_empty() && !gameday.calls.is_empty(),
         "the scenario fails over and records its runbook"
     );
-    assert_eq!(json(&serve.alerts), json(&gameday.alerts), "alert transitions");
+    assert_eq!(
+        json(&serve.alerts),
+        json(&gameday.alerts),
+        "alert transitions"
+    );
     assert_eq!(json(&serve.actions), json(&gameday.actions), "decisions");
-    assert_eq!(json(&serve.calls), json(&gameday.calls), "recorded step calls");
+    assert_eq!(
+        json(&serve.calls),
+        json(&gameday.calls),
+        "recorded step calls"
+    );
     assert_eq!(json(&serve.failovers), json(&gameday.failovers));
     assert_eq!(serve.steps, gameday.steps, "scheduled evaluations");
 

@@ -1,0 +1,106 @@
+//! The contract between the runbook executor and a step kind: the [`Step`] trait. The
+//! executor (`runbook.rs`) only knows this trait; everything a kind means — its config,
+//! its validation, the call it describes, how it reads live state and acts — lives in
+//! its own file under `steps/`, so a new kind touches that file and one registry line.
+//!
+//! The async methods return boxed futures (the pattern of `aws.rs`) rather than `async fn`,
+//! so the trait stays object-safe and steps are held as `Arc<dyn Step>`.
+
+use std::fmt::Debug;
+
+use super::aws::BoxFut;
+use super::{Backends, Incident};
+
+/// One runbook step kind, built from its `runbook:` entry by the registry in `steps/`.
+pub trait Step: Config + Debug + Send + Sync {
+    /// The `kind:` string of the config (`sns`, `exec`, …); also journalled per step.
+    fn kind(&self) -> &'static str;
+
+    /// Problems with the config given the domain's regions, each as
+    /// `{at}.field: message` where `at` is `runbook[i]`. Serde already checked the shape;
+    /// this checks meaning (ARNs, URLs, one value per region).
+    fn validate(&self, _at: &str, _regions: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The exact call the step makes for `inc`, for dry runs and the journal. Readable by
+    /// an operator (no `Debug` dumps) and free of secrets (header values, tokens).
+    fn describe(&self, inc: &Incident) -> String;
+
+    /// Whether the step's effect is already in place, read from live state; the executor
+    /// then skips it. Kinds with no readable state (notifications, hooks) keep the
+    /// default: they run once per incident, which the journal guarantees.
+    fn is_done<'a>(
+        &'a self,
+        _inc: &'a Incident,
+        _b: &'a Backends,
+    ) -> BoxFut<'a, Result<bool, String>> {
+        Box::pin(async { Ok(false) })
+    }
+
+    /// One attempt of the step; returns what it did. Retries, timeouts and journalling
+    /// are the executor's.
+    fn run<'a>(&'a self, inc: &'a Incident, b: &'a Backends) -> BoxFut<'a, Result<String, String>>;
+
+    /// The least-privilege IAM statements the step needs (none for non-AWS kinds).
+    fn iam_statements(&self) -> Vec<IamStatement> {
+        Vec::new()
+    }
+
+    /// Whether the step calls AWS, so the process builds SDK clients only when needed.
+    fn needs_aws(&self) -> bool {
+        false
+    }
+
+    /// The SNS topic this step publishes to: an aborted runbook is announced on every
+    /// such topic (the on-call people already listen there).
+    fn sns_topic(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The step's config as data, so `StepSpec` can compare and print steps of any kind
+/// (config reloads compare `DomainConfig`s). Implemented for every serializable type.
+pub trait Config {
+    fn config(&self) -> serde_json::Value;
+}
+
+impl<T: serde::Serialize> Config for T {
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One IAM policy statement of a step; `iam_policy` names it `Step<i><kind><sid_suffix>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamStatement {
+    pub sid_suffix: &'static str,
+    pub actions: Vec<&'static str>,
+    pub resources: Vec<String>,
+}
+
+/// `s` as one shell word: unchanged when it has no special characters, else single-quoted.
+/// Used to show argv and free text (subjects, reasons) unambiguously in descriptions.
+pub(crate) fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%^".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("/opt/x"), "/opt/x");
+        assert_eq!(shell_quote("us-east-1"), "us-east-1");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+}

@@ -1,0 +1,46 @@
+//! `kind: route53_signal`: the data-plane failover. Raises this engine's own signal for
+//! the target region on `GET /v1/signal/<domain>/<region>` (and lowers the source's);
+//! Route 53 health checks on that endpoint move traffic, so no AWS call is made here.
+
+use serde::{Deserialize, Serialize};
+
+use super::Kind;
+use crate::actuator::aws::BoxFut;
+use crate::actuator::step::Step;
+use crate::actuator::{Backends, Incident};
+
+pub const KIND: Kind = Kind::of::<Route53Signal>("route53_signal");
+
+/// No settings: the domain and regions come from the incident.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route53Signal {}
+
+impl Step for Route53Signal {
+    fn kind(&self) -> &'static str {
+        KIND.name
+    }
+
+    fn describe(&self, inc: &Incident) -> String {
+        format!(
+            "signal GET /v1/signal/{}/{} -> 200 (failover requested)",
+            inc.domain, inc.to
+        )
+    }
+
+    fn is_done<'a>(
+        &'a self,
+        inc: &'a Incident,
+        b: &'a Backends,
+    ) -> BoxFut<'a, Result<bool, String>> {
+        Box::pin(async move { Ok(b.signals.get(&inc.domain, &inc.to)) })
+    }
+
+    fn run<'a>(&'a self, inc: &'a Incident, b: &'a Backends) -> BoxFut<'a, Result<String, String>> {
+        Box::pin(async move {
+            b.signals.set(&inc.domain, &inc.to, true);
+            b.signals.set(&inc.domain, &inc.from, false);
+            Ok(format!("signal {}/{} raised", inc.domain, inc.to))
+        })
+    }
+}
