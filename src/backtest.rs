@@ -93,6 +93,18 @@ pub fn format_time(ts: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// A time given on the command line: RFC 3339, or unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    let t = humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{s:?} is neither RFC 3339 nor unix seconds: {e}"))?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|_| format!("{s:?} is before 1970"))
+}
+
 fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ts))
 }

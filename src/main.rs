@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use sloguard::app::{self, clock::WallClock, drill, Purpose, StepBackends};
+use sloguard::app::{self, drill, operator_client, signals};
 use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
 use sloguard::query::thanos::ThanosClient;
 use sloguard::rulegen::{self, Format, Options, HEADER};
@@ -201,35 +201,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Eval { config, at, output } => {
             let (cfg, services) = load_config(&config)?;
-            let at = at
-                .map(|t| parse_time(&t))
-                .transpose()?
-                .unwrap_or_else(app::clock::wall_now);
-            let clock = Arc::new(sloguard::clock::FixedClock(at));
+            let at = at.map(|t| parse_time(&t)).transpose()?;
+            let clock = Arc::new(sloguard::clock::FixedClock(
+                at.unwrap_or_else(app::clock::wall_now),
+            ));
             let source = ThanosClient::new(cfg.source.clone())?;
-            let snap = rt.block_on(async {
-                let mut app =
-                    app::App::from_config(&cfg, &services, source, clock, Purpose::Evaluate)
-                        .await?;
-                let out = app
-                    .start(|done, total| {
-                        if total > 8 && done % (total / 4).max(1) == 0 {
-                            eprintln!("backfill: {done}/{total} range queries");
-                        }
-                    })
-                    .await;
-                anyhow::Ok(out.snapshot.context("no snapshot")?)
-            })?;
+            let progress = |done: usize, total: usize| {
+                if total > 8 && done % (total / 4).max(1) == 0 {
+                    eprintln!("backfill: {done}/{total} range queries");
+                }
+            };
+            let snap = rt.block_on(app::evaluate_once(&cfg, &services, source, clock, progress))?;
             match output {
                 Output::Json => json(&snap)?,
                 Output::Text => print!("{}", snapshot::render(&snap)),
             }
-            let degraded = snap
+            let complete = snap
                 .streams
                 .iter()
-                .filter(|s| matches!(s.data, snapshot::DataStatus::Degraded(_)))
-                .count();
-            if snap.streams.is_empty() || degraded == snap.streams.len() {
+                .any(|s| !matches!(s.data, snapshot::DataStatus::Degraded(_)));
+            if !complete {
                 eprintln!("error: no complete SLI data from {}", cfg.source.url);
                 return Ok(ExitCode::from(2));
             }
@@ -238,22 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { config } => {
             let (cfg, services) = load_config(&config)?;
             rt.block_on(async {
-                let clock = WallClock::new();
-                let source = ThanosClient::new(cfg.source.clone())?;
-                let purpose = Purpose::Serve(StepBackends::Configured);
-                let app = app::App::from_config(&cfg, &services, source, clock.clone(), purpose).await?;
-                let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
-                tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
-                let api = sloguard::server::ApiConfig {
-                    webhook_auth: cfg.webhook_auth.clone(),
-                    api_token: cfg.api_token.clone(),
-                    max_body_bytes: cfg.max_body_bytes,
-                    region_label: cfg.regions.label.clone(),
-                };
-                let schedule = app::Schedule { interval: cfg.evaluation.interval.secs() as i64, until: None };
-                let stop = stop_on_signal();
-                sloguard::server::serve(app, clock.as_ref(), schedule, listener, api, false, &drill::Quiet, stop, async {}).await;
-                anyhow::Ok(())
+                sloguard::server::run::serve(&cfg, &services, signals::stop_on_signal()).await
             })?;
             Ok(code(true))
         }
@@ -291,9 +267,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code(true))
         }
         Command::Status { url, output } => {
-            let (status, body) = rt.block_on(api_call(
+            let target = format!("{}/api/v1/status", url.trim_end_matches('/'));
+            let (status, body) = rt.block_on(operator_client::call(
                 reqwest::Method::GET,
-                &format!("{url}/api/v1/status"),
+                &target,
                 None,
                 None,
             ))?;
@@ -301,8 +278,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match output {
                 Output::Json => println!("{body}"),
                 Output::Text => {
-                    let view: snapshot::StatusView = serde_json::from_str(&body)
-                        .with_context(|| format!("{url}/api/v1/status"))?;
+                    let view: snapshot::StatusView =
+                        serde_json::from_str(&body).with_context(|| target.clone())?;
                     print!("{}", view.render());
                 }
             }
@@ -354,100 +331,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             exit_when_done,
             verbose: _,
         } => {
-            anyhow::ensure!(
-                speed > 0.0 && speed <= 1e6,
-                "--speed {speed} must be more than 0 and at most 1000000"
-            );
-            let start = app::clock::wall_now() / 60 * 60;
-            let (sc, drill, services) = drill::prepare(scenario.as_deref(), None, start)?;
-            let pace = std::time::Duration::from_secs_f64(drill.step() as f64 / speed);
-            let passed = rt.block_on(async {
-                let (clock, schedule) = drill::timing(&drill, Some(pace));
-                let app = drill::app(&drill, &services, clock.clone()).await?;
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
-                let url = format!("http://{}", listener.local_addr()?);
-                println!(
-                    "sloguard demo: {:?} at {speed}x. Dashboard: {url}/  API: {url}/api/v1/status",
-                    sc.name
-                );
-                let collector = drill::Collector::new(&drill);
-                let timeline = drill::Timeline { start: drill.start };
-                let both = app::Observers(vec![&collector, &timeline]);
-                let linger = async {
+            let report = rt.block_on(async {
+                let linger = Box::pin(async move {
                     if !exit_when_done {
-                        println!(
-                            "scenario finished; Ctrl-C to stop (the dashboard stays at {url}/)"
-                        );
-                        shutdown_signal().await;
+                        println!("scenario finished; Ctrl-C to stop (the dashboard stays up)");
+                        signals::shutdown_signal().await;
                     }
-                };
-                let app = sloguard::server::serve(
-                    app,
-                    clock.as_ref(),
-                    schedule,
-                    listener,
-                    Default::default(),
-                    true,
-                    &both,
-                    stop_on_signal(),
+                });
+                let start = app::clock::wall_now() / 60 * 60;
+                let stop = signals::stop_on_signal();
+                let opts = sloguard::server::run::DemoOptions {
+                    scenario: scenario.as_deref(),
+                    speed,
+                    listen: &listen,
                     linger,
-                )
-                .await;
-                let report = drill::finish(&sc, &app, &services, collector)?;
-                for (name, ok, detail) in &report.expectations {
-                    println!(
-                        "expect {name}: {} ({detail})",
-                        if *ok { "ok" } else { "FAILED" }
-                    );
-                }
-                println!("demo finished: {} failover(s)", report.failovers.len());
-                anyhow::Ok(report.passed)
+                    stop,
+                    start,
+                };
+                sloguard::server::run::demo(opts).await
             })?;
-            Ok(code(passed || !exit_when_done))
+            print!("{}", drill::render_expectations(&report));
+            println!("demo finished: {} failover(s)", report.failovers.len());
+            Ok(code(report.passed || !exit_when_done))
         }
         Command::Gameday {
             scenario,
             config,
             output,
         } => {
-            let (sc, drill, services) =
+            let (sc, d, services) =
                 drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
             let started = std::time::Instant::now();
-            let report = match output {
-                Output::Json => rt.block_on(drill::run(&sc, &drill, &services, &drill::Quiet))?,
+            let timeline = drill::Timeline { start: d.start };
+            let observer: &dyn app::Observer = match output {
+                Output::Json => &drill::Quiet,
                 Output::Text => {
                     println!(
                         "GameDay {:?} [chaos]: {}s simulated, one evaluation every {}s",
                         sc.name,
-                        drill.duration,
-                        drill.step()
+                        d.duration,
+                        d.step()
                     );
-                    rt.block_on(drill::run(
-                        &sc,
-                        &drill,
-                        &services,
-                        &drill::Timeline { start: drill.start },
-                    ))?
+                    &timeline
                 }
             };
+            let report = rt.block_on(drill::run(&sc, &d, &services, observer))?;
             match output {
                 Output::Json => json(&report)?,
-                Output::Text => {
-                    for (name, ok, detail) in &report.expectations {
-                        println!(
-                            "expect {name}: {} ({detail})",
-                            if *ok { "ok" } else { "FAILED" }
-                        );
-                    }
-                    let wall = started.elapsed().as_secs_f64();
-                    println!(
-                        "{} in {} evaluations, {wall:.2}s wall",
-                        if report.passed { "PASSED" } else { "FAILED" },
-                        report.steps
-                    );
-                }
+                Output::Text => print!(
+                    "{}",
+                    drill::render_verdict(&report, started.elapsed().as_secs_f64())
+                ),
             }
             Ok(code(report.passed))
         }
@@ -459,29 +393,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code(true))
         }
     }
-}
-
-async fn api_call(
-    method: reqwest::Method,
-    url: &str,
-    body: Option<serde_json::Value>,
-    token: Option<String>,
-) -> anyhow::Result<(u16, String)> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(35))
-        .build()?;
-    let mut req = client.request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let resp = req.send().await.with_context(|| format!("calling {url}"))?;
-    let status = resp.status().as_u16();
-    Ok((status, resp.text().await?))
 }
 
 /// A mutating operator call; exit 0 when accepted, 1 when the guards refused it.
@@ -496,16 +407,12 @@ fn operator_call(
         .token_file
         .as_ref()
         .context("--token-file (or SLOGUARD_API_TOKEN_FILE) is required for operator calls")?;
-    let secret = std::fs::read_to_string(file)
-        .with_context(|| format!("reading {}", file.display()))?
-        .trim()
-        .to_string();
     let target = format!("{}{path}", url.trim_end_matches('/'));
-    let (status, text) = rt.block_on(api_call(
+    let (status, text) = rt.block_on(operator_client::call(
         reqwest::Method::POST,
         &target,
         Some(body),
-        Some(secret),
+        Some(file),
     ))?;
     println!("{text}");
     match status {
@@ -515,40 +422,8 @@ fn operator_call(
     }
 }
 
-/// A stop flag that turns true on SIGINT or SIGTERM.
-fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = tx.send(true);
-    });
-    rx
-}
-
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
-
-/// RFC 3339 or unix seconds.
 fn parse_time(s: &str) -> anyhow::Result<i64> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    let t = humantime::parse_rfc3339_weak(s)
-        .with_context(|| format!("{s:?} is neither RFC 3339 nor unix seconds"))?;
-    Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64)
+    backtest::parse_time(s).map_err(anyhow::Error::msg)
 }
 
 fn main() -> ExitCode {

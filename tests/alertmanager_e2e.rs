@@ -75,7 +75,7 @@ fn world(outages: Vec<Outage>) -> World {
         format!(
             r#"specs: specs
 source: {{thanos: {{url: {}}}}}
-evaluation: {{interval: 1h, lookback: 1h}}
+evaluation: {{interval: 5s, lookback: 1h}}
 regions: {{active: us-east-1, standby: [eu-west-1]}}
 server:
   listen: 127.0.0.1:{sg_port}
@@ -178,10 +178,10 @@ fn page_from_alertmanager_is_confirmed_and_runs_the_runbook() {
     let v = loop {
         let (_, body) = curl(&format!("{}/api/v1/incidents", w.base));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        if v["incidents"]
+        let done = v["incidents"]
             .as_array()
-            .is_some_and(|a| a.iter().any(|i| i["status"] == "done"))
-        {
+            .is_some_and(|a| a.iter().any(|i| i["status"] == "done"));
+        if done && metric(&w, "sloguard_webhook_alerts{result=\"trigger\"}") >= 1.0 {
             break v;
         }
         assert!(
@@ -191,10 +191,8 @@ fn page_from_alertmanager_is_confirmed_and_runs_the_runbook() {
         );
         std::thread::sleep(Duration::from_millis(250));
     };
-    assert!(
-        metric(&w, "sloguard_webhook_alerts{result=\"trigger\"}") >= 1.0,
-        "the failover came from a webhook trigger"
-    );
+    // The page re-evaluated and was journaled as a notice; the decision itself came from
+    // the engine's own scheduled evaluations (a webhook never counts toward N).
     let inc = &v["incidents"][0];
     assert_eq!(
         (inc["from"].as_str(), inc["to"].as_str()),
@@ -257,7 +255,8 @@ fn both_regions_paging_notifies_only() {
     loop {
         let (_, body) = curl(&format!("{}/api/v1/incidents", w.base));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        if v["policy"][0]["phase"]["phase"] == "global_incident" {
+        let paged = metric(&w, "sloguard_webhook_alerts{result=\"trigger\"}") >= 1.0;
+        if paged && v["policy"][0]["phase"]["phase"] == "global_incident" {
             assert!(v["incidents"].as_array().unwrap().is_empty(), "{v}");
             break;
         }

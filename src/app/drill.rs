@@ -383,3 +383,24 @@ pub struct Quiet;
 impl Observer for Quiet {
     fn observe(&self, _: &TickOutcome) {}
 }
+
+/// Each expectation of a drill and whether it held, one line each.
+pub fn render_expectations(report: &Report) -> String {
+    let mut out = String::new();
+    for (name, ok, detail) in &report.expectations {
+        let verdict = if *ok { "ok" } else { "FAILED" };
+        out.push_str(&format!("expect {name}: {verdict} ({detail})\n"));
+    }
+    out
+}
+
+/// The closing lines of a drill in the terminal: each expectation, then the verdict.
+pub fn render_verdict(report: &Report, wall_secs: f64) -> String {
+    let mut out = render_expectations(report);
+    out.push_str(&format!(
+        "{} in {} evaluations, {wall_secs:.2}s wall\n",
+        if report.passed { "PASSED" } else { "FAILED" },
+        report.steps
+    ));
+    out
+}

@@ -11,8 +11,10 @@
 
 pub mod clock;
 pub mod drill;
+pub mod operator_client;
 pub mod peers;
 pub mod route53;
+pub mod signals;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -656,4 +658,17 @@ pub async fn replay<S: MetricsSource>(
             ..Default::default()
         },
     })
+}
+
+/// `eval`: backfill every window up to the clock's time and evaluate once; the snapshot.
+pub async fn evaluate_once<S: MetricsSource>(
+    cfg: &Config,
+    services: &[Service],
+    source: S,
+    clock: Arc<dyn Clock>,
+    progress: impl FnMut(usize, usize),
+) -> Result<Snapshot, AppError> {
+    let mut app = App::from_config(cfg, services, source, clock, Purpose::Evaluate).await?;
+    let out = app.start(progress).await;
+    Ok(out.snapshot.unwrap_or_else(|| app.snapshot()))
 }

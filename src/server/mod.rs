@@ -3,6 +3,7 @@
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
 //! Handlers only read shared state; the engine loop writes it.
 
+pub mod run;
 pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
