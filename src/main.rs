@@ -334,7 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = rt.block_on(async {
                 let linger = Box::pin(async move {
                     if !exit_when_done {
-                        println!("scenario finished; Ctrl-C to stop (the dashboard stays up)");
+                        println!("Ctrl-C to stop");
                         signals::shutdown_signal().await;
                     }
                 });
@@ -351,7 +351,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sloguard::server::run::demo(opts).await
             })?;
             print!("{}", drill::render_expectations(&report));
-            println!("demo finished: {} failover(s)", report.failovers.len());
             Ok(code(report.passed || !exit_when_done))
         }
         Command::Gameday {

@@ -64,8 +64,9 @@ fn demo_dashboard_shows_charts_and_the_failover() {
     }
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(
-        out.contains("DECISION fail over us-east-1 -> eu-west-1")
-            && out.contains("runbook step shift-traffic [dry_run]"),
+        out.contains("DECISION")
+            && out.contains("fail over us-east-1 -> eu-west-1")
+            && out.contains("shift-traffic [dry_run]"),
         "{out}"
     );
     let url = format!("http://127.0.0.1:{port}/");

@@ -186,6 +186,13 @@ impl Collector {
     }
 }
 
+impl Collector {
+    /// Failovers decided so far.
+    pub fn failovers(&self) -> usize {
+        self.report.lock().map_or(0, |r| r.failovers.len())
+    }
+}
+
 impl Observer for Collector {
     fn observe(&self, out: &TickOutcome) {
         let Ok(mut r) = self.report.lock() else {

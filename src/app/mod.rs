@@ -555,6 +555,7 @@ pub async fn run<S: MetricsSource, T: Timer>(
     };
     observer.observe(&first);
     observer.ready();
+    tracing::info!("backfill done; ready");
     let mut finished = app.take_finished();
     let interval = schedule.interval.max(1);
     let mut next = timer.now() + interval;

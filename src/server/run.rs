@@ -113,6 +113,14 @@ pub async fn demo(o: DemoOptions<'_>) -> Result<drill::Report, RunError> {
     let collector = drill::Collector::new(&d);
     let timeline = drill::Timeline { start: d.start };
     let both = app::Observers(vec![&collector, &timeline]);
+    // Said as soon as the scenario ends, while the dashboard stays up.
+    let linger = async {
+        println!(
+            "demo finished: {} failover(s); the dashboard is at {url}/",
+            collector.failovers()
+        );
+        o.linger.await
+    };
     let app = super::serve(
         app,
         clock.as_ref(),
@@ -122,7 +130,7 @@ pub async fn demo(o: DemoOptions<'_>) -> Result<drill::Report, RunError> {
         true,
         &both,
         o.stop,
-        o.linger,
+        linger,
     )
     .await;
     Ok(drill::finish(&sc, &app, &services, collector)?)
