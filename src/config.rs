@@ -64,6 +64,9 @@ struct RawPolicy {
     cooldown: Option<String>,
     #[serde(default)]
     quorum: Option<u32>,
+    /// A failover target's tier short windows must burn below this (default 1.0).
+    #[serde(default)]
+    target_max_burn: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -509,6 +512,11 @@ fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigE
             problems.push(format!("{f}: failover.domains: at least one failover domain is required"));
         }
         let quorum = fo.policy.quorum.unwrap_or(1);
+        let consecutive = fo.policy.consecutive.unwrap_or(2).max(1);
+        let target_max_burn = fo.policy.target_max_burn.unwrap_or(1.0);
+        if !(target_max_burn.is_finite() && target_max_burn > 0.0) {
+            problems.push(format!("{f}: failover.policy.target_max_burn: {target_max_burn} must be a positive number"));
+        }
         if quorum == 0 || quorum as usize > fo.peers.len() + 1 {
             problems.push(format!("{f}: failover.policy.quorum: {quorum} must be between 1 and the number of replicas ({})", fo.peers.len() + 1));
         }
@@ -534,9 +542,11 @@ fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigE
             peers: fo.peers,
             policy: crate::policy::PolicyConfig {
                 mode: fo.policy.mode.unwrap_or(crate::policy::Mode::Auto),
-                consecutive: fo.policy.consecutive.unwrap_or(2).max(1),
+                consecutive,
                 cooldown: cooldown.secs() as i64,
                 quorum,
+                target_max_burn,
+                min_span: i64::from(consecutive - 1) * interval.secs() as i64,
             },
             aws_region: fo.aws_region.unwrap_or_else(|| "us-east-1".into()),
             domains,

@@ -503,24 +503,30 @@ impl<S: MetricsSource> Engine<S> {
     /// evaluation; pairs queried but never seen in data appear with their status and no
     /// tiers. This, not the display rows, is what failover decisions are built from.
     pub fn health(&self) -> Vec<StreamHealth> {
-        let mut out: Vec<StreamHealth> = self
-            .streams
-            .all()
-            .into_iter()
-            .map(|(sref, key)| StreamHealth {
+        let rows = crate::backtest::final_rows(&self.streams);
+        let mut out = Vec::new();
+        for (sref, key) in self.streams.all() {
+            let tiers = self.streams.tiers(sref);
+            let short: Vec<&str> = tiers.iter().map(|t| t.short_window.as_str()).collect();
+            let short_burn = rows
+                .iter()
+                .filter(|r| r.service == key.service && r.slo == key.slo && r.region == key.region)
+                .filter(|r| short.contains(&r.window.as_str()))
+                .filter_map(|r| r.burn_rate)
+                .reduce(f64::max);
+            out.push(StreamHealth {
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
                 data: self.data_status(sref, &key.region),
-                holding: self
-                    .streams
-                    .tiers(sref)
-                    .into_iter()
+                holding: tiers
+                    .iter()
                     .filter(|t| t.holds)
                     .map(|t| t.severity)
                     .collect(),
-            })
-            .collect();
+                short_burn,
+            });
+        }
         for ((slo, region), data) in &self.status {
             if self.streams.find(*slo, region).is_none() {
                 let e = &self.streams.slos[*slo];
@@ -530,6 +536,7 @@ impl<S: MetricsSource> Engine<S> {
                     region: region.clone(),
                     data: data.clone(),
                     holding: Vec::new(),
+                    short_burn: None,
                 });
             }
         }

@@ -81,6 +81,7 @@ pub fn evaluation_for(
                 complete: rows
                     .iter()
                     .all(|h| !matches!(h.data, DataStatus::Degraded(_))),
+                short_burn: rows.iter().filter_map(|h| h.short_burn).fold(0.0, f64::max),
             },
         );
     }

@@ -88,6 +88,8 @@ pub struct StreamHealth {
     pub data: DataStatus,
     /// Severities of the tiers that hold now.
     pub holding: Vec<Severity>,
+    /// The highest burn rate over the stream's tier short windows (None: no data there).
+    pub short_burn: Option<f64>,
 }
 
 impl StreamHealth {

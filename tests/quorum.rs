@@ -38,6 +38,7 @@ fn decide(state: &AppState, active: RegionHealth) {
         any_tier: false,
         has_data: true,
         complete: true,
+        short_burn: 0.0,
     };
     for t in [0, 30] {
         let ev = Evaluation {
@@ -79,6 +80,7 @@ async fn failover_only_with_a_quorum() {
         any_tier: true,
         has_data: true,
         complete: true,
+        short_burn: 0.0,
     };
     let degraded = RegionHealth {
         complete: false,
@@ -104,6 +106,7 @@ async fn failover_only_with_a_quorum() {
             any_tier: false,
             has_data: true,
             complete: true,
+            short_burn: 0.0,
         },
     );
     let st = statuses(&urls).await;

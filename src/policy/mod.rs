@@ -3,17 +3,19 @@
 //! inputs; what to do is returned as [`Action`]s for the engine and actuator to carry out.
 //!
 //! Guards (DESIGN.md defaults): the active region must burn (a gating page tier holds) on
-//! N consecutive evaluations with complete data; the target must be healthy (no tier, data
-//! present and complete); every precondition must hold; no cooldown may be running; a
-//! quorum of replicas must agree. Both regions burning is a global incident: notify only.
+//! N consecutive scheduled evaluations spanning at least N−1 intervals, with complete data;
+//! the target must be healthy (no tier holds, its short windows burn below
+//! `target_max_burn`, data present and complete); every precondition must hold; no
+//! cooldown may be running; a quorum of replicas must agree. An operator's non-forced
+//! failover passes the same guards, including "the active region is burning". Both regions burning is a global incident: notify only.
 //! After a failover the automation latches until an operator re-arms it; failback is manual.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How decisions are carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Fail over as soon as every guard holds.
@@ -33,6 +35,11 @@ pub struct PolicyConfig {
     pub cooldown: i64,
     /// Replicas (this one included) that must vote for the same target.
     pub quorum: u32,
+    /// A healthy target's short windows burn below this (1.0: not spending budget).
+    pub target_max_burn: f64,
+    /// Seconds the N consecutive burning evaluations must span at least ((N−1) ×
+    /// the evaluation interval), so a burst of evaluations can never stand for time.
+    pub min_span: i64,
 }
 
 impl Default for PolicyConfig {
@@ -42,12 +49,14 @@ impl Default for PolicyConfig {
             consecutive: 2,
             cooldown: 3600,
             quorum: 1,
+            target_max_burn: 1.0,
+            min_span: 0,
         }
     }
 }
 
 /// One region's health at an evaluation, over the domain's gating SLOs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct RegionHealth {
     /// A gating SLO's page tier holds.
     pub burning: bool,
@@ -57,16 +66,26 @@ pub struct RegionHealth {
     pub has_data: bool,
     /// No query was degraded (partial or failed).
     pub complete: bool,
+    /// The highest burn rate over the gating SLOs' tier short windows (5m, 30m, 2h, 6h by
+    /// default): a target spending budget fast is not healthy even before a tier holds.
+    #[serde(default)]
+    pub short_burn: f64,
 }
 
 impl RegionHealth {
-    pub fn healthy(&self) -> bool {
-        !self.burning && !self.any_tier && self.has_data && self.complete
+    /// Healthy as a failover target: nothing burning, no tier, complete data, and short
+    /// windows burning below `max_burn`.
+    pub fn healthy(&self, max_burn: f64) -> bool {
+        !self.burning
+            && !self.any_tier
+            && self.has_data
+            && self.complete
+            && self.short_burn < max_burn
     }
 }
 
 /// An evaluation of a failover domain.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Evaluation {
     pub regions: BTreeMap<String, RegionHealth>,
     /// Precondition queries: Some(true) holds, Some(false) fails, None unknown (no data).
@@ -109,7 +128,7 @@ pub enum Input {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// Watching the active region.
@@ -140,7 +159,10 @@ pub enum Phase {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Everything the policy remembers; journaled with every decision that changes it and
+/// restored at start, so a restart never lowers a signal, re-arms a latch or shortens a
+/// cooldown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyState {
     pub domain: String,
     pub active: String,
@@ -215,12 +237,18 @@ fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Res
         return Err("no evaluation yet".into());
     };
     match ev.regions.get(target) {
-        Some(h) if h.healthy() => {}
+        Some(h) if h.healthy(cfg.target_max_burn) => {}
         Some(h) if !h.has_data => return Err(format!("target {target} has no data")),
         Some(h) if !h.complete => return Err(format!("target {target} data is incomplete")),
-        Some(_) => {
+        Some(h) if h.burning || h.any_tier => {
             return Err(format!(
                 "target {target} is not healthy (a tier holds there)"
+            ))
+        }
+        Some(h) => {
+            return Err(format!(
+                "target {target} is not healthy (short windows burn at {:.2}x, above {}x)",
+                h.short_burn, cfg.target_max_burn
             ))
         }
         None => return Err(format!("target {target} has no data")),
@@ -362,7 +390,7 @@ fn on_evaluation(
         _ => (now, 1),
     };
     state.phase = Phase::Suspect { since, count };
-    if count < cfg.consecutive {
+    if count < cfg.consecutive || now - since < cfg.min_span {
         if count == 1 {
             actions.push(Action::Notify {
                 message: format!(
@@ -480,6 +508,30 @@ pub fn step(
                     true,
                 );
                 return (state, a);
+            }
+            if reason.trim().is_empty() {
+                return (
+                    state,
+                    vec![Action::Blocked {
+                        reason: "a failover needs a reason".into(),
+                    }],
+                );
+            }
+            let active_bad = state
+                .last_evaluation
+                .as_ref()
+                .and_then(|ev| ev.regions.get(&state.active))
+                .is_some_and(|h| h.burning);
+            if !active_bad {
+                return (
+                    state.clone(),
+                    vec![Action::Blocked {
+                        reason: format!(
+                            "the active region {} is not burning: a failover of a healthy region needs force",
+                            state.active
+                        ),
+                    }],
+                );
             }
             match guard(&state, cfg, &target, now) {
                 Ok(()) => {

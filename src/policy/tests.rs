@@ -15,6 +15,7 @@ fn healthy() -> RegionHealth {
         any_tier: false,
         has_data: true,
         complete: true,
+        short_burn: 0.0,
     }
 }
 fn burning() -> RegionHealth {
@@ -23,6 +24,7 @@ fn burning() -> RegionHealth {
         any_tier: true,
         has_data: true,
         complete: true,
+        short_burn: 0.0,
     }
 }
 
@@ -388,13 +390,17 @@ fn region() -> impl Strategy<Value = RegionHealth> {
         any::<bool>(),
         prop::bool::weighted(0.9),
         prop::bool::weighted(0.85),
+        prop_oneof![Just(0.0), 0.0f64..3.0],
     )
-        .prop_map(|(burning, tier, has_data, complete)| RegionHealth {
-            burning,
-            any_tier: burning || tier,
-            has_data,
-            complete,
-        })
+        .prop_map(
+            |(burning, tier, has_data, complete, short_burn)| RegionHealth {
+                burning,
+                any_tier: burning || tier,
+                has_data,
+                complete,
+                short_burn,
+            },
+        )
 }
 
 fn input() -> impl Strategy<Value = Input> {
@@ -427,7 +433,7 @@ proptest! {
                 if let Action::StartFailover { from, to, forced: false, .. } = a {
                     let e = latest.as_ref().expect("a failover needs an evaluation");
                     let t = e.regions.get(to).copied().unwrap_or_default();
-                    prop_assert!(t.healthy(), "failover to {} which is {:?}", to, t);
+                    prop_assert!(t.healthy(cfg.target_max_burn), "failover to {} which is {:?}", to, t);
                     let f = e.regions.get(from).copied().unwrap_or_default();
                     prop_assert!(f.complete, "failover on degraded data of {}", from);
                     if let Some(last) = failovers.last() {
@@ -439,4 +445,82 @@ proptest! {
             s = n;
         }
     }
+}
+
+#[test]
+fn a_target_spending_budget_is_not_healthy_before_a_tier_holds() {
+    let cfg = PolicyConfig::default();
+    // The standby's 5m window burns at 50x (5% errors at 99.9%) but no tier holds yet.
+    let spending = RegionHealth {
+        short_burn: 50.0,
+        ..healthy()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![(0, ev(burning(), spending)), (30, ev(burning(), spending))],
+    );
+    assert!(started(&a).is_empty(), "{a:?}");
+    assert!(
+        a.iter().any(|x| matches!(x, Action::Blocked { reason } if reason.contains("short windows burn at 50.00x"))),
+        "{a:?}"
+    );
+    // Below the limit the same target is healthy.
+    let (_, a) = step(
+        s,
+        &cfg,
+        ev(
+            burning(),
+            RegionHealth {
+                short_burn: 0.9,
+                ..healthy()
+            },
+        ),
+        60,
+    );
+    assert_eq!(started(&a).len(), 1, "{a:?}");
+}
+
+#[test]
+fn consecutive_evaluations_must_span_time() {
+    let cfg = PolicyConfig {
+        consecutive: 3,
+        min_span: 60,
+        ..Default::default()
+    };
+    // Three burning evaluations within one second are not three intervals of burning.
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (1, ev(burning(), healthy())),
+            (1, ev(burning(), healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty(), "{a:?}");
+    let (_, a) = step(s, &cfg, ev(burning(), healthy()), 60);
+    assert_eq!(started(&a).len(), 1, "{a:?}");
+}
+
+#[test]
+fn an_operator_cannot_fail_over_a_healthy_region_without_force() {
+    let cfg = PolicyConfig::default();
+    let (s, _) = run(&cfg, vec![(0, ev(healthy(), healthy()))]);
+    let failover = |reason: &str, force| {
+        Input::Operator(Command::Failover {
+            target: B.into(),
+            reason: reason.into(),
+            force,
+        })
+    };
+    let (s, a) = step(s, &cfg, failover("looks slow", false), 10);
+    assert!(started(&a).is_empty(), "{a:?}");
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("not burning"))),
+        "{a:?}"
+    );
+    let (s, a) = step(s, &cfg, failover("  ", true), 10);
+    assert!(started(&a).is_empty(), "an empty reason is refused: {a:?}");
+    let (_, a) = step(s, &cfg, failover("planned maintenance", true), 10);
+    assert_eq!(started(&a).len(), 1, "forced with a reason: {a:?}");
 }
