@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::actuator::{Actuator, Backends, Incident, RunOutcome, SignalBoard};
 use crate::clock::Clock;
 use crate::config::{DomainConfig, FailoverConfig, RegionsConfig};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, NewDecision};
 use crate::policy::{self, Action, Evaluation, Input, Phase, PolicyState, RegionHealth};
 use crate::slo::Severity;
 use crate::snapshot::{DataStatus, StreamHealth};
@@ -36,6 +36,9 @@ pub struct FailoverDriver {
     /// Step backends that only record the exact call each step would make (GameDays,
     /// demo): every incident runs its runbook in dry-run form, whatever the policy mode.
     pub dry_run_steps: bool,
+    /// Why automation is off (the journal could not be opened, checked or written): the
+    /// policy still evaluates and notifies, but nothing acts.
+    pub automation_off: Option<String>,
 }
 
 /// A runbook that ended: the domain's index, the incident and what each step did.
@@ -120,8 +123,37 @@ impl FailoverDriver {
                 }
             })
             .collect();
+        let mut domains: Vec<Domain> = domains;
+        // What the journal holds wins over the config's starting point: after a failover
+        // the active region, the latch and the cooldown are the journal's.
+        let saved = journal
+            .lock()
+            .map_err(|_| JournalError::State {
+                domain: "*".into(),
+                detail: "journal lock poisoned".into(),
+            })?
+            .policy_states()?;
+        for (name, value) in saved {
+            let Some(d) = domains.iter_mut().find(|d| d.cfg.name == name) else {
+                continue;
+            };
+            let restored: PolicyState =
+                serde_json::from_value(value).map_err(|e| JournalError::State {
+                    domain: name.clone(),
+                    detail: e.to_string(),
+                })?;
+            if restored.active != d.state.active {
+                tracing::warn!(domain = %name, journaled = %restored.active, configured = %d.state.active, "the journal's active region differs from regions.active: keeping the journal's (a failover happened)");
+            }
+            d.state = PolicyState {
+                next_incident: restored.next_incident.max(next),
+                ..restored
+            };
+        }
+        backends.signals.attach(journal.clone())?;
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         Ok(FailoverDriver {
+            automation_off: None,
             cfg,
             domains,
             journal,
@@ -151,21 +183,6 @@ impl FailoverDriver {
 
     pub fn peers(&self) -> &[String] {
         &self.cfg.peers
-    }
-
-    fn journal_decision(
-        &self,
-        domain: &str,
-        incident: Option<u64>,
-        kind: &str,
-        detail: serde_json::Value,
-        now: i64,
-    ) {
-        if let Ok(j) = self.journal.lock() {
-            if let Err(e) = j.record_decision(now, domain, incident, kind, &detail, self.chaos) {
-                tracing::error!(domain, error = %e, "cannot journal a decision");
-            }
-        }
     }
 
     /// Resumes runbooks that were running when the process stopped.
@@ -218,37 +235,112 @@ impl FailoverDriver {
         });
     }
 
-    /// Steps one domain's policy with `input` and carries out the actions.
+    /// Steps one domain's policy with `input`, journals the decisions and the new state in
+    /// one transaction, and only then carries out the actions. When the journal cannot
+    /// take them (or automation is already off), the state stays as it was and every
+    /// action that would change the world becomes a refusal.
     pub fn input(&mut self, di: usize, input: Input, now: i64) -> Vec<Action> {
-        let state = self.domains[di].state.clone();
-        let (state, actions) = policy::step(state, &self.cfg.policy, input.clone(), now);
-        self.domains[di].state = state;
+        let before = self.domains[di].state.clone();
+        let (state, mut actions) =
+            policy::step(before.clone(), &self.cfg.policy, input.clone(), now);
         let name = self.domains[di].cfg.name.clone();
+        let acts = |a: &Action| {
+            matches!(
+                a,
+                Action::StartFailover { .. }
+                    | Action::RequestApproval { .. }
+                    | Action::Vote { target: Some(_) }
+            )
+        };
+        if let Some(why) = &self.automation_off {
+            if actions.iter().any(acts) {
+                tracing::error!(domain = %name, reason = %why, "automation is off: not acting");
+                actions.retain(|a| !acts(a));
+                actions.push(Action::Blocked {
+                    reason: format!("automation is off: {why}"),
+                });
+                // The phase must not move to an action that never happens.
+                return actions;
+            }
+        }
+        let evaluation = serde_json::to_value(&state.last_evaluation).unwrap_or_default();
+        let mut decisions: Vec<NewDecision> = Vec::new();
+        let mut incident = None;
         for a in &actions {
             match a {
                 Action::Notify { message } => {
-                    tracing::info!(domain = %name, message = %message, "failover notice");
-                    self.journal_decision(
-                        &name,
-                        None,
-                        "notify",
-                        serde_json::json!({"message": message}),
-                        now,
-                    );
+                    decisions.push(("notify".into(), None, serde_json::json!({"message": message})))
+                }
+                Action::Blocked { reason } => decisions.push((
+                    "blocked".into(),
+                    None,
+                    serde_json::json!({"reason": reason, "evaluation": evaluation}),
+                )),
+                Action::Vote { .. } => {}
+                Action::RequestApproval { incident, from, to, reason } => decisions.push((
+                    "approval_requested".into(),
+                    Some(*incident),
+                    serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": evaluation}),
+                )),
+                Action::StartFailover { incident: id, from, to, reason, dry_run, forced } => {
+                    decisions.push((
+                        "failover".into(),
+                        Some(*id),
+                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "evaluation": evaluation}),
+                    ));
+                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), *dry_run || self.dry_run_steps));
+                }
+            }
+        }
+        let state_json = serde_json::to_value(&state).unwrap_or_default();
+        let committed = match self.journal.lock() {
+            Ok(mut j) => j
+                .commit_decisions(
+                    now,
+                    &name,
+                    &decisions,
+                    incident.as_ref(),
+                    &state_json,
+                    self.chaos,
+                )
+                .map_err(|e| e.to_string()),
+            Err(_) => Err("journal lock poisoned".to_string()),
+        };
+        if let Err(e) = committed {
+            let why = format!("the journal cannot be written: {e}");
+            tracing::error!(domain = %name, error = %e, "cannot journal a decision: automation off");
+            self.automation_off = Some(why.clone());
+            self.domains[di].state = before;
+            actions.retain(|a| !acts(a));
+            actions.push(Action::Blocked {
+                reason: format!("automation is off: {why}"),
+            });
+            return actions;
+        }
+        self.domains[di].state = state;
+        for a in &actions {
+            match a {
+                Action::Notify { message } => {
+                    tracing::info!(domain = %name, message = %message, "failover notice")
                 }
                 Action::Blocked { reason } => {
-                    tracing::warn!(domain = %name, reason = %reason, "failover blocked");
-                    self.journal_decision(&name, None, "blocked", serde_json::json!({"reason": reason, "evaluation": self.domains[di].state.last_evaluation}), now);
+                    tracing::warn!(domain = %name, reason = %reason, "failover blocked")
                 }
                 Action::Vote { target } => {
-                    for r in self.domains[di]
+                    let regions: Vec<String> = self.domains[di]
                         .state
                         .standby
                         .iter()
                         .chain(std::iter::once(&self.domains[di].state.active))
-                    {
-                        self.signals
-                            .set(&name, r, target.as_deref() == Some(r.as_str()));
+                        .cloned()
+                        .collect();
+                    for r in regions {
+                        if let Err(e) =
+                            self.signals
+                                .set(&name, &r, target.as_deref() == Some(r.as_str()))
+                        {
+                            tracing::error!(domain = %name, region = %r, error = %e, "cannot set the failover signal");
+                        }
                     }
                 }
                 Action::RequestApproval {
@@ -257,8 +349,7 @@ impl FailoverDriver {
                     to,
                     reason,
                 } => {
-                    tracing::warn!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval");
-                    self.journal_decision(&name, Some(*incident), "approval_requested", serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": self.domains[di].state.last_evaluation}), now);
+                    tracing::warn!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval")
                 }
                 Action::StartFailover {
                     incident,
@@ -269,25 +360,6 @@ impl FailoverDriver {
                     forced,
                 } => {
                     tracing::warn!(domain = %name, incident, from = %from, to = %to, dry_run, forced, reason = %reason, "starting failover runbook");
-                    self.journal_decision(
-                        &name,
-                        Some(*incident),
-                        "failover",
-                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "evaluation": self.domains[di].state.last_evaluation}),
-                        now,
-                    );
-                    if let Ok(j) = self.journal.lock() {
-                        let _ = j.open_incident(
-                            *incident,
-                            &name,
-                            from,
-                            to,
-                            reason,
-                            *dry_run || self.dry_run_steps,
-                            self.chaos,
-                            now,
-                        );
-                    }
                     let approved = *forced || matches!(input, Input::Operator(_));
                     let inc = Incident {
                         id: *incident,
@@ -304,6 +376,23 @@ impl FailoverDriver {
             }
         }
         actions
+    }
+
+    /// Records an operator's call and its reason as a decision (the policy's answer
+    /// follows as its own decisions).
+    pub fn record_operator_call(
+        &self,
+        domain: &str,
+        command: &serde_json::Value,
+        reason: &str,
+        now: i64,
+    ) {
+        let detail = serde_json::json!({"command": command, "reason": reason});
+        if let Ok(j) = self.journal.lock() {
+            if let Err(e) = j.record_decision(now, domain, None, "operator", &detail, self.chaos) {
+                tracing::error!(domain, error = %e, "cannot journal an operator call");
+            }
+        }
     }
 
     /// The channel finished runbooks arrive on; the app's loop owns it (taken once).

@@ -3,6 +3,11 @@
 //! attempt and result. After a crash the engine resumes an incident from the first step
 //! not recorded as done, and never repeats a completed step.
 //!
+//! It also holds what keeps a failover in place across a restart: each domain's policy
+//! state (phase, active region, latch, last failover, consecutive count, pending
+//! approval), written in the same transaction as the decisions that change it, and every
+//! raised failover signal. Both are read back before the server answers anything.
+//!
 //! Only what the actuator describes is stored; step descriptions never carry secrets.
 
 use std::collections::BTreeSet;
@@ -20,7 +25,17 @@ pub enum JournalError {
     },
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("journal {path} failed its integrity check: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("journal: policy state of {domain} is unreadable: {detail}")]
+    State { domain: String, detail: String },
 }
+
+/// A decision to record: (kind, incident, detail JSON).
+pub type NewDecision = (String, Option<u64>, serde_json::Value);
+
+/// An incident to open with a decision: (id, domain, from, to, reason, dry_run).
+pub type NewIncident = (u64, String, String, String, String, bool);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentRow {
@@ -66,6 +81,12 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE TABLE IF NOT EXISTS decisions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, domain TEXT NOT NULL, incident INTEGER,
   kind TEXT NOT NULL, detail TEXT NOT NULL, chaos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS policy_state (
+  domain TEXT PRIMARY KEY, state TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS signals (
+  domain TEXT NOT NULL, region TEXT NOT NULL, raised INTEGER NOT NULL,
+  PRIMARY KEY (domain, region));
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
   incident INTEGER NOT NULL, step_index INTEGER NOT NULL, attempt INTEGER NOT NULL, name TEXT NOT NULL,
   kind TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
@@ -89,7 +110,108 @@ impl Journal {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Journal { conn })
+        let journal = Journal { conn };
+        journal.check(path)?;
+        Ok(journal)
+    }
+
+    /// `PRAGMA quick_check` and a real write: a journal that is corrupt or cannot be
+    /// written must turn automation off at start, not fail at the first decision.
+    fn check(&self, path: &Path) -> Result<(), JournalError> {
+        let detail: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|source| JournalError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        if detail != "ok" {
+            return Err(JournalError::Corrupt {
+                path: path.display().to_string(),
+                detail,
+            });
+        }
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (k, v) VALUES ('write_probe', 'ok')",
+                [],
+            )
+            .map_err(|source| JournalError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Decisions, an incident to open and the domain's new policy state, in one
+    /// transaction: either all are durable or none is (and nothing may act on them).
+    pub fn commit_decisions(
+        &mut self,
+        at: i64,
+        domain: &str,
+        decisions: &[NewDecision],
+        incident: Option<&NewIncident>,
+        state: &serde_json::Value,
+        chaos: bool,
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        for (kind, inc, detail) in decisions {
+            tx.execute(
+                "INSERT INTO decisions (at, domain, incident, kind, detail, chaos) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![at, domain, inc.map(|i| i as i64), kind, detail.to_string(), chaos],
+            )?;
+        }
+        if let Some((id, d, from, to, reason, dry_run)) = incident {
+            tx.execute(
+                "INSERT OR IGNORE INTO incidents (id, domain, from_region, to_region, reason, status, dry_run, chaos, opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+                params![*id as i64, d, from, to, reason, dry_run, chaos, at],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO policy_state (domain, state, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (domain) DO UPDATE SET state = excluded.state, at = excluded.at",
+            params![domain, state.to_string(), at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every domain's last journaled policy state (JSON).
+    pub fn policy_states(&self) -> Result<Vec<(String, serde_json::Value)>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT domain, state FROM policy_state ORDER BY domain")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (domain, text) = row?;
+            let v = serde_json::from_str(&text).map_err(|e| JournalError::State {
+                domain: domain.clone(),
+                detail: e.to_string(),
+            })?;
+            out.push((domain, v));
+        }
+        Ok(out)
+    }
+
+    /// Records a failover signal's value (the decision rows say when and why).
+    pub fn set_signal(&self, domain: &str, region: &str, raised: bool) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO signals (domain, region, raised) VALUES (?1, ?2, ?3)
+             ON CONFLICT (domain, region) DO UPDATE SET raised = excluded.raised",
+            params![domain, region, raised],
+        )?;
+        Ok(())
+    }
+
+    /// Every journaled signal: (domain, region, raised).
+    pub fn signals(&self) -> Result<Vec<(String, String, bool)>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT domain, region, raised FROM signals ORDER BY domain, region")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// An in-memory journal (GameDays, tests).

@@ -49,7 +49,10 @@ fn decide(state: &AppState, active: RegionHealth) {
         s = n;
         for a in actions {
             if let Action::Vote { target } = a {
-                state.signals.set("web", B, target.as_deref() == Some(B));
+                state
+                    .signals
+                    .set("web", B, target.as_deref() == Some(B))
+                    .unwrap();
             }
         }
     }

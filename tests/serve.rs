@@ -108,7 +108,7 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
         "sloguard_burn_rate{",
         "sloguard_tier_holds{",
         "sloguard_region_state{region=\"us-east-1\",state=\"burning\"} 1",
-        "sloguard_active_region{region=\"us-east-1\",state=\"active\"} 1",
+        "sloguard_active_region{domain=\"\",region=\"us-east-1\",state=\"active\"} 1",
         "sloguard_query_duration_seconds_bucket",
         "sloguard_evaluation_duration_seconds_count",
     ] {

@@ -64,16 +64,58 @@ impl Incident {
 
 /// The failover signals this engine serves on `GET /v1/signal/<domain>/<region>`:
 /// true = failover to that region requested (200), false or absent = not (503).
-#[derive(Debug, Default)]
+///
+/// Once attached to a journal, every change is written there first and only then served,
+/// and attaching restores what the journal holds: a restart never lowers a raised signal
+/// (which would send Route 53 traffic back to the failing region).
+#[derive(Default)]
 pub struct SignalBoard {
     signals: RwLock<BTreeMap<(String, String), bool>>,
+    journal: std::sync::OnceLock<Arc<std::sync::Mutex<crate::journal::Journal>>>,
+}
+
+impl std::fmt::Debug for SignalBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalBoard")
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SignalBoard {
-    pub fn set(&self, domain: &str, region: &str, on: bool) {
+    /// Restores the journaled signals and makes every later change durable there.
+    pub fn attach(
+        &self,
+        journal: Arc<std::sync::Mutex<crate::journal::Journal>>,
+    ) -> Result<(), crate::journal::JournalError> {
+        let saved = match journal.lock() {
+            Ok(j) => j.signals()?,
+            Err(_) => Vec::new(),
+        };
+        if let Ok(mut s) = self.signals.write() {
+            for (domain, region, raised) in saved {
+                if raised {
+                    tracing::warn!(domain = %domain, region = %region, "failover signal restored from the journal: still raised");
+                }
+                s.insert((domain, region), raised);
+            }
+        }
+        let _ = self.journal.set(journal);
+        Ok(())
+    }
+
+    /// Sets a signal: journaled first (when attached), then served. On a journal error
+    /// the served value does not change.
+    pub fn set(&self, domain: &str, region: &str, on: bool) -> Result<(), String> {
+        if let Some(j) = self.journal.get() {
+            let j = j.lock().map_err(|_| "journal lock poisoned".to_string())?;
+            j.set_signal(domain, region, on)
+                .map_err(|e| format!("journaling signal {domain}/{region}: {e}"))?;
+        }
         if let Ok(mut s) = self.signals.write() {
             s.insert((domain.to_string(), region.to_string()), on);
         }
+        Ok(())
     }
 
     pub fn get(&self, domain: &str, region: &str) -> bool {

@@ -158,6 +158,10 @@ pub struct TickOutcome {
     pub eval_secs: f64,
     /// Streams whose data was degraded in this evaluation.
     pub degraded: usize,
+    /// Failover configured: None while automation may act, else why it is off.
+    pub automation_off: Option<String>,
+    /// Whether failover is configured at all (then the journal's health is reported).
+    pub failover: bool,
 }
 
 /// Publishes what the loop produced: the HTTP state, a GameDay report, a terminal timeline.
@@ -219,10 +223,22 @@ impl<S: MetricsSource> App<S> {
         let record_only = drill || matches!(steps, Some(StepBackends::DryRun));
         let failover = match (&cfg.failover, steps) {
             (Some(fo), Some(steps)) => {
-                let journal = if drill {
-                    Journal::in_memory()?
+                // No journal, no automatic action: a journal that cannot be opened,
+                // checked or written turns automation off (the server still starts,
+                // evaluates, notifies and says why on /readyz and /metrics).
+                let (journal, automation_off) = if drill {
+                    (Journal::in_memory()?, None)
                 } else {
-                    Journal::open(&fo.journal)?
+                    match Journal::open(&fo.journal) {
+                        Ok(j) => (j, None),
+                        Err(e) => {
+                            tracing::error!(journal = %fo.journal.display(), error = %e, "the journal is unusable: automation is OFF until it is fixed and sloguard restarted");
+                            (
+                                Journal::in_memory()?,
+                                Some(format!("journal {}: {e}", fo.journal.display())),
+                            )
+                        }
+                    }
                 };
                 let backends = match steps {
                     StepBackends::Configured => configured_backends(fo, signals.clone()).await,
@@ -244,6 +260,7 @@ impl<S: MetricsSource> App<S> {
                     drill,
                 )?;
                 driver.dry_run_steps = record_only;
+                driver.automation_off = automation_off;
                 Some(driver)
             }
             _ => None,
@@ -301,8 +318,17 @@ impl<S: MetricsSource> App<S> {
             at,
             scheduled,
             policy: self.policy(),
+            automation_off: self.automation_off(),
+            failover: self.failover.is_some(),
             ..Default::default()
         }
+    }
+
+    /// Why automation is off, if it is.
+    pub fn automation_off(&self) -> Option<String> {
+        self.failover
+            .as_ref()
+            .and_then(|f| f.automation_off.clone())
     }
 
     /// The engine's snapshot with the active region and roles as the policy sees them:
@@ -385,6 +411,7 @@ impl<S: MetricsSource> App<S> {
             }
         }
         out.policy = self.policy();
+        out.automation_off = self.automation_off();
         out.snapshot = Some(self.snapshot());
         out
     }

@@ -99,6 +99,11 @@ pub struct AppState {
     /// A GameDay or demo: metrics carry `sloguard_chaos 1` so drills never mix with real
     /// incidents.
     pub chaos: AtomicBool,
+    /// Failover configured: None while automation may act, else why it is off (then
+    /// /readyz answers 503 with the reason and `sloguard_journal_ok` is 0).
+    pub automation_off: RwLock<Option<String>>,
+    /// Whether failover (and so a journal) is configured.
+    pub failover: AtomicBool,
     /// Burn-rate history for the built-in dashboard (bounded).
     pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
 }
@@ -163,6 +168,8 @@ impl AppState {
             webhook: WebhookCounters::default(),
             outbox: None,
             history: RwLock::new(std::collections::VecDeque::new()),
+            automation_off: RwLock::new(None),
+            failover: AtomicBool::new(false),
             chaos: AtomicBool::new(false),
         }
     }
@@ -237,6 +244,10 @@ impl Observer for AppState {
             self.publish_with_history(snap.clone());
         }
         self.set_policy(out.policy.clone());
+        self.failover.store(out.failover, Ordering::Release);
+        if let Ok(mut a) = self.automation_off.write() {
+            a.clone_from(&out.automation_off);
+        }
     }
 
     fn ready(&self) {
@@ -625,6 +636,13 @@ async fn history(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    if let Some(why) = s.automation_off.read().ok().and_then(|a| a.clone()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("automation off: {why}\n"),
+        )
+            .into_response();
+    }
     if s.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -645,7 +663,23 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// Renders the metrics of a snapshot plus the long-lived telemetry.
-pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounters) -> String {
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActiveLabels {
+    domain: String,
+    region: String,
+    state: String,
+}
+
+/// Renders the metrics of a snapshot, the policy's view of the active region per failover
+/// domain (empty `domain` when failover is not configured), the journal's health and the
+/// long-lived telemetry.
+pub fn render_metrics(
+    snap: Option<&Snapshot>,
+    policy: &[crate::policy::PolicyState],
+    journal_ok: Option<bool>,
+    t: &Telemetry,
+    w: &WebhookCounters,
+) -> String {
     let mut reg = Registry::with_prefix("sloguard");
     let error_ratio = Family::<WindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let burn_rate = Family::<WindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
@@ -653,7 +687,7 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
     let tier = Family::<TierLabels, Gauge>::default();
     let alert = Family::<StreamLabels, Gauge>::default();
     let region = Family::<RegionLabels, Gauge>::default();
-    let active = Family::<RegionLabels, Gauge>::default();
+    let active = Family::<ActiveLabels, Gauge>::default();
     let data = Family::<DataLabels, Gauge>::default();
     if let Some(s) = snap {
         for r in &s.final_rows {
@@ -709,13 +743,38 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
                     })
                     .set(i64::from(r.state == state));
             }
-            active
-                .get_or_create(&RegionLabels {
-                    region: r.region.clone(),
-                    state: r.role.clone(),
-                })
-                .set(i64::from(r.role == "active"));
+            if policy.is_empty() {
+                active
+                    .get_or_create(&ActiveLabels {
+                        domain: String::new(),
+                        region: r.region.clone(),
+                        state: r.role.clone(),
+                    })
+                    .set(i64::from(r.role == "active"));
+            }
         }
+    }
+    for p in policy {
+        for (region, role) in
+            std::iter::once((&p.active, "active")).chain(p.standby.iter().map(|r| (r, "standby")))
+        {
+            active
+                .get_or_create(&ActiveLabels {
+                    domain: p.domain.clone(),
+                    region: region.clone(),
+                    state: role.into(),
+                })
+                .set(i64::from(role == "active"));
+        }
+    }
+    if let Some(ok) = journal_ok {
+        let g = Gauge::<i64>::default();
+        g.set(i64::from(ok));
+        reg.register(
+            "journal_ok",
+            "1 while the failover journal is usable; 0 means automation is off",
+            g,
+        );
     }
     #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
     struct ResultLabel {
@@ -767,7 +826,11 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
         "1 for the current state of each region",
         region,
     );
-    reg.register("active_region", "1 for the active region", active);
+    reg.register(
+        "active_region",
+        "1 for the active region of each failover domain, as the policy holds it",
+        active,
+    );
     reg.register(
         "query_duration_seconds",
         "Latency of SLI queries",
@@ -792,7 +855,12 @@ pub fn render_metrics(snap: Option<&Snapshot>, t: &Telemetry, w: &WebhookCounter
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let snap = s.snapshot.read().ok().and_then(|g| g.clone());
-    let mut body = render_metrics(snap.as_ref(), &s.telemetry, &s.webhook);
+    let policy = s.policy.read().map(|p| p.clone()).unwrap_or_default();
+    let journal_ok = s
+        .failover
+        .load(Ordering::Acquire)
+        .then(|| s.automation_off.read().is_ok_and(|a| a.is_none()));
+    let mut body = render_metrics(snap.as_ref(), &policy, journal_ok, &s.telemetry, &s.webhook);
     if s.chaos.load(Ordering::Relaxed) {
         // Before the OpenMetrics terminator.
         let eof = body.rfind("# EOF").unwrap_or(body.len());

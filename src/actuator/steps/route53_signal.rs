@@ -38,8 +38,10 @@ impl Step for Route53Signal {
 
     fn run<'a>(&'a self, inc: &'a Incident, b: &'a Backends) -> BoxFut<'a, Result<String, String>> {
         Box::pin(async move {
-            b.signals.set(&inc.domain, &inc.to, true);
-            b.signals.set(&inc.domain, &inc.from, false);
+            // Raise the target before lowering the source: a crash between the two leaves
+            // traffic allowed to move, never both signals down mid-failover.
+            b.signals.set(&inc.domain, &inc.to, true)?;
+            b.signals.set(&inc.domain, &inc.from, false)?;
             Ok(format!("signal {}/{} raised", inc.domain, inc.to))
         })
     }
