@@ -4,6 +4,10 @@
 //! evaluations, publishes to SNS, raises its failover signal, shifts Route 53 weights, and
 //! journals the incident (read back from moto, the signal endpoint and the API). The
 //! negative case: both regions burning is a global incident, with no traffic change.
+//! Durability: after a failover, a `kill -9` and a restart serve the raised signal on the
+//! very first request, keep the latch and the new active region, and start no second
+//! incident; a corrupt journal turns automation off (readyz 503, `sloguard_journal_ok 0`)
+//! and nothing acts.
 // Test harness code waits on real servers in wall time; the clock lint guards the
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
@@ -39,6 +43,26 @@ impl Drop for Run {
 }
 
 fn start(outages: Vec<Outage>) -> Run {
+    start_with(outages, |_| {})
+}
+
+fn spawn_serve(dir: &std::path::Path, moto: &Moto, log: &str) -> std::process::Child {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    sloguard()
+        .args(["serve", "--config"])
+        .arg(dir.join("sloguard.yaml"))
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// `prepare` runs on the run's directory before `serve` starts (e.g. to corrupt the journal).
+fn start_with(outages: Vec<Outage>, prepare: impl FnOnce(&std::path::Path)) -> Run {
     let dir = tempfile::tempdir().unwrap();
     write_specs(
         &dir.path().join("specs"),
@@ -75,18 +99,8 @@ failover:
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let child = sloguard()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    prepare(dir.path());
+    let child = spawn_serve(dir.path(), &moto, "serve.log");
     Run {
         _dir: dir,
         _prom: prom,
@@ -102,16 +116,19 @@ fn weights(run: &Run) -> Vec<(String, i64)> {
     run.moto.weights(&run.zone_id)
 }
 
-#[test]
-fn outage_in_the_active_region_runs_the_runbook() {
-    let run = start(vec![Outage {
+fn primary_outage() -> Vec<Outage> {
+    vec![Outage {
         region: "us-east-1".into(),
         start: 6 * 3600 - 1800,
         duration: 7200,
         error_ratio: 1.0,
-    }]);
+    }]
+}
+
+/// Waits for the runbook to finish and the policy to latch; returns `/api/v1/incidents`.
+fn failed_over(run: &Run) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let incidents = loop {
+    loop {
         let (code, body) = curl(&format!("{}/api/v1/incidents", run.base));
         if code == 200 {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -121,7 +138,7 @@ fn outage_in_the_active_region_runs_the_runbook() {
                 .is_some_and(|a| a.iter().any(|i| i["status"] == "done"))
                 && v["policy"][0]["phase"]["phase"] == "failed_over"
             {
-                break v;
+                return v;
             }
         }
         assert!(
@@ -130,7 +147,13 @@ fn outage_in_the_active_region_runs_the_runbook() {
             std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(250));
-    };
+    }
+}
+
+#[test]
+fn outage_in_the_active_region_runs_the_runbook() {
+    let run = start(primary_outage());
+    let incidents = failed_over(&run);
     let inc = &incidents["incidents"][0];
     assert_eq!(inc["from"], "us-east-1");
     assert_eq!(inc["to"], "eu-west-1");
@@ -219,4 +242,84 @@ fn both_regions_burning_notifies_without_traffic_change() {
     );
     let logs = std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap();
     assert!(logs.contains("global incident"), "{logs}");
+}
+
+#[test]
+fn a_restart_after_a_failover_keeps_it_in_place() {
+    let mut run = start(primary_outage());
+    failed_over(&run);
+    // kill -9: no shutdown path runs.
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let dir = run._dir.path().to_path_buf();
+    run.child = spawn_serve(&dir, &run.moto, "serve-2.log");
+    // The very first answer of the restarted engine already carries the raised signal:
+    // Route 53's health checks never see traffic allowed back to the failing region.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let (code, _) = curl(&format!("{}/v1/signal/web/eu-west-1", run.base));
+        if code != 0 {
+            break code;
+        }
+        assert!(Instant::now() < deadline, "the restarted engine never answered");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(first, 200, "signal lowered by the restart");
+    assert_eq!(curl(&format!("{}/v1/signal/web/us-east-1", run.base)).0, 503);
+    while curl(&format!("{}/readyz", run.base)).0 != 200 {
+        assert!(Instant::now() < deadline, "not ready after restart");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Several evaluations (1 s interval) with us-east-1 still failing.
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, body) = curl(&format!("{}/api/v1/incidents", run.base));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1, "a second incident: {v}");
+    let p = &v["policy"][0];
+    assert_eq!(p["phase"]["phase"], "failed_over", "the latch was re-armed: {v}");
+    assert_eq!(p["active"], "eu-west-1", "{v}");
+    assert!(p["last_failover"].as_i64().is_some(), "the cooldown start was lost: {v}");
+    let (_, status) = curl(&format!("{}/api/v1/status", run.base));
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["active_region"], "eu-west-1", "{status}");
+    let (_, metrics) = curl(&format!("{}/metrics", run.base));
+    assert!(
+        metrics.contains("sloguard_active_region{domain=\"web\",region=\"eu-west-1\",state=\"active\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sloguard_journal_ok 1"), "{metrics}");
+    assert_eq!(
+        weights(&run),
+        vec![("eu-west-1".to_string(), 100), ("us-east-1".to_string(), 0)]
+    );
+}
+
+#[test]
+fn a_corrupt_journal_turns_automation_off() {
+    let run = start_with(primary_outage(), |dir| {
+        std::fs::write(dir.join("journal.db"), vec![0x5a; 8192]).unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (code, body) = loop {
+        let (code, body) = curl(&format!("{}/readyz", run.base));
+        if code != 0 && !body.contains("backfilling") {
+            break (code, body);
+        }
+        assert!(Instant::now() < deadline, "never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("automation off") && body.contains("journal.db"), "{body}");
+    // The outage burns for several evaluations; nothing acts.
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, metrics) = curl(&format!("{}/metrics", run.base));
+    assert!(metrics.contains("sloguard_journal_ok 0"), "{metrics}");
+    assert_eq!(curl(&format!("{}/v1/signal/web/eu-west-1", run.base)).0, 503);
+    assert_eq!(
+        weights(&run),
+        vec![("eu-west-1".to_string(), 0), ("us-east-1".to_string(), 100)]
+    );
+    let logs = std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap();
+    assert!(logs.contains("journal.db") && logs.contains("automation is OFF"), "{logs}");
+    assert!(logs.contains("automation is off"), "the refusal is said: {logs}");
 }
