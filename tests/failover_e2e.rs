@@ -323,3 +323,32 @@ fn a_corrupt_journal_turns_automation_off() {
     assert!(logs.contains("journal.db") && logs.contains("automation is OFF"), "{logs}");
     assert!(logs.contains("automation is off"), "the refusal is said: {logs}");
 }
+
+#[test]
+fn a_standby_spending_budget_is_not_a_target() {
+    // The standby's last 5 minutes run at 2% errors (5m burn 20x at 99.9%, 1h 1.7x): no
+    // tier holds there yet, but it is not healthy, so the burning primary stays put.
+    let mut outages = primary_outage();
+    outages.push(Outage {
+        region: "eu-west-1".into(),
+        start: 6 * 3600 - 300,
+        duration: 3600,
+        error_ratio: 0.02,
+    });
+    let run = start(outages);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while curl(&format!("{}/readyz", run.base)).0 != 200 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, body) = curl(&format!("{}/api/v1/incidents", run.base));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["incidents"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(
+        weights(&run),
+        vec![("eu-west-1".to_string(), 0), ("us-east-1".to_string(), 100)]
+    );
+    let logs = std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap();
+    assert!(logs.contains("short windows burn at"), "the refusal names the guard: {logs}");
+}
