@@ -532,3 +532,54 @@ async fn secrets_never_reach_the_journal() {
     assert!(all.contains("bearer token (from file)"), "{all}");
     assert!(!all.contains("super-secret-token"), "{all}");
 }
+
+/// A resumed run checks the world, not only the journal: a signal step the journal
+/// records as done whose signal is gone runs again; one whose signal is up is not repeated.
+#[tokio::test]
+async fn resume_reruns_a_done_step_whose_effect_is_missing() {
+    for (signal_up, want) in [(false, "done"), (true, "done-before")] {
+        let j = Journal::in_memory().unwrap();
+        j.open_incident(
+            5,
+            "web",
+            "us-east-1",
+            "eu-west-1",
+            "burning",
+            false,
+            false,
+            0,
+        )
+        .unwrap();
+        j.record_step(
+            5,
+            0,
+            1,
+            "shift-traffic",
+            "route53_signal",
+            "done",
+            "signal web/eu-west-1 raised",
+            0,
+        )
+        .unwrap();
+        let backends = Backends::default();
+        if signal_up {
+            backends.signals.set("web", "eu-west-1", true).unwrap();
+        }
+        let a = actuator(
+            "- {name: shift-traffic, kind: route53_signal}\n",
+            j,
+            backends,
+        );
+        let out = a.execute(&incident(5), || 10).await;
+        assert!(out.ok, "{out:?}");
+        assert_eq!(
+            out.steps[0].1, want,
+            "signal up before: {signal_up}: {out:?}"
+        );
+        assert!(
+            a.backends.signals.get("web", "eu-west-1"),
+            "the effect is in place"
+        );
+        assert!(!a.backends.signals.get("web", "us-east-1"));
+    }
+}

@@ -261,11 +261,17 @@ fn a_restart_after_a_failover_keeps_it_in_place() {
         if code != 0 {
             break code;
         }
-        assert!(Instant::now() < deadline, "the restarted engine never answered");
+        assert!(
+            Instant::now() < deadline,
+            "the restarted engine never answered"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(first, 200, "signal lowered by the restart");
-    assert_eq!(curl(&format!("{}/v1/signal/web/us-east-1", run.base)).0, 503);
+    assert_eq!(
+        curl(&format!("{}/v1/signal/web/us-east-1", run.base)).0,
+        503
+    );
     while curl(&format!("{}/readyz", run.base)).0 != 200 {
         assert!(Instant::now() < deadline, "not ready after restart");
         std::thread::sleep(Duration::from_millis(100));
@@ -274,17 +280,29 @@ fn a_restart_after_a_failover_keeps_it_in_place() {
     std::thread::sleep(Duration::from_secs(4));
     let (_, body) = curl(&format!("{}/api/v1/incidents", run.base));
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["incidents"].as_array().unwrap().len(), 1, "a second incident: {v}");
+    assert_eq!(
+        v["incidents"].as_array().unwrap().len(),
+        1,
+        "a second incident: {v}"
+    );
     let p = &v["policy"][0];
-    assert_eq!(p["phase"]["phase"], "failed_over", "the latch was re-armed: {v}");
+    assert_eq!(
+        p["phase"]["phase"], "failed_over",
+        "the latch was re-armed: {v}"
+    );
     assert_eq!(p["active"], "eu-west-1", "{v}");
-    assert!(p["last_failover"].as_i64().is_some(), "the cooldown start was lost: {v}");
+    assert!(
+        p["last_failover"].as_i64().is_some(),
+        "the cooldown start was lost: {v}"
+    );
     let (_, status) = curl(&format!("{}/api/v1/status", run.base));
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["active_region"], "eu-west-1", "{status}");
     let (_, metrics) = curl(&format!("{}/metrics", run.base));
     assert!(
-        metrics.contains("sloguard_active_region{domain=\"web\",region=\"eu-west-1\",state=\"active\"} 1"),
+        metrics.contains(
+            "sloguard_active_region{domain=\"web\",region=\"eu-west-1\",state=\"active\"} 1"
+        ),
         "{metrics}"
     );
     assert!(metrics.contains("sloguard_journal_ok 1"), "{metrics}");
@@ -309,19 +327,31 @@ fn a_corrupt_journal_turns_automation_off() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(code, 503, "{body}");
-    assert!(body.contains("automation off") && body.contains("journal.db"), "{body}");
+    assert!(
+        body.contains("automation off") && body.contains("journal.db"),
+        "{body}"
+    );
     // The outage burns for several evaluations; nothing acts.
     std::thread::sleep(Duration::from_secs(4));
     let (_, metrics) = curl(&format!("{}/metrics", run.base));
     assert!(metrics.contains("sloguard_journal_ok 0"), "{metrics}");
-    assert_eq!(curl(&format!("{}/v1/signal/web/eu-west-1", run.base)).0, 503);
+    assert_eq!(
+        curl(&format!("{}/v1/signal/web/eu-west-1", run.base)).0,
+        503
+    );
     assert_eq!(
         weights(&run),
         vec![("eu-west-1".to_string(), 0), ("us-east-1".to_string(), 100)]
     );
     let logs = std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap();
-    assert!(logs.contains("journal.db") && logs.contains("automation is OFF"), "{logs}");
-    assert!(logs.contains("automation is off"), "the refusal is said: {logs}");
+    assert!(
+        logs.contains("journal.db") && logs.contains("automation is OFF"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("automation is off"),
+        "the refusal is said: {logs}"
+    );
 }
 
 #[test]
@@ -350,5 +380,8 @@ fn a_standby_spending_budget_is_not_a_target() {
         vec![("eu-west-1".to_string(), 0), ("us-east-1".to_string(), 100)]
     );
     let logs = std::fs::read_to_string(run._dir.path().join("serve.log")).unwrap();
-    assert!(logs.contains("short windows burn at"), "the refusal names the guard: {logs}");
+    assert!(
+        logs.contains("short windows burn at"),
+        "the refusal names the guard: {logs}"
+    );
 }

@@ -64,13 +64,17 @@ impl Actuator {
             steps: Vec::new(),
         };
         for (i, step) in self.steps.iter().enumerate() {
+            fault_hook(i);
             if done.contains(&(i as u32)) {
-                outcome.steps.push((
-                    step.name.clone(),
-                    "done-before".into(),
-                    "completed before a restart; not repeated".into(),
-                ));
-                continue;
+                if self.still_in_place(step, inc).await {
+                    outcome.steps.push((
+                        step.name.clone(),
+                        "done-before".into(),
+                        "completed before a restart; not repeated".into(),
+                    ));
+                    continue;
+                }
+                tracing::warn!(incident = inc.id, step = %step.name, "the journal records this step as done but its effect is missing: running it again");
             }
             let prior = self
                 .journal
@@ -145,6 +149,7 @@ impl Actuator {
                 }
             }
         }
+        fault_hook(self.steps.len());
         let status = if inc.dry_run {
             "dry_run"
         } else if outcome.ok {
@@ -156,6 +161,23 @@ impl Actuator {
             let _ = j.close_incident(inc.id, status, now());
         }
         outcome
+    }
+
+    /// For a step the journal records as done: whether its effect is still in place.
+    /// Steps whose effect cannot be read back (notifications, hooks) trust the journal,
+    /// and so does a read that fails: repeating a page or a hook is worse than not.
+    async fn still_in_place(&self, step: &StepSpec, inc: &Incident) -> bool {
+        if inc.dry_run || !step.step.verifiable() {
+            return true;
+        }
+        match tokio::time::timeout(step.timeout, step.step.is_done(inc, &self.backends)).await {
+            Ok(Ok(in_place)) => in_place,
+            Ok(Err(e)) => {
+                tracing::warn!(incident = inc.id, step = %step.name, error = %e, "cannot read the step's effect back; trusting the journal");
+                true
+            }
+            Err(_) => true,
+        }
     }
 
     /// Tells every SNS topic of the runbook that the runbook aborted (best effort).
@@ -172,5 +194,25 @@ impl Actuator {
                 tracing::error!(incident = inc.id, error = %e, "cannot notify the abort");
             }
         }
+    }
+}
+
+/// A fault hook for crash tests: with `SLOGUARD_FAULT_ABORT_AT_STEP=k` set, the process
+/// aborts (as `kill -9` would stop it: no cleanup, no journal write) at the boundary
+/// before step `k` (`k` = the number of steps: after the last step, before the incident
+/// is closed). Unset, it costs one cached environment read per runbook.
+fn fault_hook(boundary: usize) {
+    static AT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        std::env::var("SLOGUARD_FAULT_ABORT_AT_STEP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if *at == Some(boundary) {
+        tracing::error!(
+            boundary,
+            "fault hook: aborting the process at a step boundary"
+        );
+        std::process::abort();
     }
 }

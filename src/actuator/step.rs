@@ -38,6 +38,13 @@ pub trait Step: Config + Debug + Send + Sync {
         Box::pin(async { Ok(false) })
     }
 
+    /// Whether [`Step::is_done`] reads the effect back from the world (Route 53, Aurora,
+    /// the signal board). For such steps a resumed run checks the world, not only the
+    /// journal: a step the journal records as done but whose effect is missing runs again.
+    fn verifiable(&self) -> bool {
+        false
+    }
+
     /// One attempt of the step; returns what it did. Retries, timeouts and journalling
     /// are the executor's.
     fn run<'a>(&'a self, inc: &'a Incident, b: &'a Backends) -> BoxFut<'a, Result<String, String>>;

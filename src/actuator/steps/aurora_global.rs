@@ -96,6 +96,10 @@ impl Step for AuroraGlobal {
         )
     }
 
+    fn verifiable(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,

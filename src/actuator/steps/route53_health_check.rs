@@ -29,6 +29,10 @@ impl Step for Route53HealthCheck {
         )
     }
 
+    fn verifiable(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         _inc: &'a Incident,

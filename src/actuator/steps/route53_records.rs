@@ -87,6 +87,10 @@ impl Step for Route53Records {
         )
     }
 
+    fn verifiable(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,

@@ -28,6 +28,10 @@ impl Step for Route53Signal {
         )
     }
 
+    fn verifiable(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,
