@@ -163,6 +163,9 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
         incident: u64,
+        /// Why (journaled with the call; required).
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         token: TokenArgs,
     },
@@ -172,6 +175,9 @@ pub enum Command {
         url: String,
         #[arg(long)]
         domain: String,
+        /// Why (journaled with the call; required).
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         token: TokenArgs,
     },

@@ -299,19 +299,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approve {
             url,
             incident,
+            reason,
             token,
         } => operator_call(
             &rt,
             &url,
             &format!("/api/v1/approve/{incident}"),
-            serde_json::json!({}),
+            serde_json::json!({"reason": reason}),
             &token,
         ),
-        Command::Rearm { url, domain, token } => operator_call(
+        Command::Rearm {
+            url,
+            domain,
+            reason,
+            token,
+        } => operator_call(
             &rt,
             &url,
             "/api/v1/rearm",
-            serde_json::json!({"domain": domain}),
+            serde_json::json!({"domain": domain, "reason": reason}),
             &token,
         ),
         Command::Failback {

@@ -242,10 +242,12 @@ async fn operator_api_needs_the_token() {
         if let Some(OperatorCall {
             domain,
             command,
+            reason,
             reply,
         }) = rx.operator.recv().await
         {
             assert_eq!(domain.as_deref(), Some("web"));
+            assert_eq!(reason, "drill");
             assert!(matches!(
                 command,
                 sloguard::policy::Command::Failover { force: false, .. }

@@ -78,6 +78,8 @@ pub struct Trigger {
 pub struct OperatorCall {
     pub domain: Option<String>,
     pub command: crate::policy::Command,
+    /// Why: journaled with the call.
+    pub reason: String,
     pub reply: oneshot::Sender<Result<Vec<Action>, String>>,
 }
 
@@ -450,6 +452,7 @@ impl<S: MetricsSource> App<S> {
         &mut self,
         domain: Option<&str>,
         command: crate::policy::Command,
+        reason: &str,
     ) -> (Result<Vec<Action>, String>, TickOutcome) {
         let at = self.clock.now();
         let mut out = self.outcome(at, false);
@@ -464,7 +467,9 @@ impl<S: MetricsSource> App<S> {
             None => (0..f.domains().len()).collect(),
         };
         let mut all = Vec::new();
+        let command_json = serde_json::to_value(&command).unwrap_or_default();
         for di in indices {
+            f.record_operator_call(f.domain_name(di), &command_json, reason, at);
             let actions = f.input(di, Input::Operator(command.clone()), at);
             let name = f.domain_name(di).to_string();
             out.decisions.extend(actions.iter().map(|a| Decision {
@@ -594,7 +599,12 @@ pub async fn run<S: MetricsSource, T: Timer>(
             biased;
             _ = &mut shutdown => break,
             Some(call) = inbox.operator.recv() => {
-                let (result, out) = app.operator(call.domain.as_deref(), call.command);
+                if call.reply.is_closed() {
+                    // The caller gave up waiting and was told the call was not applied.
+                    tracing::warn!(command = ?call.command, "operator call dropped: its caller stopped waiting");
+                    continue;
+                }
+                let (result, out) = app.operator(call.domain.as_deref(), call.command, &call.reason);
                 let _ = call.reply.send(result);
                 let out = settle(&mut app, timer, &mut finished, out).await;
                 observer.observe(&out);

@@ -480,6 +480,12 @@ struct FailoverRequest {
 #[derive(serde::Deserialize)]
 struct DomainRequest {
     domain: String,
+    reason: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ReasonRequest {
+    reason: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -489,11 +495,18 @@ struct FailbackRequest {
     reason: String,
 }
 
+/// How long an operator call may wait for the engine's loop. The loop serves operator
+/// calls before anything else, so this only runs out behind a slow evaluation; then the
+/// call is dropped unapplied (the loop sees the caller gone) and the answer says so:
+/// never "timed out" now and applied later.
+const OPERATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn operate(
     s: &AppState,
     headers: &axum::http::HeaderMap,
     domain: Option<String>,
     command: crate::policy::Command,
+    reason: String,
 ) -> Response {
     let Some(token) = &s.api.api_token else {
         return error(
@@ -507,24 +520,31 @@ async fn operate(
             "operator token required (Authorization: Bearer ...)",
         );
     }
+    if reason.trim().is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "reason: every operator call needs a non-empty reason (it is journaled)",
+        );
+    }
     let Some(outbox) = &s.outbox else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     };
     let (reply, rx) = tokio::sync::oneshot::channel();
-    if outbox
-        .operator
-        .send(crate::app::OperatorCall {
-            domain,
-            command,
-            reply,
-        })
-        .await
-        .is_err()
-    {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the engine stopped");
-    }
-    match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
-        Ok(Ok(Ok(actions))) => {
+    let call = crate::app::OperatorCall {
+        domain,
+        command,
+        reason,
+        reply,
+    };
+    let answer = tokio::time::timeout(OPERATOR_WAIT, async {
+        if outbox.operator.send(call).await.is_err() {
+            return None;
+        }
+        rx.await.ok()
+    })
+    .await;
+    match answer {
+        Ok(Some(Ok(actions))) => {
             let blocked = !actions.is_empty()
                 && actions
                     .iter()
@@ -536,8 +556,12 @@ async fn operate(
             };
             (status, Json(serde_json::json!({"actions": actions}))).into_response()
         }
-        Ok(Ok(Err(e))) => error(StatusCode::BAD_REQUEST, e),
-        _ => error(StatusCode::GATEWAY_TIMEOUT, "the engine did not answer"),
+        Ok(Some(Err(e))) => error(StatusCode::BAD_REQUEST, e),
+        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "the engine stopped"),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is busy with an evaluation; the call was NOT applied: retry",
+        ),
     }
 }
 
@@ -546,12 +570,12 @@ async fn operate_json<T: serde::de::DeserializeOwned>(
     s: &AppState,
     headers: &axum::http::HeaderMap,
     body: &[u8],
-    command: impl FnOnce(T) -> (Option<String>, crate::policy::Command),
+    command: impl FnOnce(T) -> (Option<String>, crate::policy::Command, String),
 ) -> Response {
     match serde_json::from_slice::<T>(body) {
         Ok(r) => {
-            let (domain, command) = command(r);
-            operate(s, headers, domain, command).await
+            let (domain, command, reason) = command(r);
+            operate(s, headers, domain, command, reason).await
         }
         Err(e) => error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
     }
@@ -567,9 +591,10 @@ async fn op_failover(
             Some(r.domain),
             crate::policy::Command::Failover {
                 target: r.target,
-                reason: r.reason,
+                reason: r.reason.clone(),
                 force: r.force,
             },
+            r.reason,
         )
     })
     .await
@@ -579,13 +604,11 @@ async fn op_approve(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     axum::extract::Path(incident): axum::extract::Path<u64>,
+    body: axum::body::Bytes,
 ) -> Response {
-    operate(
-        &s,
-        &headers,
-        None,
-        crate::policy::Command::Approve { incident },
-    )
+    operate_json(&s, &headers, &body, |r: ReasonRequest| {
+        (None, crate::policy::Command::Approve { incident }, r.reason)
+    })
     .await
 }
 
@@ -595,7 +618,7 @@ async fn op_rearm(
     body: axum::body::Bytes,
 ) -> Response {
     operate_json(&s, &headers, &body, |r: DomainRequest| {
-        (Some(r.domain), crate::policy::Command::Rearm)
+        (Some(r.domain), crate::policy::Command::Rearm, r.reason)
     })
     .await
 }
@@ -610,8 +633,9 @@ async fn op_failback(
             Some(r.domain),
             crate::policy::Command::Failback {
                 target: r.target,
-                reason: r.reason,
+                reason: r.reason.clone(),
             },
+            r.reason,
         )
     })
     .await
