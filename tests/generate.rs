@@ -283,4 +283,9 @@ fn explain_prints_workbook_figures() {
     for want in ["14.4", "0.0144", "2%", "51.8s", "8.6m", "4.9m"] {
         assert!(page.contains(want), "{page}");
     }
+    // The failover decision table, with the healthy-target rule.
+    assert!(
+        t.contains("failover decision") && t.contains("target_max_burn"),
+        "{t}"
+    );
 }

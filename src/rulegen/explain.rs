@@ -108,8 +108,26 @@ pub fn render(services: &[Service]) -> String {
             out.push('\n');
         }
     }
+    out.push_str(FAILOVER_RULES);
     out
 }
+
+/// How `serve` turns these tiers into a failover decision (DESIGN.md defaults; the
+/// config keys under `failover.policy` change them).
+pub const FAILOVER_RULES: &str = "\
+failover decision (serve with a failover section), per domain over its gating SLOs:
+  burning       a page tier holds in the active region on N consecutive scheduled
+                evaluations (failover.policy.consecutive, default 2) spanning at least
+                N-1 intervals; webhook pages re-evaluate and notify but never count
+  healthy       a target where no tier holds, every tier short window burns below
+                failover.policy.target_max_burn (default 1.0), and data is present and
+                complete (complete again at the first successful query after an outage)
+  guards        every precondition holds, no cooldown runs, a quorum of replicas votes
+                for the same target, and the journal is usable (else automation is off)
+  never         both regions burning (a global incident: notify only); no data or
+                degraded data (neither good nor bad: hold the count, decide nothing)
+  after         the automation latches until an operator re-arms it; failback is manual
+";
 
 #[cfg(test)]
 mod tests {
