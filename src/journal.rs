@@ -9,6 +9,8 @@
 //! raised failover signal. Both are read back before the server answers anything.
 //!
 //! Only what the actuator describes is stored; step descriptions never carry secrets.
+//! The database file and its `-wal`/`-shm` siblings are still owner-only (0600): incident
+//! reasons and step details are operational data, not for every local user.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -29,6 +31,46 @@ pub enum JournalError {
     Corrupt { path: String, detail: String },
     #[error("journal: policy state of {domain} is unreadable: {detail}")]
     State { domain: String, detail: String },
+    #[error("journal {path}: cannot make it owner-only (0600): {source}")]
+    Permissions {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The files SQLite keeps beside the database (WAL mode, and a rollback journal left by
+/// an older mode).
+const SIBLINGS: &[&str] = &["-wal", "-shm", "-journal"];
+
+/// Makes `path` owner-only: created with mode 0600 when missing (so it is never readable
+/// by others, not even between creation and a chmod), set to 0600 when it exists.
+#[cfg(unix)]
+fn owner_only(path: &Path, create: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if create {
+        // An empty file is a valid empty SQLite database; `append` never truncates one
+        // that exists.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+    } else if !path.exists() {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path, _create: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name (`journal.db` → `journal.db-wal`).
+fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// A decision to record: (kind, incident, detail JSON).
@@ -99,9 +141,16 @@ impl Journal {
             path: path.display().to_string(),
             source,
         };
+        let perm_err = |p: &Path, source| JournalError::Permissions {
+            path: p.display().to_string(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
+        // Before SQLite opens it: SQLite creates its `-wal` and `-shm` files with the
+        // database file's mode, so they are 0600 from their first byte too.
+        owner_only(path, true).map_err(|e| perm_err(path, e))?;
         let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
@@ -110,6 +159,11 @@ impl Journal {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Siblings left by an older version (created 0644 beside a 0644 database).
+        for suffix in SIBLINGS {
+            let p = sibling(path, suffix);
+            owner_only(&p, false).map_err(|e| perm_err(&p, e))?;
+        }
         let journal = Journal { conn };
         journal.check(path)?;
         Ok(journal)
@@ -421,6 +475,50 @@ pub fn render_incidents(rows: &[IncidentRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_journal_and_its_wal_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j/journal.db");
+        let j = Journal::open(&path).unwrap();
+        j.open_incident(1, "web", "a", "b", "burning", false, false, 0)
+            .unwrap();
+        assert_eq!(mode(&path), 0o600);
+        for suffix in ["-wal", "-shm"] {
+            let p = sibling(&path, suffix);
+            assert!(p.exists(), "{} (WAL mode, a write done)", p.display());
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_world_readable_journal_becomes_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        {
+            let j = Journal::open(&path).unwrap();
+            j.open_incident(1, "web", "a", "b", "burning", false, false, 0)
+                .unwrap();
+        }
+        // As an older version left them: a 0644 database and (empty, so valid) WAL.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let wal = sibling(&path, "-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.incidents(10).unwrap().len(), 1, "the data is kept");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&wal), 0o600);
+    }
 
     #[test]
     fn survives_reopen_and_tracks_steps() {

@@ -533,6 +533,144 @@ async fn secrets_never_reach_the_journal() {
     assert!(!all.contains("super-secret-token"), "{all}");
 }
 
+/// Secrets in an `http` step's URL (userinfo, query values) and in an `exec` step's
+/// arguments and output (stdout on success, stderr on failure) reach neither the journal's
+/// step rows nor the run outcome, on a real run or a dry run.
+#[tokio::test]
+async fn url_and_command_output_secrets_never_reach_the_journal() {
+    // A port nothing listens on: the HTTP client fails, and its error names the URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = format!(
+        "- {{name: hook, kind: http, url: 'http://alice:pw-s3cr3t@127.0.0.1:{port}/hook?token=tok-abc123&x=1', retries: 0, on_failure: continue}}\n\
+         - {{name: script, kind: exec, retries: 0, command: [sh, -c, 'echo key AKIAABCDEFGHIJKLMNOP; echo password=hunter2']}}\n\
+         - {{name: failing, kind: exec, retries: 0, on_failure: continue, command: [sh, -c, 'echo Authorization: Bearer tok-abc123 >&2; echo password=hunter2 >&2; exit 4']}}\n"
+    );
+    let j = Journal::in_memory().unwrap();
+    for (id, dry) in [(30, false), (31, true)] {
+        j.open_incident(
+            id,
+            "web",
+            "us-east-1",
+            "eu-west-1",
+            "burning",
+            dry,
+            false,
+            0,
+        )
+        .unwrap();
+    }
+    let a = actuator(&yaml, j, Backends::default());
+    let real = a.execute(&incident(30), || 0).await;
+    let dry = a
+        .execute(
+            &Incident {
+                dry_run: true,
+                ..incident(31)
+            },
+            || 0,
+        )
+        .await;
+    assert_eq!(
+        real.steps.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(),
+        ["failed", "done", "failed"],
+        "{real:?}"
+    );
+    let rows = a.journal.lock().unwrap().incidents(10).unwrap();
+    let details: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| &r.steps)
+        .map(|s| s.detail.as_str())
+        .collect();
+    // One row per attempt (its `started` row becomes `done`/`failed`), per incident.
+    assert_eq!(details.len(), 6, "{details:?}");
+    let all = format!(
+        "{}\n{real:?}\n{dry:?}",
+        serde_json::to_string(&rows).unwrap()
+    );
+    for secret in [
+        "alice",
+        "pw-s3cr3t",
+        "tok-abc123",
+        "AKIAABCDEFGHIJKLMNOP",
+        "hunter2",
+    ] {
+        assert!(!all.contains(secret), "{secret} stored:\n{all}");
+    }
+    // Still useful: where the call went, that it failed, what the script said.
+    let hook = &real.steps[0].2;
+    assert!(
+        hook.contains(&format!("http://***@127.0.0.1:{port}/hook?token=***&x=***")),
+        "{hook}"
+    );
+    assert!(hook.contains("failed"), "{hook}");
+    assert_eq!(real.steps[1].2, "exit 0: key ***\npassword=***");
+    assert!(
+        real.steps[2].2.contains("exit status: 4"),
+        "{:?}",
+        real.steps[2]
+    );
+}
+
+/// An `exec` command gets an allow-listed environment: a variable of the engine's own is
+/// not passed unless the step lists it in `env:`; the incident's variables always are.
+#[tokio::test]
+async fn exec_sees_only_allow_listed_environment() {
+    // Safe in this edition; the name is this test's own, so no other test reads it.
+    std::env::set_var("SLOGUARD_TEST_SECRET_ENV", "leak-me-42");
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, listed) = (dir.path().join("plain"), dir.path().join("listed"));
+    let yaml = format!(
+        "- {{name: plain, kind: exec, command: [sh, -c, 'env > {}']}}\n\
+         - {{name: listed, kind: exec, env: [SLOGUARD_TEST_SECRET_ENV, SLOGUARD_TEST_UNSET_ENV], command: [sh, -c, 'env > {}']}}\n",
+        plain.display(),
+        listed.display()
+    );
+    let a = actuator(&yaml, Journal::in_memory().unwrap(), Backends::default());
+    let out = a.execute(&incident(32), || 0).await;
+    assert!(out.ok, "{out:?}");
+    let plain = std::fs::read_to_string(&plain).unwrap();
+    let listed = std::fs::read_to_string(&listed).unwrap();
+    assert!(!plain.contains("leak-me-42"), "{plain}");
+    assert!(
+        listed.contains("SLOGUARD_TEST_SECRET_ENV=leak-me-42"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("SLOGUARD_TEST_UNSET_ENV"),
+        "unset: not passed"
+    );
+    for env in [&plain, &listed] {
+        assert!(env.contains("SLOGUARD_INCIDENT=32"), "{env}");
+        assert!(env.contains("SLOGUARD_TO=eu-west-1"), "{env}");
+        let names: Vec<&str> = env
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(n, _)| n)
+            .collect();
+        for name in names {
+            assert!(
+                [
+                    "PATH",
+                    "HOME",
+                    "LANG",
+                    "TZ",
+                    "PWD",
+                    "SHLVL",
+                    "_",
+                    "SLOGUARD_TEST_SECRET_ENV"
+                ]
+                .contains(&name)
+                    || name.starts_with("SLOGUARD_") && !name.starts_with("SLOGUARD_TEST_"),
+                "{name} was not allow-listed:\n{env}"
+            );
+        }
+    }
+}
+
 /// A resumed run checks the world, not only the journal: a signal step the journal
 /// records as done whose signal is gone runs again; one whose signal is up is not repeated.
 #[tokio::test]

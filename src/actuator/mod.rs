@@ -13,10 +13,13 @@
 //! - [`step_spec`]: [`StepSpec`] (the settings every step shares), `parse_steps`, `describe`,
 //!   `iam_policy`.
 //! - [`runbook`]: the executor, [`Actuator`].
+//! - [`redact`]: keeps secrets out of descriptions, results and errors (URL userinfo and
+//!   query values, credentials in command output, a step's own `redact:` patterns).
 //! - [`aws`]: the AWS clients behind small traits; this file: what steps act on
 //!   ([`Incident`]) and with ([`Backends`]).
 
 pub mod aws;
+pub mod redact;
 pub mod route53_model;
 pub mod route53_setup;
 pub mod runbook;
@@ -29,6 +32,7 @@ use std::sync::{Arc, RwLock};
 
 use aws::{AuroraApi, Route53Api, SnsApi};
 
+pub use redact::{redact_text, redact_url, Redactor};
 pub use runbook::Actuator;
 pub use step::{IamStatement, Step};
 pub use step_spec::{describe, iam_policy, parse_steps, OnFailure, StepSpec};

@@ -6,10 +6,15 @@
 //! Idempotence comes from two places: steps the journal records as done are never run
 //! again (a crashed run resumes from the first step not done), and each step first reads
 //! live state (`is_done`) and is skipped when its effect is already in place.
+//!
+//! Every step result and error passes [`redact_text`] before it is journaled, logged or
+//! announced: each kind redacts what it knows to be sensitive, and this is the net under
+//! all of them (an SDK or client error quoting a URL, a credential in a message).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::redact::redact_text;
 use super::{describe, Backends, Incident, OnFailure, RunOutcome, StepSpec};
 use crate::journal::Journal;
 
@@ -108,6 +113,7 @@ impl Actuator {
                     continue;
                 }
                 Ok(Err(e)) => {
+                    let e = redact_text(&e);
                     tracing::warn!(step = %step.name, error = %e, "cannot read the current state; running the step")
                 }
                 _ => {}
@@ -119,6 +125,7 @@ impl Actuator {
                 self.record(inc, i, n, step, "started", &describe(step, inc), now());
                 match tokio::time::timeout(step.timeout, step.step.run(inc, &self.backends)).await {
                     Ok(Ok(detail)) => {
+                        let detail = redact_text(&detail);
                         tracing::info!(incident = inc.id, step = %step.name, attempt = n, detail = %detail, "step done");
                         self.record(inc, i, n, step, "done", &detail, now());
                         outcome
@@ -127,7 +134,7 @@ impl Actuator {
                         ok = true;
                         break;
                     }
-                    Ok(Err(e)) => last_err = e,
+                    Ok(Err(e)) => last_err = redact_text(&e),
                     Err(_) => last_err = format!("timed out after {}s", step.timeout.as_secs()),
                 }
                 tracing::warn!(incident = inc.id, step = %step.name, attempt = n, error = %last_err, "step failed");

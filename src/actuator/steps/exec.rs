@@ -1,11 +1,28 @@
 //! `kind: exec`: runs a local command (a script of the team's own) with the incident in
 //! its environment (`SLOGUARD_INCIDENT`, `SLOGUARD_FROM`, `SLOGUARD_TO`, …). An optional
 //! `check` command makes it idempotent: exit 0 means the work is already done.
+//!
+//! Environment: allow-listed, not inherited, so the engine's own credentials (cloud keys,
+//! the API token, anything in its service environment) never reach a script that did
+//! not ask for them. The command (and `check`) starts with an empty environment plus:
+//! - `PATH`, `HOME`, `LANG` and `TZ`, each when the engine has it set;
+//! - the names listed in the step's optional `env: [NAME, …]`, each passed through from
+//!   the engine's environment when set there (e.g. `env: [AWS_PROFILE, KUBECONFIG]`);
+//! - the incident: `SLOGUARD_INCIDENT`, `SLOGUARD_DOMAIN`, `SLOGUARD_FROM`, `SLOGUARD_TO`,
+//!   `SLOGUARD_REASON`, `SLOGUARD_DRY_RUN`, `SLOGUARD_CHAOS` (these win over `env:`).
+//!
+//! Output: the result keeps the last 300 bytes of stdout (stderr on failure), redacted
+//! first (see `actuator::redact`): AWS key ids and secret keys, `Bearer` tokens,
+//! `Authorization` values, `password`/`secret`/`token`… values and URL userinfo and query
+//! values become `***`, plus every match of the step's optional `redact: [regex, …]`.
+//! The argv in the description passes the same list. A `check` command's output is
+//! discarded: only its exit status counts.
 
 use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
+use crate::actuator::redact::Redactor;
 use crate::actuator::step::{shell_quote, Step};
 use crate::actuator::{Backends, Incident};
 
@@ -14,6 +31,10 @@ pub const KIND: Kind = Kind::of::<Exec>("exec");
 /// How much of the command's output the journal keeps (its end: where errors are).
 const OUTPUT_TAIL: usize = 300;
 
+/// Variables of the engine's environment every command gets (when set): what a shell
+/// script needs to find programs and format text, none of them a credential.
+const BASE_ENV: &[&str] = &["PATH", "HOME", "LANG", "TZ"];
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exec {
@@ -21,14 +42,35 @@ pub struct Exec {
     /// Exit 0 means the step is already done (idempotence check).
     #[serde(default)]
     pub check: Option<Vec<String>>,
+    /// More variables passed through from the engine's environment (names only).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Extra patterns masked in the output and description, on top of the built-in list.
+    #[serde(default)]
+    pub redact: Vec<String>,
 }
 
-/// `argv` ready to spawn with the incident in its environment; `None` for an empty argv.
-fn command(argv: &[String], inc: &Incident) -> Option<tokio::process::Command> {
+/// Whether `name` can be an environment variable name (`set_var` panics on others).
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
+}
+
+/// `argv` ready to spawn with the allow-listed environment and the incident in it;
+/// `None` for an empty argv.
+fn command(argv: &[String], inc: &Incident, pass: &[String]) -> Option<tokio::process::Command> {
     let (program, args) = argv.split_first()?;
     let mut c = tokio::process::Command::new(program);
-    c.args(args)
-        .env("SLOGUARD_INCIDENT", inc.id.to_string())
+    c.args(args).env_clear();
+    let names = BASE_ENV
+        .iter()
+        .copied()
+        .chain(pass.iter().map(String::as_str));
+    for name in names.filter(|n| valid_env_name(n)) {
+        if let Some(value) = std::env::var_os(name) {
+            c.env(name, value);
+        }
+    }
+    c.env("SLOGUARD_INCIDENT", inc.id.to_string())
         .env("SLOGUARD_DOMAIN", &inc.domain)
         .env("SLOGUARD_FROM", &inc.from)
         .env("SLOGUARD_TO", &inc.to)
@@ -53,33 +95,45 @@ fn program(argv: &[String]) -> String {
     argv.first().map(|p| shell_quote(p)).unwrap_or_default()
 }
 
-fn tail(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(OUTPUT_TAIL)..])
-        .trim()
-        .to_string()
-}
-
 impl Step for Exec {
     fn kind(&self) -> &'static str {
         KIND.name
     }
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {
+        let mut problems = Vec::new();
         if self.command.is_empty() {
-            vec![format!("{at}.command: empty command")]
-        } else {
-            vec![]
+            problems.push(format!("{at}.command: empty command"));
         }
+        for (i, name) in self.env.iter().enumerate() {
+            if !valid_env_name(name) {
+                problems.push(format!(
+                    "{at}.env[{i}]: {name:?} is not a variable name (no `=`, not empty)"
+                ));
+            }
+        }
+        problems.extend(Redactor::validate(at, &self.redact));
+        problems
     }
 
+    /// The argv passes the redaction list (a secret given as an argument is not shown);
+    /// passed-through variables are listed by name only.
     fn describe(&self, inc: &Incident) -> String {
-        format!(
+        let Ok(r) = Redactor::new(&self.redact) else {
+            // Unreachable after `validate`; still, never show what could not be redacted.
+            return "exec (description withheld: invalid redact pattern)".into();
+        };
+        let mut d = format!(
             "exec {} with SLOGUARD_INCIDENT={} SLOGUARD_FROM={} SLOGUARD_TO={}",
-            argv_text(&self.command),
+            r.redact(&argv_text(&self.command)),
             inc.id,
             shell_quote(&inc.from),
             shell_quote(&inc.to)
-        )
+        );
+        if !self.env.is_empty() {
+            d.push_str(&format!(" + env {}", self.env.join(", ")));
+        }
+        d
     }
 
     fn is_done<'a>(
@@ -89,11 +143,18 @@ impl Step for Exec {
     ) -> BoxFut<'a, Result<bool, String>> {
         Box::pin(async move {
             // No check (or an empty one): nothing to read, so the step runs.
-            let Some(mut check) = self.check.as_deref().and_then(|argv| command(argv, inc)) else {
+            let Some(mut check) = self
+                .check
+                .as_deref()
+                .and_then(|argv| command(argv, inc, &self.env))
+            else {
                 return Ok(false);
             };
+            // Its output is not redacted anywhere, so it goes nowhere (not to the
+            // engine's own stderr, i.e. its logs).
             let status = check
                 .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .status()
                 .await
                 .map_err(|e| {
@@ -112,15 +173,24 @@ impl Step for Exec {
         _b: &'a Backends,
     ) -> BoxFut<'a, Result<String, String>> {
         Box::pin(async move {
-            let mut c = command(&self.command, inc).ok_or("empty command")?;
+            // Built before the command runs: output that cannot be redacted is never made.
+            let r = Redactor::new(&self.redact).map_err(|e| e.to_string())?;
+            let mut c = command(&self.command, inc, &self.env).ok_or("empty command")?;
             let out = c
                 .output()
                 .await
-                .map_err(|e| format!("{}: {e}", program(&self.command)))?;
+                .map_err(|e| format!("{}: {e}", r.redact(&program(&self.command))))?;
             if out.status.success() {
-                Ok(format!("exit 0: {}", tail(&out.stdout)))
+                Ok(format!(
+                    "exit 0: {}",
+                    r.output_tail(&out.stdout, OUTPUT_TAIL)
+                ))
             } else {
-                Err(format!("{}: {}", out.status, tail(&out.stderr)))
+                Err(format!(
+                    "{}: {}",
+                    out.status,
+                    r.output_tail(&out.stderr, OUTPUT_TAIL)
+                ))
             }
         })
     }

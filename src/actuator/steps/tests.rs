@@ -12,8 +12,8 @@ const ALL_KINDS: &str = r#"
 - {kind: route53_records, zone_id: Z1, record_name: app.example.com, type: CNAME, ttl: 30, records: {us-east-1: a.example.com, eu-west-1: b.example.com}}
 - {kind: route53_health_check, health_check_id: hc-1, inverted: true}
 - {kind: aurora_global, global_cluster: g1, mode: failover, clusters: {us-east-1: 'arn:aws:rds:us-east-1:123:cluster:a', eu-west-1: 'arn:aws:rds:eu-west-1:123:cluster:b'}}
-- {kind: http, url: 'https://hooks.example.com/x?d={{domain}}', method: PUT, headers: {X-Team: sre, Authorization: 'Basic c2VjcmV0'}, bearer_token_file: /run/token, body: '{"text": "{{reason}}"}'}
-- {kind: exec, command: [/opt/fail over.sh, --to, "it's"], check: [/opt/check]}
+- {kind: http, url: 'https://hooks.example.com/x?d={{domain}}', method: PUT, headers: {X-Team: sre, Authorization: 'Basic c2VjcmV0'}, bearer_token_file: /run/token, body: '{"text": "{{reason}}"}', redact: ['acct-[0-9]+']}
+- {kind: exec, command: [/opt/fail over.sh, --to, "it's"], check: [/opt/check], env: [AWS_PROFILE], redact: ['acct-[0-9]+']}
 "#;
 
 fn regions() -> Vec<String> {
@@ -126,14 +126,60 @@ fn descriptions_are_readable_without_debug_dumps() {
     ));
     assert_eq!(
         d[5],
-        "http PUT https://hooks.example.com/x?d=web headers Authorization, X-Team \
+        "http PUT https://hooks.example.com/x?d=*** headers Authorization, X-Team \
          + bearer token (from file) body {\"text\": \"5xx \\\"spike\\\" (burn 14.4x)\"}"
     );
     assert_eq!(
         d[6],
         "exec '/opt/fail over.sh' --to 'it'\\''s' with SLOGUARD_INCIDENT=7 \
-         SLOGUARD_FROM=us-east-1 SLOGUARD_TO=eu-west-1"
+         SLOGUARD_FROM=us-east-1 SLOGUARD_TO=eu-west-1 + env AWS_PROFILE"
     );
+}
+
+#[test]
+fn descriptions_redact_urls_arguments_and_bodies() {
+    let steps = parse(
+        "- {kind: http, url: 'https://bot:pw-123@hooks.example.com/x?token=t-456&d={{domain}}', body: '{\"password\": \"pw-789\", \"acct\": \"acct-42\"}', redact: ['acct-[0-9]+']}\n\
+         - {kind: exec, command: [/opt/dr.sh, --password, pw-123, 'https://u:pw-456@h/x', 'AKIAABCDEFGHIJKLMNOP', acct-42], redact: ['acct-[0-9]+']}\n",
+    )
+    .expect("valid runbook");
+    let inc = incident();
+    let http = describe(&steps[0], &inc);
+    assert_eq!(
+        http,
+        "http POST https://***@hooks.example.com/x?token=***&d=*** \
+         body {\"password\": ***, \"acct\": \"***\"}"
+    );
+    let exec = describe(&steps[1], &inc);
+    for secret in ["pw-123", "pw-456", "AKIAABCDEFGHIJKLMNOP", "acct-42"] {
+        assert!(!exec.contains(secret), "{secret} in {exec}");
+    }
+    assert!(
+        exec.starts_with("exec /opt/dr.sh --password *** https://***@h/x *** ***"),
+        "{exec}"
+    );
+}
+
+#[test]
+fn new_keys_are_checked_and_unknown_keys_still_rejected() {
+    let errs = parse(
+        "- {kind: exec, command: [x], env: ['A=B', ''], redact: ['(']}\n\
+         - {kind: http, url: 'https://u:pw@h/x', redact: ['[']}\n\
+         - {kind: exec, command: [x], environment: [A]}\n\
+         - {kind: http, url: 'https://h/x', redacts: [a]}\n",
+    )
+    .unwrap_err()
+    .join("\n");
+    for want in [
+        "runbook[0].env[0]: \"A=B\" is not a variable name",
+        "runbook[0].env[1]",
+        "runbook[0].redact[0]: ",
+        "runbook[1].redact[0]: ",
+        "runbook[2]: unknown field `environment`",
+        "runbook[3]: unknown field `redacts`",
+    ] {
+        assert!(errs.contains(want), "{want} missing from:\n{errs}");
+    }
 }
 
 #[test]
