@@ -157,12 +157,14 @@ async fn duplicates_are_processed_once_and_pages_trigger_the_engine() {
         (Some(1), Some(1)),
         "{first} {second}"
     );
-    match rx.triggers.try_recv() {
-        Ok(Trigger {
-            service,
-            slo,
-            region,
-        }) => assert_eq!(
+    match rx.triggers.try_recv().as_deref() {
+        Ok(
+            [Trigger {
+                service,
+                slo,
+                region,
+            }],
+        ) => assert_eq!(
             (service.as_str(), slo.as_str(), region.as_str()),
             ("api", "availability", "us-east-1")
         ),
@@ -213,7 +215,10 @@ async fn resolved_before_firing_and_truncated_alerts() {
         (200, Some(1), Some(3)),
         "{b}"
     );
-    assert!(matches!(rx.triggers.try_recv(), Ok(Trigger { .. })));
+    assert!(matches!(
+        rx.triggers.try_recv().as_deref(),
+        Ok([Trigger { .. }])
+    ));
 }
 
 #[tokio::test]
@@ -266,4 +271,70 @@ async fn operator_api_needs_the_token() {
     answer.await.unwrap();
     assert_eq!(s, 409, "a blocked failover is a conflict: {b}");
     assert!(b.to_string().contains("has no data"));
+}
+
+/// Hostile deliveries (issue: hostile input): nothing is read or explained before
+/// authentication; the bearer scheme is case-insensitive; oversized fields are refused
+/// naming the limit; a delivery of many pages is one batch (one re-evaluation).
+#[tokio::test]
+async fn hostile_deliveries_are_bounded_and_learn_nothing() {
+    let (url, state, mut rx) = server(Some(Credential::Bearer("s3cr3t-token-0123".into()))).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    // Unauthenticated: 401 for an oversized body and for malformed JSON alike (no 413 or
+    // 400 that would reveal the limit or the schema).
+    let huge = "x".repeat(200 * 1024);
+    assert_eq!(post(&hook, &huge, None).await.0, 401);
+    assert_eq!(post(&hook, "{", None).await.0, 401);
+    assert_eq!(post(&hook, "{", Some("Bearer wrong")).await.0, 401);
+    // Scheme case does not matter; the token does.
+    let (status, _) = post(&hook, FIRING, Some("bearer s3cr3t-token-0123")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        post(&hook, FIRING, Some("BEARER s3cr3t-token-0124"))
+            .await
+            .0,
+        401
+    );
+    // A groupKey past its limit is refused, naming it.
+    let mut big_key: serde_json::Value = serde_json::from_str(&payload(
+        vec![sloguard_alert("firing", "k1", "2026-11-27T06:00:00Z")],
+        0,
+    ))
+    .unwrap();
+    big_key["groupKey"] = serde_json::Value::String("g".repeat(20_000));
+    let (status, body) = post(
+        &hook,
+        &big_key.to_string(),
+        Some("Bearer s3cr3t-token-0123"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("groupKey"),
+        "{body}"
+    );
+    // 100 distinct pages in one delivery: one batch on the queue.
+    let alerts: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let mut a = sloguard_alert("firing", &format!("fp-{i}"), "2026-11-27T06:00:00Z");
+            a["labels"]["sloth_slo"] = serde_json::Value::String(format!("slo-{i}"));
+            a
+        })
+        .collect();
+    let (status, body) = post(&hook, &payload(alerts, 0), Some("Bearer s3cr3t-token-0123")).await;
+    assert_eq!(status, 200, "{body}");
+    let batch = rx.triggers.try_recv().expect("one batch");
+    assert_eq!(batch.len(), 100);
+    assert!(rx.triggers.try_recv().is_err(), "one delivery, one batch");
+    assert!(
+        state
+            .webhook
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 4,
+        "refusals are counted"
+    );
+    // The operator API authenticates before reading the body too.
+    let (status, body) = post(&format!("{url}/api/v1/failover"), "{\"domain\": 1}", None).await;
+    assert_eq!(status, 401, "{body}");
 }

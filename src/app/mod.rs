@@ -86,14 +86,15 @@ pub struct OperatorCall {
 /// What the HTTP side sends the loop. Operator calls have their own queue, served before
 /// triggers, so a flood of pages never delays them.
 pub struct Inbox {
-    pub triggers: mpsc::Receiver<Trigger>,
+    /// One batch per webhook delivery: a delivery is at most one re-evaluation.
+    pub triggers: mpsc::Receiver<Vec<Trigger>>,
     pub operator: mpsc::Receiver<OperatorCall>,
 }
 
 /// The sending half of an [`Inbox`].
 #[derive(Clone)]
 pub struct Outbox {
-    pub triggers: mpsc::Sender<Trigger>,
+    pub triggers: mpsc::Sender<Vec<Trigger>>,
     pub operator: mpsc::Sender<OperatorCall>,
 }
 
@@ -418,27 +419,37 @@ impl<S: MetricsSource> App<S> {
         out
     }
 
-    /// Webhook pages: every domain records each (a notice), then the engine re-evaluates
-    /// once for all of them.
+    /// Webhook pages: every domain records one notice for the batch (bounded, however
+    /// many pages it holds), then the engine re-evaluates once. Pages never feed the
+    /// policy an evaluation: they cannot count toward N.
     pub async fn triggers(&mut self, pages: &[Trigger]) -> TickOutcome {
         let at = self.clock.now();
         let mut decisions = Vec::new();
-        for t in pages {
-            tracing::info!(service = %t.service, slo = %t.slo, region = %t.region, "Alertmanager page: re-evaluating from the source");
-            let Some(f) = self.failover.as_mut() else {
-                continue;
+        if let Some(first) = pages.first() {
+            tracing::info!(pages = pages.len(), service = %first.service, slo = %first.slo, region = %first.region, "Alertmanager pages: re-evaluating from the source");
+            let mut regions: Vec<&str> = pages.iter().map(|t| t.region.as_str()).collect();
+            regions.sort();
+            regions.dedup();
+            let more = if pages.len() > 1 {
+                format!(" (+{} more)", pages.len() - 1)
+            } else {
+                String::new()
             };
-            for di in 0..f.domains().len() {
-                let input = Input::AlertTrigger {
-                    region: t.region.clone(),
-                    slo: format!("{}/{}", t.service, t.slo),
-                };
-                let domain = f.domain_name(di).to_string();
-                decisions.extend(f.input(di, input, at).into_iter().map(|action| Decision {
-                    at,
-                    domain: domain.clone(),
-                    action,
-                }));
+            let input = Input::AlertTrigger {
+                region: regions.join(", "),
+                slo: format!("{}/{}{more}", first.service, first.slo),
+            };
+            if let Some(f) = self.failover.as_mut() {
+                for di in 0..f.domains().len() {
+                    let domain = f.domain_name(di).to_string();
+                    decisions.extend(f.input(di, input.clone(), at).into_iter().map(|action| {
+                        Decision {
+                            at,
+                            domain: domain.clone(),
+                            action,
+                        }
+                    }));
+                }
             }
         }
         let mut out = self.evaluate(false).await;
@@ -612,12 +623,14 @@ pub async fn run<S: MetricsSource, T: Timer>(
             Some(done) = recv(&mut finished), if !timer.simulated() => {
                 observer.observe(&app.finished(&done));
             }
-            Some(t) = inbox.triggers.recv() => {
+            Some(batch) = inbox.triggers.recv() => {
                 // Coalesce: one re-evaluation answers every page queued meanwhile.
-                let mut pending = vec![t];
+                let mut pending = batch;
                 while let Ok(more) = inbox.triggers.try_recv() {
-                    if !pending.contains(&more) {
-                        pending.push(more);
+                    for t in more {
+                        if !pending.contains(&t) {
+                            pending.push(t);
+                        }
                     }
                 }
                 observer.observe(&app.triggers(&pending).await);

@@ -366,12 +366,16 @@ async fn incidents(State(s): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// Compares digests in constant time: neither the content nor the length of the
+/// expected secret leaks through timing.
 fn ct_eq(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    bool::from(Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())))
 }
 
-/// Whether the request carries the expected credential (compared in constant time).
+/// Whether the request carries the expected credential. The scheme is case-insensitive
+/// (RFC 9110); the secret is compared in constant time.
 fn authorized(headers: &axum::http::HeaderMap, want: &crate::config::Credential) -> bool {
     let Some(got) = headers
         .get(header::AUTHORIZATION)
@@ -379,18 +383,44 @@ fn authorized(headers: &axum::http::HeaderMap, want: &crate::config::Credential)
     else {
         return false;
     };
+    let Some((scheme, value)) = got.trim().split_once(' ') else {
+        return false;
+    };
     match want {
-        crate::config::Credential::Bearer(token) => got
-            .strip_prefix("Bearer ")
-            .is_some_and(|t| ct_eq(t.trim(), token)),
+        crate::config::Credential::Bearer(token) => {
+            scheme.eq_ignore_ascii_case("bearer") && ct_eq(value.trim(), token)
+        }
         crate::config::Credential::Basic { username, password } => {
             use base64::Engine as _;
             let expected =
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-            got.strip_prefix("Basic ")
-                .is_some_and(|t| ct_eq(t.trim(), &expected))
+            scheme.eq_ignore_ascii_case("basic") && ct_eq(value.trim(), &expected)
         }
     }
+}
+
+/// Reads a request body only after its credential checked out (so an unauthenticated
+/// client learns nothing and costs no buffering), up to `limit` bytes (413 beyond).
+async fn read_authorized(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    want: Option<&crate::config::Credential>,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    if let Some(want) = want {
+        if !authorized(headers, want) {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "authentication required: send the configured credential",
+            ));
+        }
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over server.max_body_bytes ({limit} bytes)"),
+        )
+    })
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -402,27 +432,37 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn alertmanager(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
-    if let Some(want) = &s.api.webhook_auth {
-        if !authorized(&headers, want) {
+    let body = match read_authorized(
+        &headers,
+        body,
+        s.api.webhook_auth.as_ref(),
+        s.api.max_body_bytes,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(r) => {
             s.webhook.rejected.fetch_add(1, Relaxed);
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "authentication required: send the configured bearer token or basic auth",
-            );
+            return r;
         }
-    }
-    let payload = match webhook::parse(&body) {
+    };
+    let payload = match webhook::parse(&body).and_then(|p| webhook::check_limits(&p).map(|()| p)) {
         Ok(p) => p,
         Err(e) => {
             s.webhook.rejected.fetch_add(1, Relaxed);
-            return error(StatusCode::BAD_REQUEST, e.to_string());
+            let status = if e.too_large() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return error(status, e.to_string());
         }
     };
     let (mut processed, mut duplicates, mut unknown) = (0u64, 0u64, 0u64);
-    let mut triggers = Vec::new();
+    let mut pages: Vec<crate::app::Trigger> = Vec::new();
     {
         let Ok(mut dedup) = s.dedup.lock() else {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "dedup state poisoned");
@@ -436,8 +476,16 @@ async fn alertmanager(
                 None => unknown += 1,
                 Some(m) => {
                     processed += 1;
-                    if m.firing && m.severity == Some(crate::slo::Severity::Page) {
-                        triggers.push(m);
+                    let page = crate::app::Trigger {
+                        service: m.service,
+                        slo: m.slo,
+                        region: m.region,
+                    };
+                    if m.firing
+                        && m.severity == Some(crate::slo::Severity::Page)
+                        && !pages.contains(&page)
+                    {
+                        pages.push(page);
                     }
                 }
             }
@@ -447,21 +495,16 @@ async fn alertmanager(
     s.webhook.duplicates.fetch_add(duplicates, Relaxed);
     s.webhook.unknown.fetch_add(unknown, Relaxed);
     if payload.truncated_alerts > 0 {
-        tracing::warn!(group_key = %payload.group_key, truncated = payload.truncated_alerts, "Alertmanager truncated alerts (max_alerts); the engine evaluates every SLO itself");
+        let group_key = webhook::truncate(&payload.group_key, webhook::MAX_LOGGED);
+        tracing::warn!(group_key = %group_key, truncated = payload.truncated_alerts, "Alertmanager truncated alerts (max_alerts); the engine evaluates every SLO itself");
     }
-    for m in triggers {
+    // One delivery is at most one re-evaluation: its pages travel as one batch.
+    if !pages.is_empty() {
         if let Some(outbox) = &s.outbox {
+            let n = pages.len() as u64;
             // Never block the acknowledgement: a full queue means an evaluation is imminent.
-            if outbox
-                .triggers
-                .try_send(crate::app::Trigger {
-                    service: m.service,
-                    slo: m.slo,
-                    region: m.region,
-                })
-                .is_ok()
-            {
-                s.webhook.triggers.fetch_add(1, Relaxed);
+            if outbox.triggers.try_send(pages).is_ok() {
+                s.webhook.triggers.fetch_add(n, Relaxed);
             }
         }
     }
@@ -565,14 +608,26 @@ async fn operate(
     }
 }
 
-/// Parses a mutating request's JSON body into a policy command and sends it to the engine.
+/// A mutating operator request: the token is checked before the body is read, then the
+/// JSON body becomes a policy command.
 async fn operate_json<T: serde::de::DeserializeOwned>(
     s: &AppState,
     headers: &axum::http::HeaderMap,
-    body: &[u8],
+    body: axum::body::Body,
     command: impl FnOnce(T) -> (Option<String>, crate::policy::Command, String),
 ) -> Response {
-    match serde_json::from_slice::<T>(body) {
+    let Some(token) = &s.api.api_token else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the operator API is disabled: set server.api_token_file",
+        );
+    };
+    let want = crate::config::Credential::Bearer(token.clone());
+    let body = match read_authorized(headers, body, Some(&want), s.api.max_body_bytes).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match serde_json::from_slice::<T>(&body) {
         Ok(r) => {
             let (domain, command, reason) = command(r);
             operate(s, headers, domain, command, reason).await
@@ -584,9 +639,9 @@ async fn operate_json<T: serde::de::DeserializeOwned>(
 async fn op_failover(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    operate_json(&s, &headers, &body, |r: FailoverRequest| {
+    operate_json(&s, &headers, body, |r: FailoverRequest| {
         (
             Some(r.domain),
             crate::policy::Command::Failover {
@@ -604,9 +659,9 @@ async fn op_approve(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     axum::extract::Path(incident): axum::extract::Path<u64>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    operate_json(&s, &headers, &body, |r: ReasonRequest| {
+    operate_json(&s, &headers, body, |r: ReasonRequest| {
         (None, crate::policy::Command::Approve { incident }, r.reason)
     })
     .await
@@ -615,9 +670,9 @@ async fn op_approve(
 async fn op_rearm(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    operate_json(&s, &headers, &body, |r: DomainRequest| {
+    operate_json(&s, &headers, body, |r: DomainRequest| {
         (Some(r.domain), crate::policy::Command::Rearm, r.reason)
     })
     .await
@@ -626,9 +681,9 @@ async fn op_rearm(
 async fn op_failback(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    operate_json(&s, &headers, &body, |r: FailbackRequest| {
+    operate_json(&s, &headers, body, |r: FailbackRequest| {
         (
             Some(r.domain),
             crate::policy::Command::Failback {

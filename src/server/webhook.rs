@@ -3,11 +3,29 @@
 //! and the idempotence of at-least-once delivery: the same (groupKey, fingerprint,
 //! status, startsAt) is processed once, however many HA peers deliver it. Pure: the HTTP
 //! handler in [`super`] only authenticates, calls these, and queues triggers.
+//!
+//! Memory is bounded in bytes, not only in entries: a delivery is at most the body limit
+//! and [`check_limits`] caps alerts, `groupKey` and label sizes; the dedup memory keeps a
+//! fixed 32-byte digest per delivery key, whatever the size of the `groupKey` an attacker
+//! sends.
 
-use crate::slo::Severity;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::slo::Severity;
+
+/// Alerts in one delivery (Alertmanager's `max_alerts` is usually far lower).
+pub const MAX_ALERTS: usize = 10_000;
+/// Bytes of a `groupKey` (real ones are the route's matchers and group labels).
+pub const MAX_GROUP_KEY: usize = 4_096;
+/// Labels per alert.
+pub const MAX_LABELS: usize = 128;
+/// Bytes of one label name or value, and of a fingerprint, status or startsAt.
+pub const MAX_FIELD: usize = 4_096;
+/// Characters of a delivery value written to a log line.
+pub const MAX_LOGGED: usize = 200;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Payload {
@@ -39,6 +57,76 @@ pub enum WebhookError {
     Json(String),
     #[error("unsupported payload version {0:?}: expected \"4\" (Alertmanager 0.25+)")]
     Version(String),
+    /// HTTP 413.
+    #[error("{count} alerts in one delivery: the limit is {MAX_ALERTS}")]
+    TooManyAlerts { count: usize },
+    /// HTTP 400.
+    #[error("{what} is {size} bytes: the limit is {limit}")]
+    TooLarge {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
+}
+
+impl WebhookError {
+    /// 413 for a delivery too large as a whole, 400 for everything else.
+    pub fn too_large(&self) -> bool {
+        matches!(self, WebhookError::TooManyAlerts { .. })
+    }
+}
+
+/// The size limits of a parsed delivery, each error naming the field and the limit.
+pub fn check_limits(p: &Payload) -> Result<(), WebhookError> {
+    if p.alerts.len() > MAX_ALERTS {
+        return Err(WebhookError::TooManyAlerts {
+            count: p.alerts.len(),
+        });
+    }
+    let field = |what: String, size: usize, limit: usize| {
+        if size > limit {
+            Err(WebhookError::TooLarge { what, size, limit })
+        } else {
+            Ok(())
+        }
+    };
+    field("groupKey".into(), p.group_key.len(), MAX_GROUP_KEY)?;
+    for (i, a) in p.alerts.iter().enumerate() {
+        field(
+            format!("alerts[{i}].labels (count)"),
+            a.labels.len(),
+            MAX_LABELS,
+        )?;
+        for (k, v) in &a.labels {
+            field(format!("alerts[{i}].labels name"), k.len(), MAX_FIELD)?;
+            field(
+                format!("alerts[{i}].labels.{}", truncate(k, 64)),
+                v.len(),
+                MAX_FIELD,
+            )?;
+        }
+        field(
+            format!("alerts[{i}].fingerprint"),
+            a.fingerprint.len(),
+            MAX_FIELD,
+        )?;
+        field(format!("alerts[{i}].status"), a.status.len(), MAX_FIELD)?;
+        field(
+            format!("alerts[{i}].startsAt"),
+            a.starts_at.len(),
+            MAX_FIELD,
+        )?;
+    }
+    Ok(())
+}
+
+/// At most `max` characters of `s`, with an ellipsis and the full length when cut: log
+/// lines carry a bounded part of what a client sent.
+pub fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}… ({} bytes)", &s[..i], s.len()),
+    }
 }
 
 pub fn parse(body: &[u8]) -> Result<Payload, WebhookError> {
@@ -81,11 +169,13 @@ pub fn map_alert(a: &Alert, region_label: &str) -> Option<SloAlert> {
     })
 }
 
-/// A bounded memory of processed deliveries (oldest forgotten first).
+/// A bounded memory of processed deliveries (oldest forgotten first): a fixed-size
+/// digest per (groupKey, fingerprint, status, startsAt), so its memory is bounded in
+/// bytes (`capacity` × a few dozen bytes) whatever the clients send.
 #[derive(Debug)]
 pub struct Dedup {
-    seen: HashSet<(String, String, String, String)>,
-    order: VecDeque<(String, String, String, String)>,
+    seen: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
     capacity: usize,
 }
 
@@ -98,14 +188,19 @@ impl Dedup {
         }
     }
 
+    fn key(group_key: &str, a: &Alert) -> [u8; 32] {
+        let mut h = Sha256::new();
+        // Length-prefixed, so no two different tuples hash the same input.
+        for part in [group_key, &a.fingerprint, &a.status, &a.starts_at] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.finalize().into()
+    }
+
     /// True the first time a (groupKey, fingerprint, status, startsAt) is seen.
     pub fn first_time(&mut self, group_key: &str, a: &Alert) -> bool {
-        let key = (
-            group_key.to_string(),
-            a.fingerprint.clone(),
-            a.status.clone(),
-            a.starts_at.clone(),
-        );
+        let key = Self::key(group_key, a);
         if self.seen.contains(&key) {
             return false;
         }
@@ -114,9 +209,17 @@ impl Dedup {
                 self.seen.remove(&old);
             }
         }
-        self.seen.insert(key.clone());
+        self.seen.insert(key);
         self.order.push_back(key);
         true
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 }
 
@@ -170,6 +273,45 @@ mod tests {
         assert!(d.first_time("g", &a("2")));
         assert!(d.first_time("g", &a("3")));
         assert!(d.first_time("g", &a("1")), "the oldest was forgotten");
+    }
+
+    #[test]
+    fn limits_name_the_field() {
+        let mut p = parse(FIRING.as_bytes()).unwrap();
+        assert_eq!(check_limits(&p), Ok(()));
+        p.group_key = "k".repeat(MAX_GROUP_KEY + 1);
+        let e = check_limits(&p).unwrap_err();
+        assert!(e.to_string().contains("groupKey") && !e.too_large(), "{e}");
+        p.group_key = "g".into();
+        p.alerts[0]
+            .labels
+            .insert("big".into(), "v".repeat(MAX_FIELD + 1));
+        assert!(check_limits(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("labels.big"));
+        p.alerts[0].labels.clear();
+        p.alerts = vec![p.alerts[0].clone(); MAX_ALERTS + 1];
+        assert!(check_limits(&p).unwrap_err().too_large());
+        assert_eq!(truncate("abcdef", 3), "abc… (6 bytes)");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn dedup_memory_does_not_grow_with_group_key_size() {
+        let mut d = Dedup::new(3);
+        let a = Alert {
+            status: "firing".into(),
+            labels: BTreeMap::new(),
+            starts_at: "t".into(),
+            fingerprint: "f".into(),
+        };
+        let huge = "x".repeat(100_000);
+        for i in 0..10 {
+            assert!(d.first_time(&format!("{huge}{i}"), &a));
+        }
+        assert_eq!(d.len(), 3, "bounded in entries, each a 32-byte digest");
+        assert!(!d.first_time(&format!("{huge}9"), &a), "still deduplicated");
     }
 
     proptest! {
