@@ -32,7 +32,9 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
     let start = (now - 6 * 3600) / 30 * 30;
     let scenario = CounterScenario {
         start,
-        duration: 6 * 3600 - 60,
+        // The last sample at most 60 s old: two samples stay inside the 2m lookback for
+        // the whole test (an older end made `rate` see one sample, i.e. no data).
+        duration: 6 * 3600 - 30,
         interval: 30,
         job: "api".into(),
         regions: vec![

@@ -3,6 +3,7 @@
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
 //! Handlers only read shared state; the engine loop writes it.
 
+pub mod listen;
 pub mod run;
 pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -284,12 +285,7 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
     };
     let router = router(state.clone());
     let (server_tx, server_rx) = tokio::sync::watch::channel(false);
-    let server_stop = stopped(server_rx);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(server_stop)
-            .await
-    });
+    let server = tokio::spawn(listen::serve(listener, router, server_rx));
     let observers = crate::app::Observers(vec![state.as_ref(), extra]);
     let app = crate::app::run(
         app,
@@ -305,8 +301,8 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
         _ = stopped(stop) => {}
     }
     let _ = server_tx.send(true);
-    if let Ok(Err(e)) = server.await {
-        tracing::error!(error = %e, "HTTP server failed");
+    if let Err(e) = server.await {
+        tracing::error!(error = %e, "HTTP server task failed");
     }
     app
 }
@@ -415,12 +411,26 @@ async fn read_authorized(
             ));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error(
+    // A body trickled in byte by byte must not hold a task and its buffer forever.
+    match tokio::time::timeout(
+        listen::HEADER_READ_TIMEOUT,
+        axum::body::to_bytes(body, limit),
+    )
+    .await
+    {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body over server.max_body_bytes ({limit} bytes)"),
-        )
-    })
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {}s",
+                listen::HEADER_READ_TIMEOUT.as_secs()
+            ),
+        )),
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
