@@ -1,5 +1,7 @@
-//! The engine configuration file (`eval`, `serve`, `backtest --config`): YAML with unknown
-//! keys rejected, every problem reported at once as `file: field: message`.
+//! The engine configuration file (`eval`, `serve`, `backtest --config`): YAML with every
+//! unknown key rejected (all of them at once, by path: `serde_ignored` walks the whole
+//! document), every problem reported at once as `file: field: message`, and warnings for
+//! what is legal but risky (world-readable token files, short or shared tokens).
 //! `sloguard.example.yaml` documents every key.
 
 use std::collections::BTreeMap;
@@ -21,7 +23,6 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default = "default_specs")]
     specs: PathBuf,
@@ -37,7 +38,6 @@ struct RawConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFailover {
     #[serde(default)]
     journal: Option<PathBuf>,
@@ -54,7 +54,6 @@ struct RawFailover {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
     mode: Option<crate::policy::Mode>,
@@ -70,7 +69,6 @@ struct RawPolicy {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawDomain {
     name: String,
     /// Gating SLOs as `service/slo`; default every SLO.
@@ -85,7 +83,6 @@ struct RawDomain {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPrecondition {
     name: String,
     /// PromQL; holds when it returns a non-zero sample, unknown when it returns nothing.
@@ -118,13 +115,11 @@ fn default_specs() -> PathBuf {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSource {
     thanos: RawThanos,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawThanos {
     url: String,
     #[serde(default)]
@@ -144,14 +139,12 @@ struct RawThanos {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawBasicAuth {
     username: String,
     password_file: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawEvaluation {
     #[serde(default)]
     interval: Option<String>,
@@ -166,7 +159,6 @@ struct RawEvaluation {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawRegions {
     #[serde(default)]
     label: Option<String>,
@@ -177,7 +169,6 @@ struct RawRegions {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawServer {
     #[serde(default)]
     listen: Option<String>,
@@ -191,10 +182,13 @@ struct RawServer {
     api_token_file: Option<PathBuf>,
     #[serde(default)]
     api_token_env: Option<String>,
+    /// Listening beyond loopback without webhook auth and an API token is refused unless
+    /// this is set.
+    #[serde(default)]
+    allow_unauthenticated: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawWebhookAuth {
     #[serde(default)]
     bearer_token_file: Option<PathBuf>,
@@ -290,22 +284,27 @@ pub struct Config {
     pub webhook_auth: Option<Credential>,
     /// None: mutating API calls are refused.
     pub api_token: Option<String>,
+    /// Legal but risky settings, said at start (`serve` logs them, `eval` prints them).
+    pub warnings: Vec<String>,
     pub failover: Option<FailoverConfig>,
 }
 
 /// Parses and validates a config text; relative paths resolve against `base_dir`.
 pub fn parse(file: &Path, text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
     let f = file.display().to_string();
-    let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| {
-        let loc = e
-            .location()
-            .map(|l| format!("line {} column {}: ", l.line(), l.column()))
-            .unwrap_or_default();
-        let msg = e.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        ConfigError::Invalid(vec![format!("{f}: {loc}{msg}")])
-    })?;
-    build(file, raw, base_dir)
+    let mut unknown = Vec::new();
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    let raw: RawConfig = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
+        .map_err(|e| {
+            let loc = e
+                .location()
+                .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+                .unwrap_or_default();
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            ConfigError::Invalid(vec![format!("{f}: {loc}{msg}")])
+        })?;
+    build(file, raw, base_dir, unknown)
 }
 
 /// Validates a config already read as YAML (a GameDay's merged configuration); `file`
@@ -315,14 +314,25 @@ pub fn from_value(
     value: serde_yaml_ng::Value,
     base_dir: &Path,
 ) -> Result<Config, ConfigError> {
-    let raw: RawConfig = serde_yaml_ng::from_value(value)
-        .map_err(|e| ConfigError::Invalid(vec![format!("{}: {e}", file.display())]))?;
-    build(file, raw, base_dir)
+    let mut unknown = Vec::new();
+    let raw: RawConfig =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()))
+            .map_err(|e| ConfigError::Invalid(vec![format!("{}: {e}", file.display())]))?;
+    build(file, raw, base_dir, unknown)
 }
 
-fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
+fn build(
+    file: &Path,
+    raw: RawConfig,
+    base_dir: &Path,
+    unknown: Vec<String>,
+) -> Result<Config, ConfigError> {
     let f = file.display().to_string();
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = unknown
+        .iter()
+        .map(|k| format!("{f}: {k}: unknown key"))
+        .collect();
+    let mut warnings = Vec::new();
     let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
         let text = v.unwrap_or(default);
         Window::parse(text).unwrap_or_else(|e| {
@@ -443,7 +453,16 @@ fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigE
     }
     let mut secret =
         |field: &str, file: &Option<PathBuf>, env: &Option<String>| -> Option<String> {
+            if let Some(p) = file {
+                warnings.extend(loose_permissions(&f, field, &resolve(p)));
+            }
             match (file, env) {
+                (Some(_), Some(_)) => {
+                    problems.push(format!(
+                        "{f}: {field}: a file and an environment variable are exclusive: set one"
+                    ));
+                    None
+                }
                 (Some(p), _) => match std::fs::read_to_string(resolve(p)) {
                     Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
                     Ok(_) => {
@@ -493,7 +512,58 @@ fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigE
         &raw.server.api_token_file,
         &raw.server.api_token_env,
     );
+    if let Some(w) = &raw.server.webhook_auth {
+        let bearer = w.bearer_token_file.is_some() || w.bearer_token_env.is_some();
+        if bearer && w.basic_auth.is_some() {
+            problems.push(format!(
+                "{f}: server.webhook_auth: bearer token and basic_auth are exclusive: set one"
+            ));
+        }
+    }
+    for (field, token) in [
+        (
+            "server.webhook_auth",
+            match &webhook_auth {
+                Some(Credential::Bearer(t)) => Some(t),
+                Some(Credential::Basic { password, .. }) => Some(password),
+                None => None,
+            },
+        ),
+        ("server.api_token", api_token.as_ref()),
+    ] {
+        if let Some(t) = token {
+            if t.len() < MIN_TOKEN_BYTES {
+                warnings.push(format!(
+                    "{f}: {field}: the secret is {} bytes; use at least {MIN_TOKEN_BYTES} random bytes",
+                    t.len()
+                ));
+            }
+        }
+    }
+    if let (Some(Credential::Bearer(w)), Some(a)) = (&webhook_auth, &api_token) {
+        if w == a {
+            warnings.push(format!(
+                "{f}: server: the webhook and the operator API share one token: whoever can page can also fail over"
+            ));
+        }
+    }
+    let loopback = listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if !loopback
+        && (webhook_auth.is_none() || api_token.is_none())
+        && !raw.server.allow_unauthenticated
+    {
+        problems.push(format!(
+            "{f}: server.listen: {listen} is reachable beyond loopback without webhook auth and an API token; configure server.webhook_auth and server.api_token_file, or set server.allow_unauthenticated: true"
+        ));
+    }
     let max_body_bytes = raw.server.max_body_bytes.unwrap_or(1 << 20);
+    if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&max_body_bytes) {
+        problems.push(format!(
+            "{f}: server.max_body_bytes: {max_body_bytes} must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES}"
+        ));
+    }
     let failover = raw.failover.map(|fo| {
         let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
             Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
@@ -580,6 +650,27 @@ fn build(file: &Path, raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigE
         webhook_auth,
         api_token,
         failover,
+        warnings,
+    })
+}
+
+/// Shortest secret that does not draw a warning.
+const MIN_TOKEN_BYTES: usize = 16;
+/// `server.max_body_bytes` bounds: a real Alertmanager delivery needs kilobytes; more
+/// than 64 MiB only helps an attacker.
+const MIN_BODY_BYTES: usize = 1024;
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// A warning when a secret file is readable by its group or by others.
+fn loose_permissions(f: &str, field: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{f}: {field}: {} is readable by group or others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )
     })
 }
 
@@ -634,6 +725,65 @@ mod tests {
     }
 
     #[test]
+    fn every_unknown_key_at_once() {
+        let Err(ConfigError::Invalid(p)) = parse(
+            Path::new("c.yaml"),
+            "source: {thanos: {url: http://x, tiemout: 1s}}\nsever: {}\nevaluation: {intervall: 1m}\n",
+            Path::new("."),
+        ) else {
+            panic!()
+        };
+        let all = p.join("\n");
+        for want in ["source.thanos.tiemout", "sever", "evaluation.intervall"] {
+            assert!(
+                all.contains(&format!("{want}: unknown key")),
+                "{want}: {all}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_settings_that_invite_trouble() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str, mode: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write("short", "abc\n", 0o644);
+        write("long", "0123456789abcdef0123\n", 0o600);
+        let cfg = |server: &str| {
+            parse(
+                Path::new("c.yaml"),
+                &format!("source: {{thanos: {{url: http://x}}}}\nserver: {server}\n"),
+                dir.path(),
+            )
+        };
+        let problems = |server: &str| match cfg(server) {
+            Err(ConfigError::Invalid(p)) => p.join("\n"),
+            other => panic!("{server}: {other:?}"),
+        };
+        // Beyond loopback without auth: refused, unless explicitly allowed.
+        assert!(problems("{listen: '0.0.0.0:8080'}").contains("allow_unauthenticated"));
+        assert!(cfg("{listen: '0.0.0.0:8080', allow_unauthenticated: true}").is_ok());
+        assert!(problems("{max_body_bytes: 0}").contains("server.max_body_bytes"));
+        assert!(problems(
+            "{webhook_auth: {bearer_token_file: long, basic_auth: {username: u, password_file: long}}}"
+        )
+        .contains("exclusive"));
+        assert!(problems("{api_token_file: long, api_token_env: HOME}").contains("exclusive"));
+        // Legal but risky: warnings, not refusals.
+        let c = cfg("{listen: '0.0.0.0:8080', webhook_auth: {bearer_token_file: short}, api_token_file: short}").unwrap();
+        let w = c.warnings.join("\n");
+        for want in ["readable by group or others", "3 bytes", "share one token"] {
+            assert!(w.contains(want), "{want}: {w}");
+        }
+        let c = cfg("{webhook_auth: {bearer_token_file: long}}").unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let Err(ConfigError::Invalid(p)) = parse(
             Path::new("c.yaml"),
@@ -642,7 +792,7 @@ mod tests {
         ) else {
             panic!()
         };
-        assert!(p[0].contains("unknown field `sever`"), "{p:?}");
+        assert!(p[0].contains("sever: unknown key"), "{p:?}");
     }
 }
 

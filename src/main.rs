@@ -57,6 +57,9 @@ fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<slo::Service>>> {
 
 fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<slo::Service>)> {
     let cfg = config::load(path)?;
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
     let services = load_specs(&cfg.specs)?
         .with_context(|| format!("the specs of {} are invalid", path.display()))?;
     Ok((cfg, services))
