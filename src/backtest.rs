@@ -20,7 +20,16 @@ pub enum BacktestError {
     Parse(#[from] ParseError),
     #[error("data: no samples")]
     Empty,
+    #[error("data spans {days} days ({first} to {last}): the limit is {MAX_SPAN_DAYS} days")]
+    Span {
+        days: i64,
+        first: String,
+        last: String,
+    },
 }
+
+/// The longest span a backtest replays (every evaluation step of it is computed).
+pub const MAX_SPAN_DAYS: i64 = 400;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -71,6 +80,8 @@ pub struct Stats {
     pub series: u64,
     pub unmatched_series: u64,
     pub rejected_samples: u64,
+    /// Samples whose increase exceeded a bucket's range: refused, not clamped.
+    pub overflowed_samples: u64,
     pub late_dropped: u64,
     pub evaluations: u64,
     #[serde(serialize_with = "rfc3339")]
@@ -139,6 +150,13 @@ pub fn run(
     };
     let start = first.ts.floor() as i64;
     let end = last.ts.floor() as i64;
+    if end - start > MAX_SPAN_DAYS * 86_400 {
+        return Err(BacktestError::Span {
+            days: (end - start) / 86_400,
+            first: format_time(start),
+            last: format_time(end),
+        });
+    }
     let step = opts.step.max(1);
 
     let mut alerts: Vec<AlertRecord> = Vec::new();
@@ -175,6 +193,7 @@ pub fn run(
             series: ingestor.stats.series,
             unmatched_series: ingestor.stats.unmatched_series,
             rejected_samples: ingestor.stats.rejected_samples,
+            overflowed_samples: ingestor.stats.overflowed_samples,
             late_dropped: ingestor.streams.late_dropped(),
             evaluations,
             start,
@@ -252,6 +271,13 @@ pub fn render_text(r: &Report) -> String {
         format_time(r.stats.end),
         r.stats.evaluations
     );
+    if r.stats.overflowed_samples > 0 {
+        let _ = writeln!(
+            out,
+            "WARNING: {} samples increased by more than 4294967295 events at once and were refused (counters out of range): the ratios exclude them",
+            r.stats.overflowed_samples
+        );
+    }
     if r.stats.rejected_samples + r.stats.late_dropped > 0 {
         let _ = writeln!(
             out,

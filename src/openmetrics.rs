@@ -19,6 +19,10 @@ pub struct SeriesInfo {
     pub labels: Vec<(String, String)>,
 }
 
+/// The latest timestamp accepted (2100-01-01T00:00:00Z): later ones are typos or
+/// milliseconds, and would make a replay step through centuries.
+pub const MAX_TIMESTAMP: f64 = 4_102_444_800.0;
+
 /// One sample: timestamp in seconds, series index, value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -171,6 +175,12 @@ pub fn parse(text: &str, mut progress: impl FnMut(usize, usize)) -> Result<Parse
             .ok()
             .filter(|t: &f64| t.is_finite())
             .ok_or_else(|| err(line_no, format!("invalid timestamp {ts:?}")))?;
+        if !(0.0..=MAX_TIMESTAMP).contains(&ts) {
+            return Err(err(
+                line_no,
+                format!("timestamp {ts} is outside 1970-01-01 .. 2100-01-01 (unix seconds)"),
+            ));
+        }
         if let Some(extra) = rest.next() {
             if extra != "#" {
                 return Err(err(

@@ -59,6 +59,9 @@ pub struct IngestStats {
     pub series: u64,
     pub unmatched_series: u64,
     pub rejected_samples: u64,
+    /// Samples whose increase since the previous one exceeds a bucket's range (u32 events
+    /// per sample): refused and counted, never clamped into a wrong ratio.
+    pub overflowed_samples: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -185,7 +188,10 @@ impl Ingestor {
         }
         match entry.state.observe(ts, value, self.staleness) {
             Observation::Delta(d) => {
-                let d = u32::try_from(d).unwrap_or(u32::MAX);
+                let Ok(d) = u32::try_from(d) else {
+                    self.stats.overflowed_samples += 1;
+                    return;
+                };
                 for r in &entry.routes {
                     let first = if r.first { d } else { 0 };
                     let total = if r.total { d } else { 0 };
