@@ -521,6 +521,14 @@ async fn alertmanager(
     Json(serde_json::json!({"received": payload.alerts.len(), "processed": processed, "duplicates": duplicates, "unknown": unknown, "truncated": payload.truncated_alerts})).into_response()
 }
 
+/// Parses an operator API body (the failover form, the largest) the way the handlers
+/// do: for fuzzing and for clients that want to validate a body offline.
+pub fn parse_operator_body(body: &[u8]) -> Result<(String, String, String, bool), String> {
+    serde_json::from_slice::<FailoverRequest>(body)
+        .map(|r| (r.domain, r.target, r.reason, r.force))
+        .map_err(|e| format!("malformed JSON: {e}"))
+}
+
 #[derive(serde::Deserialize)]
 struct FailoverRequest {
     domain: String,
