@@ -237,6 +237,9 @@ fn a_zero_step_or_endless_duration_is_refused() {
     for (from, to) in [
         ("step: 10s", "step: 0s"),
         ("duration: 2h", "duration: 100000y"),
+        ("us-east-1: {rps: 200,", "us-east-1: {rps: .nan,"),
+        ("eu-west-1: {rps: 200,", "eu-west-1: {rps: -5,"),
+        ("error_ratio: 1.0}", "error_ratio: 1e308}"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let scenario = std::fs::read_to_string(repo().join("tests/gameday/primary-outage.yaml"))
@@ -250,7 +253,33 @@ fn a_zero_step_or_endless_duration_is_refused() {
         std::fs::write(&path, scenario).unwrap();
         let o = run(sloguard().args(["gameday", "--scenario"]).arg(&path));
         assert_eq!(o.status.code(), Some(2), "{to}: {}", text(&o));
+        assert_ne!(scenario_text_changed(from), to, "the replacement applies");
         let field = to.split(':').next().unwrap();
+        let field = field.rsplit(['{', ' ']).next().unwrap();
         assert!(text(&o).contains(field), "{to}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{}", text(&o));
     }
+    // The demo's pace is range-checked before anything starts.
+    for speed in ["1e-300", "0", "-1", "1e7"] {
+        let o = run(sloguard().args([
+            "demo",
+            "--exit-when-done",
+            "--listen",
+            "127.0.0.1:0",
+            &format!("--speed={speed}"),
+        ]));
+        assert_eq!(o.status.code(), Some(2), "--speed {speed}: {}", text(&o));
+        assert!(
+            text(&o).contains("--speed") && !text(&o).contains("panicked"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+/// The shipped scenario contains `from` (so each case above really changes it).
+fn scenario_text_changed(from: &str) -> &'static str {
+    let text = std::fs::read_to_string(repo().join("tests/gameday/primary-outage.yaml")).unwrap();
+    assert!(text.contains(from), "{from} not in the scenario");
+    ""
 }

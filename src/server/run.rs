@@ -25,7 +25,7 @@ pub enum RunError {
     App(#[from] app::AppError),
     #[error(transparent)]
     Drill(#[from] drill::DrillError),
-    #[error("--speed {0} must be more than 0 and at most 1000000")]
+    #[error("--speed {0} must be more than 0 and at most 1000000, and leave at most a day between evaluations")]
     Speed(f64),
 }
 
@@ -98,7 +98,11 @@ pub async fn demo(o: DemoOptions<'_>) -> Result<drill::Report, RunError> {
         return Err(RunError::Speed(o.speed));
     }
     let (sc, d, services) = drill::prepare(o.scenario, None, o.start)?;
-    let pace = Duration::from_secs_f64(d.step() as f64 / o.speed);
+    // A positive but tiny speed would make one evaluation wait longer than a Duration holds.
+    let pace = Duration::try_from_secs_f64(d.step() as f64 / o.speed)
+        .ok()
+        .filter(|p| *p <= Duration::from_secs(86_400))
+        .ok_or(RunError::Speed(o.speed))?;
     let (clock, schedule) = drill::timing(&d, Some(pace));
     let app = drill::app(&d, &services, clock.clone()).await?;
     let listener = bind(o.listen).await?;
