@@ -242,9 +242,7 @@ async fn route53_apply_sets_up_quorum_health_checks_and_failover_records() {
         std::process::Command::new(env!("CARGO_BIN_EXE_sloguard"))
             .args(["route53", "apply", "--config"])
             .arg(&config)
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(moto.aws_env())
             .output()
             .unwrap()
     };

@@ -186,10 +186,7 @@ failover:
             let mut c = sloguard();
             c.args(["serve", "--config"])
                 .arg(&config)
-                .env("AWS_ENDPOINT_URL", &moto.url)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .envs(moto.aws_env())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(d.join(name)).unwrap());
             if let Some(k) = fault {

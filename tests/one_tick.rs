@@ -9,20 +9,11 @@
 
 mod common;
 
-use common::repo;
+use common::primary_outage_drill;
 use sloguard::app::drill::{self, Collector, Report};
 
-fn prepare() -> (
-    sloguard::sim::gameday::Scenario,
-    sloguard::sim::gameday::Drill,
-    Vec<sloguard::slo::Service>,
-) {
-    let path = repo().join("tests/gameday/primary-outage.yaml");
-    drill::prepare(Some(&path), None, drill::DRILL_START).expect("scenario prepares")
-}
-
 async fn via_gameday() -> Report {
-    let (sc, d, services) = prepare();
+    let (sc, d, services) = primary_outage_drill();
     drill::run(&sc, &d, &services, &drill::Quiet)
         .await
         .expect("gameday runs")
@@ -30,7 +21,7 @@ async fn via_gameday() -> Report {
 
 /// The serve path; returns the report and what the HTTP API said once the run ended.
 async fn via_serve() -> (Report, serde_json::Value, u16) {
-    let (sc, d, services) = prepare();
+    let (sc, d, services) = primary_outage_drill();
     let (clock, schedule) = drill::timing(&d, None);
     let app = drill::app(&d, &services, clock.clone()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,24 +11,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::repo;
+use common::primary_outage_drill;
 use sloguard::app::clock::Timer;
 use sloguard::app::{drill, Trigger};
 use sloguard::clock::Clock;
 use sloguard::policy::{Action, Phase};
 
-fn prepare() -> (
-    sloguard::sim::gameday::Scenario,
-    sloguard::sim::gameday::Drill,
-    Vec<sloguard::slo::Service>,
-) {
-    let path = repo().join("tests/gameday/primary-outage.yaml");
-    drill::prepare(Some(&path), None, drill::DRILL_START).expect("scenario prepares")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_never_count_toward_n() {
-    let (_, d, services) = prepare();
+    let (_, d, services) = primary_outage_drill();
     let (clock, schedule) = drill::timing(&d, None);
     let mut app = drill::app(&d, &services, clock.clone()).await.unwrap();
     app.start(|_, _| {}).await;
@@ -118,7 +109,7 @@ fn flood(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_never_starves_the_operator() {
-    let (_, d, services) = prepare();
+    let (_, d, services) = primary_outage_drill();
     // Paced so the run is still going while the test calls in.
     let (clock, schedule) = drill::timing(&d, Some(Duration::from_millis(10)));
     let app = drill::app(&d, &services, clock.clone()).await.unwrap();

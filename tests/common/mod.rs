@@ -119,3 +119,14 @@ pub fn ongoing_outage(region: &str) -> sloguard::sim::Outage {
         error_ratio: 1.0,
     }
 }
+
+/// The shipped primary-outage GameDay, prepared as a drill at the fixed drill start.
+pub fn primary_outage_drill() -> (
+    sloguard::sim::gameday::Scenario,
+    sloguard::sim::gameday::Drill,
+    Vec<sloguard::slo::Service>,
+) {
+    let path = repo().join("tests/gameday/primary-outage.yaml");
+    sloguard::app::drill::prepare(Some(&path), None, sloguard::app::drill::DRILL_START)
+        .expect("scenario prepares")
+}

@@ -12,6 +12,16 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// The environment that points a `sloguard` process's AWS clients at this server.
+    pub fn aws_env(&self) -> [(&'static str, String); 4] {
+        [
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
     pub fn start() -> Moto {
         let bin = std::env::var("SLOGUARD_MOTO_SERVER").unwrap_or_else(|_| {
             format!(
