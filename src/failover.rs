@@ -203,6 +203,7 @@ impl FailoverDriver {
                 from: inc.from.clone(),
                 to: inc.to.clone(),
                 since: inc.opened_at,
+                dry_run: inc.dry_run,
             };
             self.domains[di].state.next_incident =
                 self.domains[di].state.next_incident.max(inc.id + 1);
@@ -327,18 +328,18 @@ impl FailoverDriver {
                     tracing::warn!(domain = %name, reason = %reason, "failover blocked")
                 }
                 Action::Vote { target } => {
-                    let regions: Vec<String> = self.domains[di]
-                        .state
+                    let state = &self.domains[di].state;
+                    let regions: Vec<String> = state
                         .standby
                         .iter()
-                        .chain(std::iter::once(&self.domains[di].state.active))
+                        .chain(std::iter::once(&state.active))
                         .cloned()
                         .collect();
+                    // Withdrawing a vote never lowers the signal that keeps traffic on the
+                    // active region (after a failover, the region failed over to).
+                    let raised = target.clone().unwrap_or_else(|| state.active.clone());
                     for r in regions {
-                        if let Err(e) =
-                            self.signals
-                                .set(&name, &r, target.as_deref() == Some(r.as_str()))
-                        {
+                        if let Err(e) = self.signals.set(&name, &r, r == raised) {
                             tracing::error!(domain = %name, region = %r, error = %e, "cannot set the failover signal");
                         }
                     }

@@ -148,6 +148,9 @@ pub enum Phase {
         from: String,
         to: String,
         since: i64,
+        /// A dry run: its end changes nothing (no new active region, no latch).
+        #[serde(default)]
+        dry_run: bool,
     },
     /// Latched until an operator re-arms.
     FailedOver {
@@ -169,6 +172,10 @@ pub struct PolicyState {
     pub standby: Vec<String>,
     pub phase: Phase,
     pub last_failover: Option<i64>,
+    /// When the last dry-run failover ended: dry runs repeat at most once per cooldown,
+    /// and never hold back a real failover.
+    #[serde(default)]
+    pub last_dry_run: Option<i64>,
     pub next_incident: u64,
     /// This replica's current vote (served on its failover signal endpoint).
     pub vote: Option<String>,
@@ -184,6 +191,7 @@ impl PolicyState {
             standby: standby.to_vec(),
             phase: Phase::Armed,
             last_failover: None,
+            last_dry_run: None,
             next_incident: 1,
             vote: None,
             peer_votes: BTreeMap::new(),
@@ -265,6 +273,17 @@ fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Res
             None => return Err(format!("precondition {name} has no data")),
         }
     }
+    if cfg.mode == Mode::DryRun {
+        if let Some(last) = state.last_dry_run {
+            if now - last < cfg.cooldown {
+                return Err(format!(
+                    "cooldown: last dry run {}s ago, cooldown {}s",
+                    now - last,
+                    cfg.cooldown
+                ));
+            }
+        }
+    }
     if let Some(last) = state.last_failover {
         if now - last < cfg.cooldown {
             return Err(format!(
@@ -311,20 +330,38 @@ fn start(
             reason,
         }];
     }
+    let dry_run = cfg.mode == Mode::DryRun;
     state.phase = Phase::FailingOver {
         incident,
         from: from.clone(),
         to: to.clone(),
         since: now,
+        dry_run,
     };
     vec![Action::StartFailover {
         incident,
         from,
         to,
         reason,
-        dry_run: cfg.mode == Mode::DryRun,
+        dry_run,
         forced,
     }]
+}
+
+/// A reason worth journaling: at least one visible character (not only white space or
+/// control characters).
+pub fn has_words(reason: &str) -> bool {
+    reason
+        .chars()
+        .any(|c| !c.is_whitespace() && !c.is_control())
+}
+
+/// Whether this replica publishes its vote (the failover signal Route 53 polls) as soon
+/// as it wants a failover: not in dry-run (a dry run moves nothing real) and not in
+/// approve mode (the signal would move traffic before anyone approved; the vote is
+/// published with the approval).
+fn publishes_votes(cfg: &PolicyConfig) -> bool {
+    cfg.mode == Mode::Auto
 }
 
 fn on_evaluation(
@@ -350,7 +387,7 @@ fn on_evaluation(
     }
     if !active.complete || !active.has_data {
         // Degraded or missing data is neither good nor bad: hold the count, decide nothing.
-        if state.vote.take().is_some() {
+        if state.vote.take().is_some() && publishes_votes(cfg) {
             actions.push(Action::Vote { target: None });
         }
         return (state, actions);
@@ -365,7 +402,7 @@ fn on_evaluation(
             });
         }
         state.phase = Phase::Armed;
-        if state.vote.take().is_some() {
+        if state.vote.take().is_some() && publishes_votes(cfg) {
             actions.push(Action::Vote { target: None });
         }
         return (state, actions);
@@ -380,7 +417,7 @@ fn on_evaluation(
             });
             state.phase = Phase::GlobalIncident { since: now };
         }
-        if state.vote.take().is_some() {
+        if state.vote.take().is_some() && publishes_votes(cfg) {
             actions.push(Action::Vote { target: None });
         }
         return (state, actions);
@@ -419,16 +456,18 @@ fn on_evaluation(
                 reasons.join("; ")
             ),
         });
-        if state.vote.take().is_some() {
+        if state.vote.take().is_some() && publishes_votes(cfg) {
             actions.push(Action::Vote { target: None });
         }
         return (state, actions);
     };
     if state.vote.as_deref() != Some(target.as_str()) {
         state.vote = Some(target.clone());
-        actions.push(Action::Vote {
-            target: Some(target.clone()),
-        });
+        if publishes_votes(cfg) {
+            actions.push(Action::Vote {
+                target: Some(target.clone()),
+            });
+        }
     }
     let votes = votes_for(&state, &target);
     if votes < cfg.quorum {
@@ -483,7 +522,7 @@ pub fn step(
                 );
             }
             if force {
-                if reason.trim().is_empty() {
+                if !has_words(&reason) {
                     return (
                         state,
                         vec![Action::Blocked {
@@ -509,7 +548,7 @@ pub fn step(
                 );
                 return (state, a);
             }
-            if reason.trim().is_empty() {
+            if !has_words(&reason) {
                 return (
                     state,
                     vec![Action::Blocked {
@@ -517,21 +556,31 @@ pub fn step(
                     }],
                 );
             }
-            let active_bad = state
-                .last_evaluation
-                .as_ref()
-                .and_then(|ev| ev.regions.get(&state.active))
-                .is_some_and(|h| h.burning);
-            if !active_bad {
+            if target == state.active {
                 return (
                     state.clone(),
                     vec![Action::Blocked {
-                        reason: format!(
-                            "the active region {} is not burning: a failover of a healthy region needs force",
-                            state.active
-                        ),
+                        reason: format!("{target} is already the active region"),
                     }],
                 );
+            }
+            let active = state
+                .last_evaluation
+                .as_ref()
+                .and_then(|ev| ev.regions.get(&state.active));
+            let refusal = match active {
+                None => Some(format!(
+                    "no evaluation of the active region {} yet: its state is unknown; a failover now needs force",
+                    state.active
+                )),
+                Some(h) if !h.burning => Some(format!(
+                    "the active region {} is not burning: a failover of a healthy region needs force",
+                    state.active
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = refusal {
+                return (state.clone(), vec![Action::Blocked { reason }]);
             }
             match guard(&state, cfg, &target, now) {
                 Ok(()) => {
@@ -567,18 +616,25 @@ pub fn step(
                         from: from.clone(),
                         to: to.clone(),
                         since: now,
+                        dry_run: false,
                     };
                     let reason = format!("approved by operator (incident {incident})");
+                    state.vote = Some(to.clone());
                     (
                         state,
-                        vec![Action::StartFailover {
-                            incident,
-                            from,
-                            to,
-                            reason,
-                            dry_run: false,
-                            forced: false,
-                        }],
+                        vec![
+                            Action::Vote {
+                                target: Some(to.clone()),
+                            },
+                            Action::StartFailover {
+                                incident,
+                                from,
+                                to,
+                                reason,
+                                dry_run: false,
+                                forced: false,
+                            },
+                        ],
                     )
                 }
                 Err(e) => {
@@ -656,6 +712,25 @@ pub fn step(
             }
         }
         Input::RunbookFinished { incident, ok } => match state.phase.clone() {
+            Phase::FailingOver {
+                incident: i,
+                dry_run: true,
+                ..
+            } if i == incident => {
+                // A dry run changed nothing: same active region, no latch, no cooldown
+                // for real failovers; dry runs themselves repeat at most once per cooldown.
+                state.last_dry_run = Some(now);
+                state.vote = None;
+                state.phase = Phase::Armed;
+                (
+                    state,
+                    vec![Action::Notify {
+                        message: format!(
+                            "incident {incident}: dry run finished; nothing changed, automation still armed"
+                        ),
+                    }],
+                )
+            }
             Phase::FailingOver {
                 incident: i,
                 from,

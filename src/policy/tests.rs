@@ -524,3 +524,136 @@ fn an_operator_cannot_fail_over_a_healthy_region_without_force() {
     let (_, a) = step(s, &cfg, failover("planned maintenance", true), 10);
     assert_eq!(started(&a).len(), 1, "forced with a reason: {a:?}");
 }
+
+fn votes(actions: &[Action]) -> Vec<&Action> {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Vote { .. }))
+        .collect()
+}
+
+#[test]
+fn a_dry_run_moves_nothing_real() {
+    let cfg = PolicyConfig {
+        mode: Mode::DryRun,
+        ..Default::default()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+        ],
+    );
+    assert!(
+        votes(&a).is_empty(),
+        "a dry run publishes no vote (no signal): {a:?}"
+    );
+    assert!(matches!(
+        &started(&a)[..],
+        [Action::StartFailover { dry_run: true, .. }]
+    ));
+    let (s, _) = step(
+        s,
+        &cfg,
+        Input::RunbookFinished {
+            incident: 1,
+            ok: true,
+        },
+        40,
+    );
+    assert_eq!(s.active, A, "a dry run never changes the active region");
+    assert_eq!(s.phase, Phase::Armed, "nor latches");
+    assert_eq!(s.last_failover, None, "nor starts a real cooldown");
+    // The outage goes on: the next dry run waits for the cooldown.
+    let (s, a) = run_from(
+        s,
+        &cfg,
+        vec![
+            (60, ev(burning(), healthy())),
+            (90, ev(burning(), healthy())),
+        ],
+    );
+    assert!(started(&a).is_empty(), "{a:?}");
+    let (_, a) = run_from(
+        s,
+        &cfg,
+        vec![
+            (3700, ev(burning(), healthy())),
+            (3730, ev(burning(), healthy())),
+        ],
+    );
+    assert_eq!(started(&a).len(), 1, "{a:?}");
+}
+
+#[test]
+fn approve_mode_publishes_the_vote_only_with_the_approval() {
+    let cfg = PolicyConfig {
+        mode: Mode::Approve,
+        ..Default::default()
+    };
+    let (s, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), healthy())),
+            (30, ev(burning(), healthy())),
+        ],
+    );
+    assert!(
+        votes(&a).is_empty(),
+        "no signal before a human approves: {a:?}"
+    );
+    assert!(matches!(
+        s.phase,
+        Phase::AwaitingApproval { incident: 1, .. }
+    ));
+    let (_, a) = step(
+        s,
+        &cfg,
+        Input::Operator(Command::Approve { incident: 1 }),
+        40,
+    );
+    assert!(
+        matches!(&votes(&a)[..], [Action::Vote { target: Some(t) }] if t == B),
+        "{a:?}"
+    );
+    assert_eq!(started(&a).len(), 1);
+}
+
+#[test]
+fn operator_refusals_say_what_is_known() {
+    let cfg = PolicyConfig::default();
+    let failover = |target: &str| {
+        Input::Operator(Command::Failover {
+            target: target.into(),
+            reason: "x".into(),
+            force: false,
+        })
+    };
+    let (_, a) = step(state(), &cfg, failover(B), 0);
+    assert!(
+        format!("{a:?}").contains("no evaluation of the active region"),
+        "{a:?}"
+    );
+    let (_, a) = step(state(), &cfg, failover(A), 0);
+    assert!(
+        format!("{a:?}").contains("already the active region"),
+        "{a:?}"
+    );
+    assert!(!has_words("\u{0}\u{7} \t"));
+    assert!(has_words(" planned "));
+}
+
+fn run_from(
+    mut s: PolicyState,
+    cfg: &PolicyConfig,
+    inputs: Vec<(i64, Input)>,
+) -> (PolicyState, Vec<Action>) {
+    let mut all = Vec::new();
+    for (t, i) in inputs {
+        let (n, a) = step(s, cfg, i, t);
+        s = n;
+        all.extend(a);
+    }
+    (s, all)
+}

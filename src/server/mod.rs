@@ -581,7 +581,7 @@ async fn operate(
             "operator token required (Authorization: Bearer ...)",
         );
     }
-    if reason.trim().is_empty() {
+    if !crate::policy::has_words(&reason) {
         return error(
             StatusCode::BAD_REQUEST,
             "reason: every operator call needs a non-empty reason (it is journaled)",
