@@ -31,6 +31,12 @@ pub enum JournalError {
     Corrupt { path: String, detail: String },
     #[error("journal: policy state of {domain} is unreadable: {detail}")]
     State { domain: String, detail: String },
+    #[error(
+        "journal {path} is not a regular file (a symlink, directory or device): refusing to use it"
+    )]
+    NotAFile { path: String },
+    #[error("journal {path} is in use by another sloguard process (lock {lock}): one journal per replica")]
+    Locked { path: String, lock: String },
     #[error("journal {path}: cannot make it owner-only (0600): {source}")]
     Permissions {
         path: String,
@@ -110,6 +116,8 @@ pub struct StepRow {
 
 pub struct Journal {
     conn: Connection,
+    /// The exclusive lock on `<journal>.lock`, held as long as the journal is open.
+    _lock: Option<std::fs::File>,
 }
 
 /// A journaled decision: (at, domain, incident, kind, detail JSON).
@@ -148,6 +156,29 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
+        // Never chmod or open through a symlink, or a device like /dev/null.
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_file() {
+                return Err(JournalError::NotAFile {
+                    path: path.display().to_string(),
+                });
+            }
+        }
+        // One process per journal: two replicas writing one journal would both run the
+        // same incident's runbook.
+        let lock_path = sibling(path, ".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| perm_err(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(JournalError::Locked {
+                path: path.display().to_string(),
+                lock: lock_path.display().to_string(),
+            });
+        }
         // Before SQLite opens it: SQLite creates its `-wal` and `-shm` files with the
         // database file's mode, so they are 0600 from their first byte too.
         owner_only(path, true).map_err(|e| perm_err(path, e))?;
@@ -164,9 +195,57 @@ impl Journal {
             let p = sibling(path, suffix);
             owner_only(&p, false).map_err(|e| perm_err(&p, e))?;
         }
-        let journal = Journal { conn };
+        let journal = Journal {
+            conn,
+            _lock: Some(lock),
+        };
         journal.check(path)?;
         Ok(journal)
+    }
+
+    /// Opens an existing journal for reading only (no lock, no write): `sloguard
+    /// incidents` beside a running engine, and restoring the policy state and signals of
+    /// a journal that can no longer be written.
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        use rusqlite::OpenFlags;
+        let err = |source| JournalError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+            return Err(JournalError::NotAFile {
+                path: path.display().to_string(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        // Reading needs the schema to be there; a read proves it.
+        conn.query_row("SELECT COUNT(*) FROM policy_state", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(err)?;
+        Ok(Journal { conn, _lock: None })
+    }
+
+    /// Copies another journal's policy states and signals into this one (a fresh
+    /// in-memory journal standing in for one that can only be read).
+    pub fn import_state(&mut self, from: &Journal) -> Result<(), JournalError> {
+        for (domain, state) in from.policy_states()? {
+            self.commit_decisions(0, &domain, &[], None, &state, false)?;
+        }
+        for (domain, region, raised) in from.signals()? {
+            self.set_signal(&domain, &region, raised)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the WAL into the database file (best effort, never blocking writers), so
+    /// the database alone holds the state: a backup or copy of `journal.db` without its
+    /// `-wal` loses at most the last transaction.
+    fn checkpoint(&self) {
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     }
 
     /// `PRAGMA quick_check` and a real write: a journal that is corrupt or cannot be
@@ -228,6 +307,7 @@ impl Journal {
             params![domain, state.to_string(), at],
         )?;
         tx.commit()?;
+        self.checkpoint();
         Ok(())
     }
 
@@ -256,6 +336,7 @@ impl Journal {
              ON CONFLICT (domain, region) DO UPDATE SET raised = excluded.raised",
             params![domain, region, raised],
         )?;
+        self.checkpoint();
         Ok(())
     }
 
@@ -272,7 +353,7 @@ impl Journal {
     pub fn in_memory() -> Result<Self, JournalError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Journal { conn })
+        Ok(Journal { conn, _lock: None })
     }
 
     /// The next free incident id.
@@ -474,6 +555,70 @@ pub fn render_incidents(rows: &[IncidentRow]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_process_per_journal_and_readers_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("journal.db");
+        let mut j = Journal::open(&db).unwrap();
+        j.commit_decisions(
+            1,
+            "web",
+            &[],
+            None,
+            &serde_json::json!({"phase": "x"}),
+            false,
+        )
+        .unwrap();
+        j.set_signal("web", "eu-west-1", true).unwrap();
+        let second = Journal::open(&db)
+            .err()
+            .expect("a second writer is refused");
+        assert!(matches!(second, JournalError::Locked { .. }), "{second}");
+        // A reader needs no lock and sees the state.
+        let ro = Journal::open_read_only(&db).unwrap();
+        assert_eq!(
+            ro.signals().unwrap(),
+            vec![("web".into(), "eu-west-1".into(), true)]
+        );
+        let mut stand_in = Journal::in_memory().unwrap();
+        stand_in.import_state(&ro).unwrap();
+        assert_eq!(stand_in.policy_states().unwrap().len(), 1);
+        assert!(stand_in.signals().unwrap()[0].2);
+        drop(ro);
+        drop(j);
+        // The WAL was checkpointed: the database file alone holds the state.
+        let _ = std::fs::remove_file(dir.path().join("journal.db-wal"));
+        let _ = std::fs::remove_file(dir.path().join("journal.db-shm"));
+        let j = Journal::open(&db).unwrap();
+        assert_eq!(
+            j.signals().unwrap().len(),
+            1,
+            "state lost with the -wal file"
+        );
+        assert_eq!(j.policy_states().unwrap().len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_a_symlink_or_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let link = dir.path().join("journal.db");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(matches!(
+            Journal::open(&link),
+            Err(JournalError::NotAFile { .. })
+        ));
+        assert!(matches!(
+            Journal::open(Path::new("/dev/null")),
+            Err(JournalError::NotAFile { .. })
+        ));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+        assert_ne!(mode & 0o777, 0o600, "the symlink's target was not chmodded");
+    }
     use super::*;
 
     #[cfg(unix)]

@@ -210,7 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
             let source = ThanosClient::new(cfg.source.clone())?;
             let progress = |done: usize, total: usize| {
-                if total > 8 && done % (total / 4).max(1) == 0 {
+                if total > 8 && done.is_multiple_of((total / 4).max(1)) {
                     eprintln!("backfill: {done}/{total} range queries");
                 }
             };
@@ -242,7 +242,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .failover
                 .as_ref()
                 .context("the configuration has no failover section (no journal)")?;
-            let rows = journal::Journal::open(&fo.journal)?.incidents(100)?;
+            // A read: never creates the journal, never takes the running engine's lock.
+            let rows = if fo.journal.exists() {
+                journal::Journal::open_read_only(&fo.journal)?.incidents(100)?
+            } else {
+                Vec::new()
+            };
             match output {
                 Output::Json => json(&rows)?,
                 Output::Text if rows.is_empty() => {

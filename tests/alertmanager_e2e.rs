@@ -222,7 +222,8 @@ fn page_from_alertmanager_is_confirmed_and_runs_the_runbook() {
         .args(["incidents", "--output", "json", "--config"])
         .arg(w.dir.path().join("sloguard.yaml")));
     assert!(o.status.success(), "{}", text(&o));
-    let journal = sloguard::journal::Journal::open(&w.dir.path().join("journal.db")).unwrap();
+    let journal =
+        sloguard::journal::Journal::open_read_only(&w.dir.path().join("journal.db")).unwrap();
     assert!(
         journal
             .decisions(100)

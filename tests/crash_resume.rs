@@ -83,7 +83,7 @@ failover:
         .args(["-f", &gate.display().to_string()])
         .status();
     {
-        let j = sloguard::journal::Journal::open(&d.join("journal.db")).unwrap();
+        let j = sloguard::journal::Journal::open_read_only(&d.join("journal.db")).unwrap();
         let open = j.unfinished().unwrap();
         assert_eq!(open.len(), 1, "the journal shows the interrupted incident");
         assert!(open[0]
@@ -94,7 +94,7 @@ failover:
     std::fs::write(&gate, "").unwrap();
     let mut second = serve(d, &config, "serve-2.log");
     wait_for("the resumed runbook to finish", || read().contains("three"));
-    let j = || sloguard::journal::Journal::open(&d.join("journal.db")).unwrap();
+    let j = || sloguard::journal::Journal::open_read_only(&d.join("journal.db")).unwrap();
     wait_for("the incident to close", || {
         j().unfinished().unwrap().is_empty()
     });
@@ -209,7 +209,7 @@ failover:
         };
         assert!(!status.success(), "k={k}: aborted, not a clean exit");
         let mut second = spawn("serve-2.log", None);
-        let j = || sloguard::journal::Journal::open(&d.join("journal.db")).unwrap();
+        let j = || sloguard::journal::Journal::open_read_only(&d.join("journal.db")).unwrap();
         wait_for("the resumed runbook to close", || {
             let inc = j().incidents(10).unwrap();
             !inc.is_empty() && inc.iter().all(|i| i.status != "running")

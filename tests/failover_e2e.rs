@@ -382,3 +382,48 @@ fn a_standby_spending_budget_is_not_a_target() {
         "the refusal names the guard: {logs}"
     );
 }
+
+#[test]
+fn a_journal_that_can_only_be_read_still_keeps_the_failover_in_place() {
+    let mut run = start(primary_outage());
+    failed_over(&run);
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let dir = run._dir.path().to_path_buf();
+    // Another holder of the journal's lock: the restarted engine cannot write it (as
+    // with a read-only or full disk) but can read it.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("journal.db.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    run.child = spawn_serve(&dir, &run.moto, "serve-ro.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let (code, _) = curl(&format!("{}/v1/signal/web/eu-west-1", run.base));
+        if code != 0 {
+            break code;
+        }
+        assert!(Instant::now() < deadline, "never answered");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        first, 200,
+        "the raised signal was restored from the read-only journal"
+    );
+    let (code, body) = curl(&format!("{}/readyz", run.base));
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("in use by another sloguard"), "{body}");
+    while curl(&format!("{}/api/v1/status", run.base)).0 != 200 {
+        assert!(Instant::now() < deadline, "no status");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, status) = curl(&format!("{}/api/v1/status", run.base));
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["active_region"], "eu-west-1", "{status}");
+    assert_eq!(
+        weights(&run),
+        vec![("eu-west-1".to_string(), 100), ("us-east-1".to_string(), 0)]
+    );
+    drop(lock);
+}

@@ -236,8 +236,22 @@ impl<S: MetricsSource> App<S> {
                         Ok(j) => (j, None),
                         Err(e) => {
                             tracing::error!(journal = %fo.journal.display(), error = %e, "the journal is unusable: automation is OFF until it is fixed and sloguard restarted");
+                            // What keeps a failover in place must survive even this: a
+                            // journal that can still be read restores the policy state
+                            // and the raised signals into the in-memory stand-in.
+                            let mut stand_in = Journal::in_memory()?;
+                            match Journal::open_read_only(&fo.journal)
+                                .and_then(|ro| stand_in.import_state(&ro))
+                            {
+                                Ok(()) => {
+                                    tracing::warn!(journal = %fo.journal.display(), "policy state and signals restored read-only")
+                                }
+                                Err(re) => {
+                                    tracing::error!(journal = %fo.journal.display(), error = %re, "cannot even read the journal: starting from the configuration")
+                                }
+                            }
                             (
-                                Journal::in_memory()?,
+                                stand_in,
                                 Some(format!("journal {}: {e}", fo.journal.display())),
                             )
                         }

@@ -80,8 +80,29 @@ fn command(argv: &[String], inc: &Incident, pass: &[String]) -> Option<tokio::pr
         .stdin(std::process::Stdio::null())
         // A run aborted by its timeout (or a dying process) takes the child with it.
         .kill_on_drop(true);
+    die_with_parent(&mut c);
     Some(c)
 }
+
+/// A `kill -9` of the engine runs no drop: without this, a DR script killed mid-run would
+/// keep running while the restarted engine starts it again. Linux delivers SIGKILL to the
+/// child when the engine dies.
+#[cfg(target_os = "linux")]
+fn die_with_parent(c: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls `prctl`,
+    // which is async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_c: &mut tokio::process::Command) {}
 
 fn argv_text(argv: &[String]) -> String {
     argv.iter()
