@@ -134,6 +134,25 @@ async fn a_flood_never_starves_the_operator() {
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Wait for the first scheduled evaluation: before it the active region's state is
+        // unknown, and the refusal says so instead.
+        loop {
+            let v: serde_json::Value = serde_json::from_str(
+                &http
+                    .get(format!("{url}/api/v1/incidents"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            if !v["policy"][0]["last_evaluation"].is_null() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let failover = |reason: &str| {
             serde_json::json!({"domain": "gameday", "target": "eu-west-1", "reason": reason})
                 .to_string()

@@ -318,14 +318,40 @@ impl<S: MetricsSource> App<S> {
 
     /// Start-up: resume runbooks the journal shows unfinished, backfill every window up
     /// to now and evaluate once (no decision: the policy needs scheduled evaluations).
-    pub async fn start(&mut self, mut progress: impl FnMut(usize, usize)) -> TickOutcome {
+    pub async fn start(&mut self, progress: impl FnMut(usize, usize)) -> TickOutcome {
+        self.start_serving(progress, None).await
+    }
+
+    /// [`Self::start`], answering operator calls from `ops` while the backfill runs.
+    pub async fn start_serving(
+        &mut self,
+        mut progress: impl FnMut(usize, usize),
+        ops: Option<&mut mpsc::Receiver<OperatorCall>>,
+    ) -> TickOutcome {
         if let Some(f) = self.failover.as_mut() {
             f.resume();
         }
         let at = self.clock.now();
-        self.engine.backfill(at, &mut progress).await;
+        let mut interleaved = Vec::new();
+        {
+            let Self {
+                engine,
+                failover,
+                clock,
+                ..
+            } = self;
+            with_operator(
+                engine.backfill(at, &mut progress),
+                failover,
+                clock,
+                ops,
+                &mut interleaved,
+            )
+            .await;
+        }
         self.engine.evaluate_now();
         let mut out = self.outcome(at, false);
+        out.decisions = interleaved;
         out.snapshot = Some(self.snapshot());
         out
     }
@@ -376,9 +402,58 @@ impl<S: MetricsSource> App<S> {
     /// `scheduled`) decide. A webhook re-evaluation publishes fresh burn rates but never
     /// feeds the policy, so it can never count toward N consecutive evaluations.
     pub async fn evaluate(&mut self, scheduled: bool) -> TickOutcome {
+        self.evaluate_serving(scheduled, None).await
+    }
+
+    /// [`Self::evaluate`], answering operator calls from `ops` while queries run.
+    pub async fn evaluate_serving(
+        &mut self,
+        scheduled: bool,
+        ops: Option<&mut mpsc::Receiver<OperatorCall>>,
+    ) -> TickOutcome {
         let at = self.clock.now();
-        let transitions = self.engine.step(at).await;
+        let mut interleaved = Vec::new();
+        let domains: Vec<(String, Vec<(String, String)>)> = self
+            .failover
+            .as_ref()
+            .map(FailoverDriver::domains)
+            .unwrap_or_default();
+        let peer_urls: Vec<String> = self
+            .failover
+            .as_ref()
+            .map(|f| f.peers().to_vec())
+            .unwrap_or_default();
+        let (transitions, pre, votes) = {
+            let Self {
+                engine,
+                failover,
+                clock,
+                regions,
+                ..
+            } = self;
+            let io = async {
+                let transitions = engine.step(at).await;
+                let mut pre = BTreeMap::new();
+                let mut votes = BTreeMap::new();
+                if scheduled && !domains.is_empty() {
+                    for (domain, queries) in &domains {
+                        let mut m = BTreeMap::new();
+                        for (name, q) in queries {
+                            m.insert(name.clone(), engine.precondition(q, at).await);
+                        }
+                        pre.insert(domain.clone(), m);
+                    }
+                    if !peer_urls.is_empty() {
+                        let names: Vec<String> = domains.iter().map(|d| d.0.clone()).collect();
+                        votes = peers::votes(&peer_urls, &names, regions).await;
+                    }
+                }
+                (transitions, pre, votes)
+            };
+            with_operator(io, failover, clock, ops, &mut interleaved).await
+        };
         let mut out = self.outcome(at, scheduled);
+        out.decisions = interleaved;
         for (s, t) in transitions {
             if let Some(k) = self.engine.streams().key(s) {
                 out.alerts.push(AlertChange {
@@ -400,20 +475,9 @@ impl<S: MetricsSource> App<S> {
             .count();
         if scheduled {
             if let Some(f) = self.failover.as_mut() {
-                let mut pre = BTreeMap::new();
-                for (domain, queries) in f.domains() {
-                    let mut m = BTreeMap::new();
-                    for (name, q) in queries {
-                        m.insert(name, self.engine.precondition(&q, at).await);
-                    }
-                    pre.insert(domain, m);
-                }
-                if !f.peers().is_empty() {
-                    let domains: Vec<String> = f.domains().into_iter().map(|d| d.0).collect();
-                    for (domain, v) in peers::votes(f.peers(), &domains, &self.regions).await {
-                        if let Some(di) = f.domain_index(&domain) {
-                            f.input(di, Input::Votes(v), at);
-                        }
+                for (domain, v) in votes {
+                    if let Some(di) = f.domain_index(&domain) {
+                        f.input(di, Input::Votes(v), at);
                     }
                 }
                 for (di, actions) in f.on_health(&health, &self.regions, &pre, at) {
@@ -437,6 +501,15 @@ impl<S: MetricsSource> App<S> {
     /// many pages it holds), then the engine re-evaluates once. Pages never feed the
     /// policy an evaluation: they cannot count toward N.
     pub async fn triggers(&mut self, pages: &[Trigger]) -> TickOutcome {
+        self.triggers_serving(pages, None).await
+    }
+
+    /// [`Self::triggers`], answering operator calls from `ops` while queries run.
+    pub async fn triggers_serving(
+        &mut self,
+        pages: &[Trigger],
+        ops: Option<&mut mpsc::Receiver<OperatorCall>>,
+    ) -> TickOutcome {
         let at = self.clock.now();
         let mut decisions = Vec::new();
         if let Some(first) = pages.first() {
@@ -466,7 +539,7 @@ impl<S: MetricsSource> App<S> {
                 }
             }
         }
-        let mut out = self.evaluate(false).await;
+        let mut out = self.evaluate_serving(false, ops).await;
         decisions.append(&mut out.decisions);
         out.decisions = decisions;
         out
@@ -481,38 +554,10 @@ impl<S: MetricsSource> App<S> {
     ) -> (Result<Vec<Action>, String>, TickOutcome) {
         let at = self.clock.now();
         let mut out = self.outcome(at, false);
-        let Some(f) = self.failover.as_mut() else {
-            return (Err("failover is not configured".into()), out);
-        };
-        let indices: Vec<usize> = match domain {
-            Some(d) => match f.domain_index(d) {
-                Some(i) => vec![i],
-                None => return (Err(format!("unknown failover domain {d:?}")), out),
-            },
-            None => (0..f.domains().len()).collect(),
-        };
-        let mut all = Vec::new();
-        let command_json = serde_json::to_value(&command).unwrap_or_default();
-        for di in indices {
-            f.record_operator_call(f.domain_name(di), &command_json, reason, at);
-            let actions = f.input(di, Input::Operator(command.clone()), at);
-            let name = f.domain_name(di).to_string();
-            out.decisions.extend(actions.iter().map(|a| Decision {
-                at,
-                domain: name.clone(),
-                action: a.clone(),
-            }));
-            // Approve by incident id: only the domain awaiting it answers meaningfully.
-            let blocked_only = actions.iter().all(|a| matches!(a, Action::Blocked { .. }));
-            if domain.is_some() || !blocked_only || all.is_empty() {
-                if !blocked_only {
-                    all.retain(|a| !matches!(a, Action::Blocked { .. }));
-                }
-                all.extend(actions);
-            }
-        }
+        let (result, decisions) = operate(&mut self.failover, at, domain, command, reason);
+        out.decisions = decisions;
         out.policy = self.policy();
-        (Ok(all), out)
+        (result, out)
     }
 
     /// A runbook ended: feed the result to its policy; the steps become step calls.
@@ -552,6 +597,79 @@ impl<S: MetricsSource> App<S> {
         self.failover
             .as_mut()
             .and_then(FailoverDriver::take_finished)
+    }
+}
+
+/// An operator command against the failover driver at `at`: the answer for the caller
+/// and the decisions for the observers. The call and its reason are journaled first.
+fn operate(
+    failover: &mut Option<FailoverDriver>,
+    at: i64,
+    domain: Option<&str>,
+    command: crate::policy::Command,
+    reason: &str,
+) -> (Result<Vec<Action>, String>, Vec<Decision>) {
+    let mut decisions = Vec::new();
+    let Some(f) = failover.as_mut() else {
+        return (Err("failover is not configured".into()), decisions);
+    };
+    let indices: Vec<usize> = match domain {
+        Some(d) => match f.domain_index(d) {
+            Some(i) => vec![i],
+            None => return (Err(format!("unknown failover domain {d:?}")), decisions),
+        },
+        None => (0..f.domains().len()).collect(),
+    };
+    let mut all = Vec::new();
+    let command_json = serde_json::to_value(&command).unwrap_or_default();
+    for di in indices {
+        f.record_operator_call(f.domain_name(di), &command_json, reason, at);
+        let actions = f.input(di, Input::Operator(command.clone()), at);
+        let name = f.domain_name(di).to_string();
+        decisions.extend(actions.iter().map(|a| Decision {
+            at,
+            domain: name.clone(),
+            action: a.clone(),
+        }));
+        // Approve by incident id: only the domain awaiting it answers meaningfully.
+        let blocked_only = actions.iter().all(|a| matches!(a, Action::Blocked { .. }));
+        if domain.is_some() || !blocked_only || all.is_empty() {
+            if !blocked_only {
+                all.retain(|a| !matches!(a, Action::Blocked { .. }));
+            }
+            all.extend(actions);
+        }
+    }
+    (Ok(all), decisions)
+}
+
+/// Drives `io` (queries: the backfill, an evaluation's SLI and precondition queries, peer
+/// votes) to its end while answering operator calls with the driver in the meantime: a
+/// slow or hung source never holds an operator back. Their decisions join `decisions`.
+async fn with_operator<T>(
+    io: impl std::future::Future<Output = T>,
+    failover: &mut Option<FailoverDriver>,
+    clock: &Arc<dyn Clock>,
+    ops: Option<&mut mpsc::Receiver<OperatorCall>>,
+    decisions: &mut Vec<Decision>,
+) -> T {
+    let Some(ops) = ops else {
+        return io.await;
+    };
+    tokio::pin!(io);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut io => return out,
+            Some(call) = ops.recv() => {
+                if call.reply.is_closed() {
+                    continue;
+                }
+                let (result, ds) = operate(failover, clock.now(), call.domain.as_deref(), call.command, &call.reason);
+                decisions.extend(ds);
+                let _ = call.reply.send(result);
+            }
+        }
     }
 }
 
@@ -599,13 +717,16 @@ pub async fn run<S: MetricsSource, T: Timer>(
 ) -> App<S> {
     tokio::pin!(shutdown);
     let mut last_pct = 0;
-    let start = app.start(|done, total| {
-        let pct = done * 100 / total.max(1);
-        if pct >= last_pct + 25 {
-            last_pct = pct;
-            tracing::info!(done, total, "backfill progress");
-        }
-    });
+    let start = app.start_serving(
+        |done, total| {
+            let pct = done * 100 / total.max(1);
+            if pct >= last_pct + 25 {
+                last_pct = pct;
+                tracing::info!(done, total, "backfill progress");
+            }
+        },
+        Some(&mut inbox.operator),
+    );
     let first = tokio::select! {
         out = start => out,
         _ = &mut shutdown => return app,
@@ -647,10 +768,10 @@ pub async fn run<S: MetricsSource, T: Timer>(
                         }
                     }
                 }
-                observer.observe(&app.triggers(&pending).await);
+                observer.observe(&app.triggers_serving(&pending, Some(&mut inbox.operator)).await);
             }
             _ = timer.wait_until(next) => {
-                let out = app.evaluate(true).await;
+                let out = app.evaluate_serving(true, Some(&mut inbox.operator)).await;
                 let out = settle(&mut app, timer, &mut finished, out).await;
                 observer.observe(&out);
                 next += interval;
