@@ -50,6 +50,10 @@ struct SloQueries {
     sli: SliQueries,
 }
 
+/// The longest data gap one steady-state query fills (a longer outage keeps the rest
+/// out of the windows, as a fresh start would).
+const MAX_GAP: i64 = 6 * 3600;
+
 /// Per-(SLO, region) event counts of one query step: (error events, total events).
 type StepEvents = BTreeMap<String, (Option<f64>, f64)>;
 
@@ -63,6 +67,9 @@ pub struct Engine<S> {
     queries: Vec<SloQueries>,
     status: HashMap<(usize, String), DataStatus>,
     last_at: Option<i64>,
+    /// Per SLO query: the time of its last successful step. After a source outage the
+    /// next successful query covers the whole gap (see [`Engine::step`]).
+    last_ok: Vec<Option<i64>>,
     query_hist: hdrhistogram::Histogram<u64>,
     eval_hist: hdrhistogram::Histogram<u64>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
@@ -139,6 +146,7 @@ impl<S: MetricsSource> Engine<S> {
             queries,
             status: HashMap::new(),
             last_at: None,
+            last_ok: Vec::new(),
             query_hist: hist(),
             eval_hist: hist(),
             last_query_secs: Vec::new(),
@@ -328,6 +336,7 @@ impl<S: MetricsSource> Engine<S> {
         }
         self.streams.advance(end);
         self.last_at = Some(end);
+        self.last_ok = vec![Some(end); self.queries.len()];
     }
 
     /// Records data completeness of an SLO's regions after a fetch.
@@ -364,11 +373,26 @@ impl<S: MetricsSource> Engine<S> {
         let since = self
             .last_at
             .unwrap_or(at - self.eval.interval.secs() as i64);
-        let elapsed = (at - since).max(0) as f64;
+        self.last_ok.resize(self.queries.len(), None);
         for q in 0..self.queries.len() {
-            let result = self.fetch(q, self.eval.lookback, None, at, elapsed).await;
+            // Events since this SLO's last successful step: after a source outage that is
+            // the whole gap, queried as one rate over it (so the windows hold the
+            // outage's events, lumped at `at`), up to MAX_GAP.
+            let since_q = self.last_ok[q].unwrap_or(since).max(at - MAX_GAP);
+            let elapsed = (at - since_q).max(0);
+            let lookback = self.eval.lookback.secs() as i64;
+            let window = if elapsed > lookback {
+                Window::from_secs(((elapsed + 59) / 60 * 60) as u64)
+            } else {
+                self.eval.lookback
+            };
+            let result = self.fetch(q, window, None, at, elapsed as f64).await;
             match result {
                 Ok(points) => {
+                    if elapsed > 2 * self.eval.interval.secs() as i64 {
+                        tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, gap_secs = elapsed, "filled a data gap with one query over it");
+                    }
+                    self.last_ok[q] = Some(at);
                     // Instant results are stamped `at`; keep them at `at` for the core.
                     let mut at_points = BTreeMap::new();
                     if let Some((_, ev)) = points.into_iter().next_back() {

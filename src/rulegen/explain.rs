@@ -121,7 +121,7 @@ failover decision (serve with a failover section), per domain over its gating SL
                 N-1 intervals; webhook pages re-evaluate and notify but never count
   healthy       a target where no tier holds, every tier short window burns below
                 failover.policy.target_max_burn (default 1.0), and data is present and
-                complete (complete again at the first successful query after an outage)
+                complete (after a source outage the first successful query fills the gap)
   guards        every precondition holds, no cooldown runs, a quorum of replicas votes
                 for the same target, and the journal is usable (else automation is off)
   never         both regions burning (a global incident: notify only); no data or
