@@ -188,6 +188,27 @@ fn rehearses_a_real_config_with_its_runbook_recorded() {
         out.contains("rds:SwitchoverGlobalCluster") && out.contains("PASSED"),
         "{out}"
     );
+
+    // A config with replicas: the drill says it votes alone.
+    let dir = tempfile::tempdir().unwrap();
+    let team = std::fs::read_to_string(repo().join("sloguard.example.yaml"))
+        .unwrap()
+        .replace(
+            "specs: slo-specs/",
+            &format!("specs: {}/slo-specs/", repo().display()),
+        )
+        .replace("peers: []", "peers: [http://127.0.0.1:9]")
+        .replace("quorum: 1 ", "quorum: 2 ");
+    std::fs::write(dir.path().join("team.yaml"), team).unwrap();
+    let o = run(sloguard()
+        .current_dir(repo())
+        .args(["gameday", "--output", "json", "--config"])
+        .arg(dir.path().join("team.yaml"))
+        .args(["--scenario", "tests/gameday/primary-outage.yaml"]));
+    let r: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert!(r["notes"].to_string().contains("quorum 2 -> 1"), "{r:#}");
+    assert_eq!(r["passed"], true, "{r:#}");
 }
 
 fn scenario_with(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {

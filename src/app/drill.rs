@@ -105,6 +105,9 @@ pub struct Report {
     pub expectations: Vec<(String, bool, String)>,
     pub simulated_secs: i64,
     pub steps: u64,
+    /// How the drill's configuration differs from the rehearsed one (quorum, peers) and
+    /// the configuration's own warnings.
+    pub notes: Vec<String>,
 }
 
 /// Checks the scenario's expectations against a finished report.
@@ -181,6 +184,7 @@ impl Collector {
                 expectations: vec![],
                 simulated_secs: drill.duration,
                 steps: 0,
+                notes: drill.config.warnings.clone(),
             }),
         }
     }
@@ -394,6 +398,9 @@ impl Observer for Quiet {
 /// Each expectation of a drill and whether it held, one line each.
 pub fn render_expectations(report: &Report) -> String {
     let mut out = String::new();
+    for n in &report.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
     for (name, ok, detail) in &report.expectations {
         let verdict = if *ok { "ok" } else { "FAILED" };
         out.push_str(&format!("expect {name}: {verdict} ({detail})\n"));

@@ -438,6 +438,19 @@ impl Scenario {
                 .collect();
             set(m, &["regions", "standby"], Value::Sequence(standby));
         }
+        // A drill has no other replicas to ask: said in the report, not silently.
+        let mut notes = Vec::new();
+        let peers = get(m, &["failover", "peers"])
+            .and_then(Value::as_sequence)
+            .map_or(0, Vec::len);
+        let quorum = get(m, &["failover", "policy", "quorum"])
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
+        if peers > 0 || quorum > 1 {
+            notes.push(format!(
+                "drill: failover.policy.quorum {quorum} -> 1 and {peers} peer(s) dropped: a drill has no other replicas to vote"
+            ));
+        }
         set(m, &["failover", "peers"], Value::Sequence(vec![]));
         set(m, &["failover", "policy", "quorum"], Value::from(1));
         if let Some(Value::Sequence(domains)) = get_mut(m, &["failover", "domains"]) {
@@ -453,7 +466,9 @@ impl Scenario {
             }
         }
         let file = scenario_file.join("config");
-        Ok(crate::config::from_value(&file, merged, &base_dir)?)
+        let mut config = crate::config::from_value(&file, merged, &base_dir)?;
+        config.warnings.extend(notes);
+        Ok(config)
     }
 }
 
