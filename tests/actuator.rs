@@ -721,3 +721,84 @@ async fn resume_reruns_a_done_step_whose_effect_is_missing() {
         assert!(!a.backends.signals.get("web", "us-east-1"));
     }
 }
+
+/// The `slack` step posts Slack's incoming-webhook shape to the URL read from its file
+/// (a local receiver checks it); the URL (the secret) reaches neither the journal nor the
+/// outcome, and a dry run describes the call without posting.
+#[tokio::test]
+async fn slack_step_posts_the_incident_and_keeps_the_url_secret() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = tokio::spawn(async move {
+        let (mut c, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = c.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await
+                        .unwrap();
+                    return (head.to_string(), body.to_string());
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let secret_url = format!("http://{addr}/services/T000/B000/s3cr3t-path");
+    std::fs::write(dir.path().join("hook"), &secret_url).unwrap();
+    let yaml = format!(
+        "- {{name: chat, kind: slack, webhook_url_file: {}, link_base: 'https://sloguard.example.com'}}\n",
+        dir.path().join("hook").display()
+    );
+    let j = Journal::in_memory().unwrap();
+    j.open_incident(
+        41,
+        "web",
+        "us-east-1",
+        "eu-west-1",
+        "burning",
+        false,
+        false,
+        0,
+    )
+    .unwrap();
+    let a = actuator(&yaml, j, Backends::default());
+    let out = a.execute(&incident(41), || 5).await;
+    assert!(out.ok, "{out:?}");
+    let (head, body) = received.await.unwrap();
+    assert!(
+        head.starts_with("POST /services/T000/B000/s3cr3t-path"),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = v["text"].as_str().unwrap();
+    assert!(
+        text.contains("incident 41")
+            && text.contains("us-east-1 to eu-west-1")
+            && text.contains("burning"),
+        "{text}"
+    );
+    assert_eq!(v["blocks"][0]["type"], "header");
+    let fields = v["blocks"][1]["fields"].to_string();
+    assert!(
+        fields.contains("us-east-1 → eu-west-1")
+            && fields.contains("https://sloguard.example.com/api/v1/incidents"),
+        "{fields}"
+    );
+    let journal = serde_json::to_string(&a.journal.lock().unwrap().incidents(10).unwrap()).unwrap();
+    assert!(!journal.contains("s3cr3t-path"), "{journal}");
+    assert!(!format!("{out:?}").contains("s3cr3t-path"));
+}

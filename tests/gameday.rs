@@ -150,6 +150,7 @@ fn rehearses_a_real_config_with_its_runbook_recorded() {
             "promote-database",
             "shift-traffic",
             "shift-traffic-records",
+            "tell-slack",
             "argocd-sync",
             "dr-script"
         ],

@@ -44,6 +44,7 @@ pub mod http;
 pub mod route53_health_check;
 pub mod route53_records;
 pub mod route53_signal;
+pub mod slack;
 pub mod sns;
 
 /// The registry: every step kind, one line each.
@@ -55,6 +56,7 @@ pub const KINDS: &[Kind] = &[
     aurora_global::KIND,
     http::KIND,
     exec::KIND,
+    slack::KIND,
 ];
 
 /// Builds the step of `kind` from `config`. An unknown kind is reported the way serde

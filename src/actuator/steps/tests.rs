@@ -14,6 +14,7 @@ const ALL_KINDS: &str = r#"
 - {kind: aurora_global, global_cluster: g1, mode: failover, clusters: {us-east-1: 'arn:aws:rds:us-east-1:123:cluster:a', eu-west-1: 'arn:aws:rds:eu-west-1:123:cluster:b'}}
 - {kind: http, url: 'https://hooks.example.com/x?d={{domain}}', method: PUT, headers: {X-Team: sre, Authorization: 'Basic c2VjcmV0'}, bearer_token_file: /run/token, body: '{"text": "{{reason}}"}', redact: ['acct-[0-9]+']}
 - {kind: exec, command: [/opt/fail over.sh, --to, "it's"], check: [/opt/check], env: [AWS_PROFILE], redact: ['acct-[0-9]+']}
+- {kind: slack, webhook_url_file: /run/slack-webhook, link_base: 'https://sloguard.example.com'}
 "#;
 
 fn regions() -> Vec<String> {
