@@ -325,7 +325,7 @@ impl FailoverDriver {
                     tracing::info!(domain = %name, message = %message, "failover notice")
                 }
                 Action::Blocked { reason } => {
-                    tracing::warn!(domain = %name, reason = %reason, "failover blocked")
+                    tracing::info!(domain = %name, reason = %reason, "failover blocked")
                 }
                 Action::Vote { target } => {
                     let state = &self.domains[di].state;
@@ -350,7 +350,7 @@ impl FailoverDriver {
                     to,
                     reason,
                 } => {
-                    tracing::warn!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval")
+                    tracing::info!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval")
                 }
                 Action::StartFailover {
                     incident,
@@ -360,7 +360,7 @@ impl FailoverDriver {
                     dry_run,
                     forced,
                 } => {
-                    tracing::warn!(domain = %name, incident, from = %from, to = %to, dry_run, forced, reason = %reason, "starting failover runbook");
+                    tracing::info!(domain = %name, incident, from = %from, to = %to, dry_run, forced, reason = %reason, "starting failover runbook");
                     let approved = *forced || matches!(input, Input::Operator(_));
                     let inc = Incident {
                         id: *incident,

@@ -747,7 +747,7 @@ pub async fn run<S: MetricsSource, T: Timer>(
             Some(call) = inbox.operator.recv() => {
                 if call.reply.is_closed() {
                     // The caller gave up waiting and was told the call was not applied.
-                    tracing::warn!(command = ?call.command, "operator call dropped: its caller stopped waiting");
+                    tracing::warn!(command = %serde_json::to_string(&call.command).unwrap_or_default(), "operator call dropped: its caller stopped waiting");
                     continue;
                 }
                 let (result, out) = app.operator(call.domain.as_deref(), call.command, &call.reason);
