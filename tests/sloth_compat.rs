@@ -299,3 +299,66 @@ fn slo_info_carries_the_spec_labels() {
         assert!(info.contains(needle), "missing `{needle}` in:\n{info}");
     }
 }
+
+#[test]
+fn kubernetes_form_loads_like_prometheus_v1() {
+    let dir = fixture("kubernetes");
+    let (code, out) = validate(&dir, &["--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 service(s), 2 SLO(s)"), "{out}");
+    let gen = generate_ok(&dir);
+    let s = rules(gen.path(), "streaming");
+    assert_sloth_slo(&s, "streaming", "playback-start");
+    assert_sloth_slo(&s, "streaming", "segment-fetch");
+    assert!(s.contains("sloth_spec: sloth.slok.dev/v1"), "{s}");
+    // camelCase keys are read: the queries, and the page/ticket alert labels.
+    assert!(
+        s.contains(r#"rate(playback_starts_total{result="error"}[5m])"#),
+        "{s}"
+    );
+    assert!(s.contains("rate(segments_failed_total[5m])"), "{s}");
+    assert_page_alert(&s, "StreamingPlaybackErrors", "0.072", "0.03");
+    assert_page_alert(&s, "StreamingSegmentErrors", "0.144", "0.06");
+    assert!(
+        s.contains("severity: critical") && s.contains("severity: warning"),
+        "{s}"
+    );
+    // `ticketAlert.disable` disabled the ticket alert of segment-fetch only.
+    assert_eq!(
+        s.matches("- alert: StreamingSegmentErrors\n").count(),
+        1,
+        "{s}"
+    );
+    assert_eq!(
+        s.matches("- alert: StreamingPlaybackErrors\n").count(),
+        2,
+        "{s}"
+    );
+}
+
+#[test]
+fn kubernetes_form_unknown_keys_and_kind() {
+    let text = std::fs::read_to_string(fixture("kubernetes/streaming.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = text.replace(
+        "  service: \"streaming\"",
+        "  service: \"streaming\"\n  owner: x",
+    );
+    write_specs(tmp.path(), &[("s.yaml", &extra)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("s.yaml: -: line 11: unknown key `spec.owner` ignored"),
+        "{out}"
+    );
+    let wrong = text.replace("kind: PrometheusServiceLevel", "kind: ServiceLevel");
+    write_specs(tmp.path(), &[("s.yaml", &wrong)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "kind: unsupported kind \"ServiceLevel\", expected \"PrometheusServiceLevel\""
+        ),
+        "{out}"
+    );
+}

@@ -96,6 +96,45 @@ pub fn strip_or_vector0(query: &str) -> String {
     }
 }
 
+fn crd_key_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?m)^([ \t]*(?:-[ \t]+)*)(errorQuery|totalQuery|errorRatioQuery|pageAlert|ticketAlert)([ \t]*):",
+        )
+        .expect("constant regex")
+    })
+}
+
+/// Whether a document is a Kubernetes object (`apiVersion:` at the top level).
+pub fn is_kubernetes_object(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("apiVersion:"))
+}
+
+fn snake_case(key: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Renames the camelCase keys of Sloth's Kubernetes form (`errorQuery`, `totalQuery`,
+/// `errorRatioQuery`, `pageAlert`, `ticketAlert`) to the snake_case of `prometheus/v1`,
+/// in block-style YAML, keeping every line where it was.
+pub fn crd_keys_to_snake_case(text: &str) -> String {
+    crd_key_re()
+        .replace_all(text, |c: &regex::Captures<'_>| {
+            format!("{}{}{}:", &c[1], snake_case(&c[2]), &c[3])
+        })
+        .into_owned()
+}
+
 /// One step of the path of an ignored key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
@@ -274,6 +313,21 @@ mod tests {
         assert_eq!(
             strip_or_vector0("a or on() vector(1)"),
             "a or on() vector(1)"
+        );
+    }
+
+    #[test]
+    fn crd_keys() {
+        let t = "spec:\n  slos:\n    - sli:\n        events: {errorQuery: x}\n        raw:\n          errorRatioQuery: y\n      alerting:\n        pageAlert:\n          disable: true\n";
+        assert!(!is_kubernetes_object(t));
+        assert!(is_kubernetes_object("apiVersion: x\nspec: {}\n"));
+        let s = crd_keys_to_snake_case(t);
+        assert!(s.contains("          error_ratio_query: y\n"), "{s}");
+        assert!(s.contains("        page_alert:\n"), "{s}");
+        assert_eq!(s.lines().count(), t.lines().count());
+        assert_eq!(
+            crd_keys_to_snake_case("- errorQuery: a\n- - totalQuery : b"),
+            "- error_query: a\n- - total_query : b"
         );
     }
 

@@ -22,6 +22,9 @@ pub use raw::LabelMap;
 
 pub const SLOTH_VERSION: &str = "prometheus/v1";
 pub const SLOGUARD_VERSION: &str = "sloguard/v1";
+/// The `apiVersion` and `kind` of Sloth's Kubernetes form, read like `prometheus/v1`.
+pub const SLOTH_CRD_VERSION: &str = "sloth.slok.dev/v1";
+pub const SLOTH_CRD_KIND: &str = "PrometheusServiceLevel";
 pub const DEFAULT_REGION_LABEL: &str = "region";
 pub const DEFAULT_PERIOD: Window = Window::days(30);
 
@@ -388,9 +391,34 @@ fn parse_document(
         message,
     };
     let mut ignored: Vec<Vec<compat::Seg>> = Vec::new();
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    let parsed: Result<raw::RawSpec, _> =
-        serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+    let mut problems = Vec::new();
+    // Sloth's Kubernetes form: its camelCase keys renamed (lines kept), `spec:` read as
+    // a `prometheus/v1` spec whose version is the `apiVersion`.
+    let crd_text;
+    let (text, parsed) = if compat::is_kubernetes_object(text) {
+        crd_text = compat::crd_keys_to_snake_case(text);
+        let de = serde_yaml_ng::Deserializer::from_str(&crd_text);
+        let parsed: Result<raw::RawCrd, _> =
+            serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+        let parsed = parsed.map(|crd| {
+            if crd.kind != SLOTH_CRD_KIND {
+                problems.push(problem(
+                    None,
+                    format!(
+                        "kind: unsupported kind {:?}, expected {SLOTH_CRD_KIND:?}",
+                        crd.kind
+                    ),
+                ));
+            }
+            crd.into_spec()
+        });
+        (crd_text.as_str(), parsed)
+    } else {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let parsed: Result<raw::RawSpec, _> =
+            serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+        (text, parsed)
+    };
     let raw = match parsed {
         Ok(r) => r,
         Err(e) => {
@@ -400,12 +428,17 @@ fn parse_document(
             )]);
         }
     };
-    let mut problems = Vec::new();
-    // Sloth reads its own format leniently (unknown keys are ignored), so do we, but say
+    // Sloth reads its own formats leniently (unknown keys are ignored), so do we, but say
     // so; the superset stays strict so a typo in it is an error.
-    let lenient = raw.version == SLOTH_VERSION;
+    let lenient = raw.version == SLOTH_VERSION || raw.version == SLOTH_CRD_VERSION;
     for segs in &ignored {
-        let slo = match segs.as_slice() {
+        let in_spec = match segs.as_slice() {
+            [compat::Seg::Key(k), rest @ ..] if k == "spec" && raw.version == SLOTH_CRD_VERSION => {
+                rest
+            }
+            all => all,
+        };
+        let slo = match in_spec {
             [compat::Seg::Key(k), compat::Seg::Index(i), ..] if k == "slos" => {
                 raw.slos.get(*i).map(|s| s.name.as_str())
             }
@@ -425,13 +458,17 @@ fn parse_document(
         }
     }
     let is_sloguard = match raw.version.as_str() {
-        SLOTH_VERSION => false,
+        SLOTH_VERSION | SLOTH_CRD_VERSION => false,
         SLOGUARD_VERSION => true,
         other => {
-            problems.push(problem(
-                None,
-                format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}"),
-            ));
+            let field = if compat::is_kubernetes_object(text) {
+                format!(
+                    "apiVersion: unsupported apiVersion {other:?}, expected {SLOTH_CRD_VERSION:?}"
+                )
+            } else {
+                format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}")
+            };
+            problems.push(problem(None, field));
             true
         }
     };
@@ -807,9 +844,14 @@ fn yaml_message(e: &serde_yaml_ng::Error, line_offset: usize) -> String {
 /// For a structural error inside `slos[i]`, the name of that SLO, so the problem names it.
 fn slo_named_in_error(text: &str, e: &serde_yaml_ng::Error) -> Option<String> {
     let msg = e.to_string();
-    let rest = msg.strip_prefix("slos[")?;
+    let (rest, in_spec) = match msg.strip_prefix("spec.") {
+        Some(r) => (r, true),
+        None => (msg.as_str(), false),
+    };
+    let rest = rest.strip_prefix("slos[")?;
     let idx: usize = rest.split(']').next()?.parse().ok()?;
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    let doc = if in_spec { doc.get("spec")? } else { &doc };
     doc.get("slos")?
         .get(idx)?
         .get("name")?

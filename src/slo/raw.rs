@@ -115,3 +115,40 @@ pub struct RawTier {
     #[serde(default, alias = "budget_consumed")]
     pub budget_percent: Option<f64>,
 }
+
+/// Sloth's Kubernetes form: `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`,
+/// the spec under `spec:`. Its camelCase keys (`errorQuery`, `pageAlert`, ...) are renamed
+/// to the snake_case of [`RawSlo`] in the text before it is read (lines are kept).
+#[derive(Debug, Deserialize)]
+pub struct RawCrd {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    /// Kubernetes object metadata: read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub metadata: Option<serde_yaml_ng::Value>,
+    pub spec: RawCrdSpec,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCrdSpec {
+    pub service: String,
+    #[serde(default)]
+    pub labels: LabelMap,
+    #[serde(default)]
+    pub slos: Vec<RawSlo>,
+}
+
+impl RawCrd {
+    /// The spec as a `prometheus/v1`-shaped spec whose version is the `apiVersion`.
+    pub fn into_spec(self) -> RawSpec {
+        RawSpec {
+            version: self.api_version,
+            service: self.spec.service,
+            labels: self.spec.labels,
+            region_label: None,
+            slos: self.spec.slos,
+        }
+    }
+}
