@@ -229,12 +229,12 @@ fn unknown_keys_of_sloth_format_are_warnings() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("warning: ")
-            && out.contains("orders.yaml: -: line 3: unknown key `team` ignored"),
+            && out.contains("orders.yaml: -: line 3: unknown key `team` (not part of \"prometheus/v1\"; ignored unless --strict)"),
         "{out}"
     );
     assert!(
         out.contains(
-            "orders.yaml: create: line 13: unknown key `slos[0].alerting.pageAlert` ignored"
+            "orders.yaml: create: line 13: unknown key `slos[0].alerting.pageAlert` (not part of "
         ),
         "{out}"
     );
@@ -348,7 +348,9 @@ fn kubernetes_form_unknown_keys_and_kind() {
     let (code, out) = validate(tmp.path(), &[]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("s.yaml: -: line 11: unknown key `spec.owner` ignored"),
+        out.contains(
+            "s.yaml: -: line 11: unknown key `spec.owner` (not part of \"sloth.slok.dev/v1\""
+        ),
         "{out}"
     );
     let wrong = text.replace("kind: PrometheusServiceLevel", "kind: ServiceLevel");

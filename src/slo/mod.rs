@@ -451,7 +451,10 @@ fn parse_document(
         if lenient {
             warnings.push(problem(
                 slo,
-                format!("{at}unknown key `{path}` ignored (not part of {SLOTH_VERSION:?})"),
+                format!(
+                    "{at}unknown key `{path}` (not part of {:?}; ignored unless --strict)",
+                    raw.version
+                ),
             ));
         } else {
             problems.push(problem(slo, format!("{at}{path}: unknown field")));
