@@ -44,6 +44,9 @@ pub enum Command {
     Validate {
         #[arg(long, default_value = "slo-specs")]
         specs: PathBuf,
+        /// Treat warnings (unknown keys in Sloth's format) as errors: exit 1 on any.
+        #[arg(long)]
+        strict: bool,
     },
     /// Generate rules/<service>.yaml and rules/tests/<service>_test.yaml from the specs.
     Generate {

@@ -40,10 +40,27 @@ fn init_logging(format: LogFormat, default: tracing::Level) {
     }
 }
 
-/// Loads specs; on validation problems prints them all and returns None.
+/// Loads specs, printing warnings as `warning: file: slo: message`; on validation
+/// problems prints them all and returns None.
 fn load_specs(dir: &Path) -> anyhow::Result<Option<Vec<slo::Service>>> {
-    match slo::load_dir(dir) {
-        Ok(s) => Ok(Some(s)),
+    load_specs_strict(dir, false)
+}
+
+/// [`load_specs`]; with `strict`, warnings are problems.
+fn load_specs_strict(dir: &Path, strict: bool) -> anyhow::Result<Option<Vec<slo::Service>>> {
+    let loaded = match slo::load_dir_with_warnings(dir) {
+        Ok(l) if strict && !l.warnings.is_empty() => Err(slo::SpecError::Invalid {
+            problems: l.warnings,
+        }),
+        other => other,
+    };
+    match loaded {
+        Ok(l) => {
+            for w in &l.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(Some(l.services))
+        }
         Err(slo::SpecError::Invalid { problems }) => {
             for p in &problems {
                 eprintln!("{p}");
@@ -84,8 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Validate { specs } => {
-            let Some(services) = load_specs(&specs)? else {
+        Command::Validate { specs, strict } => {
+            let Some(services) = load_specs_strict(&specs, strict)? else {
                 return Ok(code(false));
             };
             let slos: usize = services.iter().map(|s| s.slos.len()).sum();

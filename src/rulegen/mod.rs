@@ -308,7 +308,8 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
         format!("1 - slo:period_burn_rate:ratio{sel}"),
         labels.clone(),
     ));
-    let mut info = id_labels(service, slo);
+    // Like Sloth, the info series carries the spec's labels (service + SLO) too.
+    let mut info = base_labels(service, slo);
     info.insert("sloth_mode".into(), "cli-gen-prom".into());
     info.insert("sloth_objective".into(), decimal(slo.objective));
     info.insert("sloth_spec".into(), service.version.clone());

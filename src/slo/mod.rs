@@ -1,10 +1,14 @@
-//! The SLO spec model: loading `slo-specs/*.yaml` (Sloth `prometheus/v1` unchanged, or
+//! The SLO spec model: loading `slo-specs/**/*.yaml` (Sloth `prometheus/v1` unchanged, or
 //! the superset `sloguard/v1`), validating it, and normalising it into [`Service`]s.
 //!
 //! Parsing and validation are pure functions of (file name, text); [`load_dir`] is the
-//! thin shell that reads a directory. Every problem found is returned at once as a
-//! [`Problem`] (`file: slo: message`), never just the first.
+//! thin shell that reads a directory tree. Every problem found is returned at once as a
+//! [`Problem`] (`file: slo: message`), never just the first. A file may hold several
+//! YAML documents (`---`), each a spec; one service may be split over several documents
+//! or files as long as its SLO names differ. Unknown keys of Sloth's format are warnings
+//! ([`Loaded::warnings`]), of `sloguard/v1` errors.
 
+mod compat;
 mod raw;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +22,9 @@ pub use raw::LabelMap;
 
 pub const SLOTH_VERSION: &str = "prometheus/v1";
 pub const SLOGUARD_VERSION: &str = "sloguard/v1";
+/// The `apiVersion` and `kind` of Sloth's Kubernetes form, read like `prometheus/v1`.
+pub const SLOTH_CRD_VERSION: &str = "sloth.slok.dev/v1";
+pub const SLOTH_CRD_KIND: &str = "PrometheusServiceLevel";
 pub const DEFAULT_REGION_LABEL: &str = "region";
 pub const DEFAULT_PERIOD: Window = Window::days(30);
 
@@ -318,31 +325,153 @@ fn is_file_safe_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Parses and validates one spec file's text. `file` is only used to name problems.
-pub fn parse_spec(file: &Path, text: &str) -> Result<Service, Vec<Problem>> {
+/// Specs that loaded, and the warnings found on the way (unknown keys of Sloth's format).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// Sorted by name; a service split over several documents or files is merged.
+    pub services: Vec<Service>,
+    pub warnings: Vec<Problem>,
+}
+
+/// What one file's text gave: services (one per valid document), errors and warnings.
+#[derive(Debug, Default)]
+struct FileParse {
+    services: Vec<Service>,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+/// Parses and validates one spec file's text, which may hold several YAML documents.
+/// In a file of more than one document every message starts with `document N (line L): `.
+fn parse_file(file: &Path, text: &str) -> FileParse {
+    let docs = compat::split_documents(text);
+    let mut out = FileParse::default();
+    if docs.is_empty() {
+        out.problems.push(Problem {
+            file: file.to_path_buf(),
+            slo: None,
+            message: "the file holds no spec (it is empty)".to_string(),
+        });
+        return out;
+    }
+    let many = docs.len() > 1;
+    for d in &docs {
+        let prefix = |mut p: Problem| {
+            if many {
+                p.message = format!(
+                    "document {} (line {}): {}",
+                    d.index,
+                    d.line_offset + 1,
+                    p.message
+                );
+            }
+            p
+        };
+        let mut warnings = Vec::new();
+        match parse_document(file, &d.text, d.line_offset, &mut warnings) {
+            Ok(s) => out.services.push(s),
+            Err(p) => out.problems.extend(p.into_iter().map(prefix)),
+        }
+        out.warnings.extend(warnings.into_iter().map(prefix));
+    }
+    out
+}
+
+/// Parses and validates one YAML document whose first line is the file's line
+/// `line_offset + 1`. Unknown keys go to `warnings` for Sloth's format.
+fn parse_document(
+    file: &Path,
+    text: &str,
+    line_offset: usize,
+    warnings: &mut Vec<Problem>,
+) -> Result<Service, Vec<Problem>> {
     let problem = |slo: Option<&str>, message: String| Problem {
         file: file.to_path_buf(),
         slo: slo.map(str::to_string),
         message,
     };
-    let raw: raw::RawSpec = match serde_yaml_ng::from_str(text) {
+    let mut ignored: Vec<Vec<compat::Seg>> = Vec::new();
+    let mut problems = Vec::new();
+    // Sloth's Kubernetes form: its camelCase keys renamed (lines kept), `spec:` read as
+    // a `prometheus/v1` spec whose version is the `apiVersion`.
+    let crd_text;
+    let (text, parsed) = if compat::is_kubernetes_object(text) {
+        crd_text = compat::crd_keys_to_snake_case(text);
+        let de = serde_yaml_ng::Deserializer::from_str(&crd_text);
+        let parsed: Result<raw::RawCrd, _> =
+            serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+        let parsed = parsed.map(|crd| {
+            if crd.kind != SLOTH_CRD_KIND {
+                problems.push(problem(
+                    None,
+                    format!(
+                        "kind: unsupported kind {:?}, expected {SLOTH_CRD_KIND:?}",
+                        crd.kind
+                    ),
+                ));
+            }
+            crd.into_spec()
+        });
+        (crd_text.as_str(), parsed)
+    } else {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let parsed: Result<raw::RawSpec, _> =
+            serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+        (text, parsed)
+    };
+    let raw = match parsed {
         Ok(r) => r,
         Err(e) => {
             return Err(vec![problem(
                 slo_named_in_error(text, &e).as_deref(),
-                yaml_message(&e),
+                yaml_message(&e, line_offset),
             )]);
         }
     };
-    let mut problems = Vec::new();
+    // Sloth reads its own formats leniently (unknown keys are ignored), so do we, but say
+    // so; the superset stays strict so a typo in it is an error.
+    let lenient = raw.version == SLOTH_VERSION || raw.version == SLOTH_CRD_VERSION;
+    for segs in &ignored {
+        let in_spec = match segs.as_slice() {
+            [compat::Seg::Key(k), rest @ ..] if k == "spec" && raw.version == SLOTH_CRD_VERSION => {
+                rest
+            }
+            all => all,
+        };
+        let slo = match in_spec {
+            [compat::Seg::Key(k), compat::Seg::Index(i), ..] if k == "slos" => {
+                raw.slos.get(*i).map(|s| s.name.as_str())
+            }
+            _ => None,
+        };
+        let at = compat::locate(text, segs)
+            .map(|l| format!("line {}: ", l + line_offset))
+            .unwrap_or_default();
+        let path = compat::display(segs);
+        if lenient {
+            warnings.push(problem(
+                slo,
+                format!(
+                    "{at}unknown key `{path}` (not part of {:?}; ignored unless --strict)",
+                    raw.version
+                ),
+            ));
+        } else {
+            problems.push(problem(slo, format!("{at}{path}: unknown field")));
+        }
+    }
     let is_sloguard = match raw.version.as_str() {
-        SLOTH_VERSION => false,
+        SLOTH_VERSION | SLOTH_CRD_VERSION => false,
         SLOGUARD_VERSION => true,
         other => {
-            problems.push(problem(
-                None,
-                format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}"),
-            ));
+            let field = if compat::is_kubernetes_object(text) {
+                format!(
+                    "apiVersion: unsupported apiVersion {other:?}, expected {SLOTH_CRD_VERSION:?}"
+                )
+            } else {
+                format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}")
+            };
+            problems.push(problem(None, field));
             true
         }
     };
@@ -492,13 +621,17 @@ fn build_slo(
             err("sli: exactly one of events, raw or latency is required".to_string());
             None
         } else if let Some(e) = rs.sli.events {
+            // Sloth users often end the error query with `or on() vector(0)` so that no
+            // error series reads as 0 errors. sloguard does that already (every ratio is
+            // `(errors or (0 * total)) / total`, per region), and `vector(0)` cannot be
+            // pinned to a region, so the clause is dropped rather than refused.
             Some(Sli::Events {
-                error_query: e.error_query,
-                total_query: e.total_query,
+                error_query: compat::strip_or_vector0(&compat::normalise_window(&e.error_query)),
+                total_query: compat::normalise_window(&e.total_query),
             })
         } else if let Some(r) = rs.sli.raw {
             Some(Sli::Raw {
-                error_ratio_query: r.error_ratio_query,
+                error_ratio_query: compat::normalise_window(&r.error_ratio_query),
             })
         } else if let Some(l) = rs.sli.latency {
             let mut ok = true;
@@ -695,13 +828,17 @@ fn build_slo(
     })
 }
 
-fn yaml_message(e: &serde_yaml_ng::Error) -> String {
+fn yaml_message(e: &serde_yaml_ng::Error, line_offset: usize) -> String {
     match e.location() {
         Some(loc) => {
             let msg = e.to_string();
             // serde_yaml_ng appends " at line L column C"; put the position first.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            format!("line {} column {}: {msg}", loc.line(), loc.column())
+            format!(
+                "line {} column {}: {msg}",
+                loc.line() + line_offset,
+                loc.column()
+            )
         }
         None => e.to_string(),
     }
@@ -710,9 +847,14 @@ fn yaml_message(e: &serde_yaml_ng::Error) -> String {
 /// For a structural error inside `slos[i]`, the name of that SLO, so the problem names it.
 fn slo_named_in_error(text: &str, e: &serde_yaml_ng::Error) -> Option<String> {
     let msg = e.to_string();
-    let rest = msg.strip_prefix("slos[")?;
+    let (rest, in_spec) = match msg.strip_prefix("spec.") {
+        Some(r) => (r, true),
+        None => (msg.as_str(), false),
+    };
+    let rest = rest.strip_prefix("slos[")?;
     let idx: usize = rest.split(']').next()?.parse().ok()?;
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    let doc = if in_spec { doc.get("spec")? } else { &doc };
     doc.get("slos")?
         .get(idx)?
         .get("name")?
@@ -720,67 +862,150 @@ fn slo_named_in_error(text: &str, e: &serde_yaml_ng::Error) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Validates a set of parsed files together: service names must be unique across files.
-pub fn check_unique_services(services: &[Service]) -> Vec<Problem> {
-    let mut first: BTreeMap<&str, &Path> = BTreeMap::new();
+/// Merges the services of every document (file order): a service split over several
+/// documents or files becomes one, its SLOs in file order. A duplicate service + SLO pair,
+/// or pieces that disagree on the version or the region label, are problems naming both
+/// files.
+fn merge_services(pieces: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
+    let mut merged: BTreeMap<String, Service> = BTreeMap::new();
+    // (service, slo) → the file that defined it first.
+    let mut origin: HashMap<(String, String), PathBuf> = HashMap::new();
     let mut problems = Vec::new();
-    for s in services {
-        if let Some(prev) = first.insert(&s.name, &s.file) {
-            problems.push(Problem {
-                file: s.file.clone(),
-                slo: None,
-                message: format!(
-                    "service: duplicate service name {:?} (also in {})",
-                    s.name,
-                    prev.display()
-                ),
-            });
-            first.insert(&s.name, prev);
+    for piece in pieces {
+        for slo in &piece.slos {
+            origin
+                .entry((piece.name.clone(), slo.name.clone()))
+                .or_insert_with(|| piece.file.clone());
+        }
+        let Some(first) = merged.get_mut(&piece.name) else {
+            merged.insert(piece.name.clone(), piece);
+            continue;
+        };
+        let mut agree = true;
+        for (what, a, b) in [
+            ("version", &first.version, &piece.version),
+            ("region_label", &first.region_label, &piece.region_label),
+        ] {
+            if a != b {
+                agree = false;
+                problems.push(Problem {
+                    file: piece.file.clone(),
+                    slo: None,
+                    message: format!(
+                        "{what}: service {:?} is split over several files with different {what}s ({b:?} here, {a:?} in {})",
+                        piece.name,
+                        first.file.display()
+                    ),
+                });
+            }
+        }
+        for slo in piece.slos {
+            if let Some(other) = first.slos.iter().find(|s| s.name == slo.name) {
+                let prev = origin
+                    .get(&(piece.name.clone(), other.name.clone()))
+                    .unwrap_or(&first.file);
+                problems.push(Problem {
+                    file: piece.file.clone(),
+                    slo: Some(slo.name.clone()),
+                    message: format!(
+                        "name: duplicate SLO {:?} of service {:?} (also in {})",
+                        slo.name,
+                        piece.name,
+                        prev.display()
+                    ),
+                });
+            } else if agree {
+                first.slos.push(slo);
+            }
         }
     }
-    problems
+    (merged.into_values().collect(), problems)
 }
 
 /// Parses every `(path, text)` pair; returns the services sorted by name, or every problem.
+/// Warnings are dropped; [`parse_all_with_warnings`] keeps them.
 pub fn parse_all(files: &[(PathBuf, String)]) -> Result<Vec<Service>, Vec<Problem>> {
-    let mut services = Vec::new();
+    parse_all_with_warnings(files).map(|l| l.services)
+}
+
+/// Parses every `(path, text)` pair; returns the services sorted by name with the
+/// warnings, or every problem.
+pub fn parse_all_with_warnings(files: &[(PathBuf, String)]) -> Result<Loaded, Vec<Problem>> {
+    let mut pieces = Vec::new();
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     use rayon::prelude::*;
     // Files are independent and parsing their PromQL dominates; order is kept.
-    let parsed: Vec<_> = files
+    let parsed: Vec<FileParse> = files
         .par_iter()
-        .map(|(path, text)| parse_spec(path, text))
+        .map(|(path, text)| parse_file(path, text))
         .collect();
     for r in parsed {
-        match r {
-            Ok(s) => services.push(s),
-            Err(p) => problems.extend(p),
-        }
+        pieces.extend(r.services);
+        problems.extend(r.problems);
+        warnings.extend(r.warnings);
     }
-    problems.extend(check_unique_services(&services));
+    let (services, merge_problems) = merge_services(pieces);
+    problems.extend(merge_problems);
     if problems.is_empty() {
-        services.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(services)
+        Ok(Loaded { services, warnings })
     } else {
         Err(problems)
     }
 }
 
-/// Reads every `*.yaml` / `*.yml` file of `dir` (sorted) and parses them all.
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted by path (so the order,
+/// and with it the merge order of split services, is deterministic). Hidden entries
+/// (`.name`) are skipped and symbolic links to directories are not followed.
+fn spec_files(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem {
+                file: dir.to_path_buf(),
+                slo: None,
+                message: format!("cannot read directory: {e}"),
+            });
+            return;
+        }
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            spec_files(&path, out, problems);
+        } else if path.is_file()
+            && matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            )
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Reads every `*.yaml` / `*.yml` file under `dir` (recursively, sorted) and parses them
+/// all. Warnings are dropped; [`load_dir_with_warnings`] keeps them.
 pub fn load_dir(dir: &Path) -> Result<Vec<Service>, SpecError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::ReadDir {
+    load_dir_with_warnings(dir).map(|l| l.services)
+}
+
+/// Reads every `*.yaml` / `*.yml` file under `dir` (recursively, sorted) and parses them
+/// all, keeping the warnings.
+pub fn load_dir_with_warnings(dir: &Path) -> Result<Loaded, SpecError> {
+    std::fs::read_dir(dir).map_err(|source| SpecError::ReadDir {
         dir: dir.to_path_buf(),
         source,
     })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
+    let mut paths = Vec::new();
+    let mut problems = Vec::new();
+    spec_files(dir, &mut paths, &mut problems);
     paths.sort();
     let mut files = Vec::new();
-    let mut problems = Vec::new();
     for p in paths {
         match std::fs::read_to_string(&p) {
             Ok(t) => files.push((p, t)),
@@ -795,10 +1020,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Service>, SpecError> {
         problems.push(Problem {
             file: dir.to_path_buf(),
             slo: None,
-            message: "no spec files (*.yaml, *.yml) in this directory".to_string(),
+            message: "no spec files (*.yaml, *.yml) in this directory or below".to_string(),
         });
     }
-    match parse_all(&files) {
+    match parse_all_with_warnings(&files) {
         Ok(s) if problems.is_empty() => Ok(s),
         Ok(_) => Err(SpecError::Invalid { problems }),
         Err(p) => {

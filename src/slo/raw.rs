@@ -1,7 +1,9 @@
 //! The on-disk shape of a spec file: Sloth `prometheus/v1` and its superset `sloguard/v1`.
 //!
-//! These structs mirror the YAML exactly and reject unknown fields so a typo is named; the
-//! normalised model in [`super`] is built from them after validation.
+//! These structs mirror the YAML exactly. Unknown keys are not refused here: the loader
+//! deserialises through `serde_ignored`, which names every ignored key, and then makes it
+//! an error (`sloguard/v1`) or a warning (Sloth's `prometheus/v1`, which Sloth itself reads
+//! leniently). The normalised model in [`super`] is built from them after validation.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,6 @@ use serde::Deserialize;
 pub type LabelMap = BTreeMap<String, String>;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawSpec {
     pub version: String,
     pub service: String,
@@ -24,7 +25,6 @@ pub struct RawSpec {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawSlo {
     pub name: String,
     pub objective: f64,
@@ -47,7 +47,6 @@ pub struct RawSlo {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawSli {
     #[serde(default)]
     pub events: Option<RawEvents>,
@@ -62,20 +61,17 @@ pub struct RawSli {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawEvents {
     pub error_query: String,
     pub total_query: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRatio {
     pub error_ratio_query: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawLatency {
     pub metric: String,
     #[serde(default)]
@@ -84,7 +80,6 @@ pub struct RawLatency {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawAlerting {
     #[serde(default)]
     pub name: Option<String>,
@@ -99,7 +94,6 @@ pub struct RawAlerting {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawAlert {
     #[serde(default)]
     pub disable: bool,
@@ -110,7 +104,6 @@ pub struct RawAlert {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawTier {
     pub severity: String,
     #[serde(alias = "long")]
@@ -121,4 +114,41 @@ pub struct RawTier {
     pub burn_factor: Option<f64>,
     #[serde(default, alias = "budget_consumed")]
     pub budget_percent: Option<f64>,
+}
+
+/// Sloth's Kubernetes form: `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`,
+/// the spec under `spec:`. Its camelCase keys (`errorQuery`, `pageAlert`, ...) are renamed
+/// to the snake_case of [`RawSlo`] in the text before it is read (lines are kept).
+#[derive(Debug, Deserialize)]
+pub struct RawCrd {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    /// Kubernetes object metadata: read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub metadata: Option<serde_yaml_ng::Value>,
+    pub spec: RawCrdSpec,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCrdSpec {
+    pub service: String,
+    #[serde(default)]
+    pub labels: LabelMap,
+    #[serde(default)]
+    pub slos: Vec<RawSlo>,
+}
+
+impl RawCrd {
+    /// The spec as a `prometheus/v1`-shaped spec whose version is the `apiVersion`.
+    pub fn into_spec(self) -> RawSpec {
+        RawSpec {
+            version: self.api_version,
+            service: self.spec.service,
+            labels: self.spec.labels,
+            region_label: None,
+            slos: self.spec.slos,
+        }
+    }
 }
