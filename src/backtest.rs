@@ -20,6 +20,11 @@ pub enum BacktestError {
     Parse(#[from] ParseError),
     #[error("data: no samples")]
     Empty,
+    #[error("reading {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("data spans {days} days ({first} to {last}): the limit is {MAX_SPAN_DAYS} days")]
     Span {
         days: i64,
@@ -102,6 +107,29 @@ pub struct Report {
 pub fn format_time(ts: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `backtest --data FILE`: reads the file and replays it; files over 64 MB report their
+/// progress in tenths through `progress` (the binary prints it on stderr).
+pub fn run_file(
+    services: &[Service],
+    data: &std::path::Path,
+    opts: &Options,
+    mut progress: impl FnMut(usize),
+) -> Result<Report, BacktestError> {
+    let text = std::fs::read_to_string(data).map_err(|source| BacktestError::Read {
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let big = text.len() > 64 << 20;
+    let mut last = 0;
+    run(services, &text, opts, |done, total| {
+        let pct = done * 100 / total.max(1);
+        if big && pct >= last + 10 {
+            last = pct;
+            progress(pct);
+        }
+    })
 }
 
 /// A time given on the command line: RFC 3339, or unix seconds.

@@ -13,8 +13,8 @@ use clap::Parser;
 use sloguard::app::{self, drill, operator_client, signals};
 use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
 use sloguard::query::thanos::ThanosClient;
-use sloguard::rulegen::{self, Format, Options, HEADER};
-use sloguard::{backtest, config, files, journal, slo, snapshot};
+use sloguard::rulegen::{self, Format, Options};
+use sloguard::{backtest, config, journal, slo, snapshot};
 
 // generate/validate allocate many small strings and regex compiler tables; mimalloc cut
 // their wall time by a quarter against the system allocator (benches/README.md).
@@ -128,40 +128,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 RuleFormat::Prometheus => Format::Prometheus,
                 RuleFormat::PrometheusOperator => Format::PrometheusOperator,
             };
-            let generated = rulegen::generate(
-                &services,
-                &Options {
-                    format,
-                    sync_wave,
-                    namespace,
-                },
-            )?;
-            for w in &generated.warnings {
-                eprintln!("warning: {w}");
-            }
-            let plan = files::plan(&out, &generated.files, HEADER);
-            let n = generated.files.len();
-            if check {
-                for p in &plan.changed {
-                    println!("would change: {}", out.join(p).display());
-                }
-                for p in &plan.stale {
-                    println!("would remove: {}", out.join(p).display());
-                }
-                if plan.is_empty() {
-                    println!("{} is up to date ({n} files)", out.display());
-                } else {
-                    eprintln!("{} is out of date: run `sloguard generate`", out.display());
-                }
-                return Ok(code(plan.is_empty()));
-            }
-            files::apply(&out, &generated.files, &plan)?;
-            let (c, r) = (plan.changed.len(), plan.stale.len());
-            println!(
-                "wrote {n} file(s) to {} ({c} changed, {r} removed)",
-                out.display()
-            );
-            Ok(code(true))
+            let opts = Options {
+                format,
+                sync_wave,
+                namespace,
+            };
+            let run = rulegen::generate_into(&services, &opts, &out, check)?;
+            let (stdout, stderr) = run.render();
+            eprint!("{stderr}");
+            print!("{stdout}");
+            Ok(code(run.ok()))
         }
         Command::Backtest {
             specs,
@@ -200,16 +176,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     lateness: secs("lateness", &lateness)?,
                     ..Default::default()
                 };
-                let text = std::fs::read_to_string(&data)
-                    .with_context(|| format!("reading {}", data.display()))?;
-                let big = text.len() > 64 << 20;
-                let mut last = 0;
-                backtest::run(&services, &text, &opts, |done, total| {
-                    let pct = done * 100 / total.max(1);
-                    if big && pct >= last + 10 {
-                        last = pct;
-                        eprintln!("backtest: {pct}% of {}", data.display());
-                    }
+                backtest::run_file(&services, &data, &opts, |pct| {
+                    eprintln!("backtest: {pct}% of {}", data.display())
                 })
                 .with_context(|| format!("backtest of {}", data.display()))?
             };

@@ -348,6 +348,80 @@ pub enum RulegenError {
         service: String,
         source: serde_yaml_ng::Error,
     },
+    #[error(transparent)]
+    Files(#[from] crate::files::FilesError),
+}
+
+/// What `sloguard generate` did to an output directory (or, with `check`, would do).
+#[derive(Debug, Clone)]
+pub struct GenerateRun {
+    pub out: std::path::PathBuf,
+    pub files: usize,
+    pub plan: crate::files::Plan,
+    pub warnings: Vec<String>,
+    pub check: bool,
+}
+
+impl GenerateRun {
+    /// A check passes when nothing would change; a write always succeeds here.
+    pub fn ok(&self) -> bool {
+        !self.check || self.plan.is_empty()
+    }
+
+    /// The report for stdout (what changed or would change) and for stderr (warnings,
+    /// and the verdict of a failed check).
+    pub fn render(&self) -> (String, String) {
+        use std::fmt::Write;
+        let (mut out, mut err) = (String::new(), String::new());
+        for w in &self.warnings {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        let dir = self.out.display();
+        if self.check {
+            for p in &self.plan.changed {
+                let _ = writeln!(out, "would change: {}", self.out.join(p).display());
+            }
+            for p in &self.plan.stale {
+                let _ = writeln!(out, "would remove: {}", self.out.join(p).display());
+            }
+            if self.plan.is_empty() {
+                let _ = writeln!(out, "{dir} is up to date ({} files)", self.files);
+            } else {
+                let _ = writeln!(err, "{dir} is out of date: run `sloguard generate`");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "wrote {} file(s) to {dir} ({} changed, {} removed)",
+                self.files,
+                self.plan.changed.len(),
+                self.plan.stale.len()
+            );
+        }
+        (out, err)
+    }
+}
+
+/// Generates every output for `services` and writes it to `out` atomically (removing
+/// stale generated files), or with `check` only compares.
+pub fn generate_into(
+    services: &[Service],
+    opts: &Options,
+    out: &std::path::Path,
+    check: bool,
+) -> Result<GenerateRun, RulegenError> {
+    let generated = generate(services, opts)?;
+    let plan = crate::files::plan(out, &generated.files, HEADER);
+    if !check {
+        crate::files::apply(out, &generated.files, &plan)?;
+    }
+    Ok(GenerateRun {
+        out: out.to_path_buf(),
+        files: generated.files.len(),
+        plan,
+        warnings: generated.warnings,
+        check,
+    })
 }
 
 fn to_yaml<T: Serialize>(service: &str, v: &T) -> Result<String, RulegenError> {
