@@ -47,7 +47,14 @@ pub async fn serve_with(
         }
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stop.changed() => continue,
+            changed = stop.changed() => {
+                // A dropped stop sender means nobody can stop us any more: stop now
+                // rather than spin on its error.
+                if changed.is_err() {
+                    break;
+                }
+                continue;
+            }
         };
         let stream = match accepted {
             Ok((s, _)) => s,
