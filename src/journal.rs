@@ -599,6 +599,20 @@ mod tests {
         assert_eq!(j.policy_states().unwrap().len(), 1);
     }
 
+    #[test]
+    fn a_closed_journal_reads_back_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("journal.db");
+        {
+            let j = Journal::open(&db).unwrap();
+            j.open_incident(3, "web", "a", "b", "burning", false, false, 7)
+                .unwrap();
+        }
+        // A clean close removes the -wal and -shm files; a reader must still open it.
+        let ro = Journal::open_read_only(&db).unwrap();
+        assert_eq!(ro.incidents(10).unwrap().len(), 1);
+    }
+
     #[cfg(unix)]
     #[test]
     fn never_a_symlink_or_a_device() {
