@@ -364,3 +364,76 @@ fn kubernetes_form_unknown_keys_and_kind() {
         "{out}"
     );
 }
+
+#[test]
+fn builtin_slo_plugins_load_with_no_effect() {
+    let dir = fixture("plugins");
+    // `--strict`: the chains are part of the format, not unknown keys.
+    let (code, out) = validate(&dir, &["--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 service(s), 2 SLO(s)"), "{out}");
+    let gen = generate_ok(&dir);
+    let c = rules(gen.path(), "checkout");
+    assert_sloth_slo(&c, "checkout", "pay");
+    assert_page_alert(&c, "CheckoutPayErrors", "0.0144", "0.006");
+    let cart = rules(gen.path(), "cart");
+    assert_sloth_slo(&cart, "cart", "add");
+    assert_page_alert(&cart, "CartAddErrors", "0.144", "0.06");
+}
+
+#[test]
+fn other_plugins_are_refused_naming_their_id() {
+    let text = std::fs::read_to_string(fixture("plugins/checkout.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = text
+        .replace(
+            "    - id: \"sloth.dev/core/validate/v1\"",
+            "    - id: \"acme.dev/slo/extra_labels/v1\"",
+        )
+        .replace(
+            "        - id: \"sloth.dev/core/debug/noop/v1\"",
+            "        - id: \"acme.dev/slo/custom_alerts/v1\"",
+        )
+        .replace(
+            "          - id: \"sloth.dev/core/alert_rules/v1\"",
+            "          - id: \"sloth.dev/contrib/rule_filter/v1\"",
+        );
+    write_specs(tmp.path(), &[("checkout.yaml", &bad)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "checkout.yaml: -: document 1 (line 1): slo_plugins.chain[0].id: SLO plugin \"acme.dev/slo/extra_labels/v1\" is not supported",
+        "checkout.yaml: pay: document 1 (line 1): plugins.chain[0].id: SLO plugin \"acme.dev/slo/custom_alerts/v1\" is not supported",
+        "checkout.yaml: add: document 2 (line 27): plugins.chain[0].id: SLO plugin \"sloth.dev/contrib/rule_filter/v1\" is not supported",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
+    }
+    assert!(out.contains("3 problem(s)"), "{out}");
+}
+
+#[test]
+fn sli_plugin_is_refused_showing_the_events_form() {
+    let spec = r#"version: "prometheus/v1"
+service: "auth"
+slos:
+  - name: "login"
+    objective: 99.9
+    sli:
+      plugin:
+        id: "sloth-common/kubernetes/apiserver/availability"
+        options:
+          filter: verb="GET"
+    alerting:
+      name: AuthLogin
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    write_specs(tmp.path(), &[("auth.yaml", spec)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("auth.yaml: login: sli.plugin: SLI plugin \"sloth-common/kubernetes/apiserver/availability\" is not supported")
+            && out.contains("sli: events: {error_query: ")
+            && out.contains("total_query: "),
+        "{out}"
+    );
+}

@@ -41,8 +41,15 @@ fn each_event_once_and_colour_only_where_it_belongs() {
     once(&out, "page-oncall [dry_run]");
     once(&out, "demo finished");
     // No log line repeats a decision the timeline already shows.
-    for dup in ["starting failover runbook", "failover notice", "alert transition"] {
-        assert!(!out.contains(dup), "{dup:?} repeats a timeline event:\n{out}");
+    for dup in [
+        "starting failover runbook",
+        "failover notice",
+        "alert transition",
+    ] {
+        assert!(
+            !out.contains(dup),
+            "{dup:?} repeats a timeline event:\n{out}"
+        );
     }
     // Aligned: every timeline line starts with the same time column.
     for l in out

@@ -522,6 +522,11 @@ fn parse_document(
             "slos: the service declares no SLO".to_string(),
         ));
     }
+    if let Some(plugins) = &raw.slo_plugins {
+        for m in compat::plugin_problems("slo_plugins", &plugins.chain) {
+            problems.push(problem(None, m));
+        }
+    }
 
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut slos = Vec::new();
@@ -580,6 +585,11 @@ fn build_slo(
             err(format!("labels: {k:?} is reserved by sloguard"));
         }
     }
+    if let Some(plugins) = &rs.plugins {
+        for m in compat::plugin_problems("plugins", &plugins.chain) {
+            err(m);
+        }
+    }
     if !is_sloguard {
         for (field, set) in [
             ("period", rs.period.is_some()),
@@ -614,8 +624,8 @@ fn build_slo(
         .iter()
         .filter(|x| **x)
         .count();
-        if rs.sli.plugin.is_some() {
-            err("sli.plugin: SLI plugins are not supported; use sli.events or sli.raw".to_string());
+        if let Some(plugin) = &rs.sli.plugin {
+            err(compat::sli_plugin_problem(plugin));
             None
         } else if kinds != 1 {
             err("sli: exactly one of events, raw or latency is required".to_string());

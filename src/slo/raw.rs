@@ -20,8 +20,37 @@ pub struct RawSpec {
     /// sloguard/v1 only.
     #[serde(default)]
     pub region_label: Option<String>,
+    /// Sloth's SLO plugin chain for every SLO of the spec (see [`RawPlugins`]).
+    #[serde(default)]
+    pub slo_plugins: Option<RawPlugins>,
     #[serde(default)]
     pub slos: Vec<RawSlo>,
+}
+
+/// Sloth's SLO plugin chain (`slo_plugins:` of a spec, `plugins:` of an SLO). sloguard
+/// runs no plugin code: Sloth's built-in plugins whose effect it already has load with
+/// no effect, any other id is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPlugins {
+    /// Sloth: drop the default plugins. Read and not used (sloguard's rules are fixed).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub overwrite_defaults: bool,
+    #[serde(default)]
+    pub chain: Vec<RawPluginRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawPluginRef {
+    pub id: String,
+    /// Read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub priority: Option<i64>,
+    /// Read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub config: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +73,9 @@ pub struct RawSlo {
     /// sloguard/v1 only.
     #[serde(default)]
     pub min_events: Option<u64>,
+    /// Sloth's SLO plugin chain of this SLO.
+    #[serde(default)]
+    pub plugins: Option<RawPlugins>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +169,8 @@ pub struct RawCrdSpec {
     #[serde(default)]
     pub labels: LabelMap,
     #[serde(default)]
+    pub slo_plugins: Option<RawPlugins>,
+    #[serde(default)]
     pub slos: Vec<RawSlo>,
 }
 
@@ -148,6 +182,7 @@ impl RawCrd {
             service: self.spec.service,
             labels: self.spec.labels,
             region_label: None,
+            slo_plugins: self.spec.slo_plugins,
             slos: self.spec.slos,
         }
     }
