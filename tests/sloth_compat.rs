@@ -437,3 +437,87 @@ slos:
         "{out}"
     );
 }
+
+#[test]
+fn openslo_v1alpha_loads_as_sloth_reads_it() {
+    let dir = fixture("openslo");
+    let (code, out) = validate(&dir, &["--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 service(s), 2 SLO(s)"), "{out}");
+    let gen = generate_ok(&dir);
+    let inv = rules(gen.path(), "inventory");
+    for slo in ["stock-lookup-0", "stock-lookup-1"] {
+        let id = format!("inventory-{slo}");
+        for needle in [
+            format!("name: sloguard-slo-{id}"),
+            "record: slo:sli_error:ratio_rate5m".to_string(),
+            "record: slo:sli_error:ratio_rate1h".to_string(),
+            // The period is the rolling time window.
+            "record: slo:sli_error:ratio_rate28d".to_string(),
+            format!("sloth_id: {id}"),
+            "sloth_service: inventory".to_string(),
+            format!("sloth_slo: {slo}"),
+            "sloth_spec: openslo/v1alpha".to_string(),
+        ] {
+            assert!(inv.contains(&needle), "missing `{needle}` in:\n{inv}");
+        }
+    }
+    assert!(
+        !inv.contains("record: slo:sli_error:ratio_rate30d"),
+        "{inv}"
+    );
+    // good/total: errors are total - good; bad/total: bad as it is.
+    assert!(
+        inv.contains(r#"(sum by (region) (rate(stock_lookups_total[5m]))) - (sum by (region) (rate(stock_lookups_total{code!~"5.."}[5m])))"#),
+        "{inv}"
+    );
+    assert!(
+        inv.contains("sum by (region) (rate(stock_lookups_failed_total[5m]))"),
+        "{inv}"
+    );
+    // Objectives: 0.999 and 0.99 as 99.9 % and 99 %.
+    for needle in [
+        "expr: 'vector(0.999)'",
+        "sloth_objective: '99.9'",
+        "expr: 'vector(0.99)'",
+        "sloth_objective: '99'",
+    ] {
+        assert!(inv.contains(needle), "missing `{needle}` in:\n{inv}");
+    }
+    // OpenSLO has no alerting: no alerts, as with Sloth.
+    assert!(!inv.contains("- alert:"), "{inv}");
+}
+
+#[test]
+fn openslo_v1alpha_problems_and_unknown_keys() {
+    let text = std::fs::read_to_string(fixture("openslo/inventory.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = text.replace(
+        "      target: 0.99\n",
+        "      target: 0.99\n      op: lte\n",
+    );
+    write_specs(tmp.path(), &[("i.yaml", &extra)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("i.yaml: stock-lookup-1: line 25: unknown key `spec.objectives[1].op` (not part of \"openslo/v1alpha\""),
+        "{out}"
+    );
+    let bad = text
+        .replace(
+            "budgetingMethod: Occurrences",
+            "budgetingMethod: Timeslices",
+        )
+        .replace("target: 0.999", "target: 99.9")
+        .replace("isRolling: true", "isRolling: false");
+    write_specs(tmp.path(), &[("i.yaml", &bad)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "i.yaml: -: spec.budgetingMethod: \"Timeslices\" is not supported (only Occurrences)",
+        "i.yaml: -: spec.timeWindows[0].isRolling: only rolling windows are supported",
+        "i.yaml: stock-lookup-0: spec.objectives[0].target: 99.9 must be strictly between 0 and 1",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
+    }
+}

@@ -106,6 +106,13 @@ fn crd_key_re() -> &'static Regex {
     })
 }
 
+/// The top-level `apiVersion:` of a document (quotes and a trailing comment removed).
+pub fn api_version(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("apiVersion:"))?;
+    let v = line["apiVersion:".len()..].split(" #").next()?.trim();
+    Some(v.trim_matches(['"', '\'']).to_string())
+}
+
 /// Whether a document is a Kubernetes object (`apiVersion:` at the top level).
 pub fn is_kubernetes_object(text: &str) -> bool {
     text.lines().any(|l| l.starts_with("apiVersion:"))
@@ -360,6 +367,11 @@ mod tests {
         let t = "spec:\n  slos:\n    - sli:\n        events: {errorQuery: x}\n        raw:\n          errorRatioQuery: y\n      alerting:\n        pageAlert:\n          disable: true\n";
         assert!(!is_kubernetes_object(t));
         assert!(is_kubernetes_object("apiVersion: x\nspec: {}\n"));
+        assert_eq!(
+            api_version("kind: SLO\napiVersion: \"openslo/v1alpha\" # c\n").as_deref(),
+            Some("openslo/v1alpha")
+        );
+        assert_eq!(api_version("version: x\n  apiVersion: y\n"), None);
         let s = crd_keys_to_snake_case(t);
         assert!(s.contains("          error_ratio_query: y\n"), "{s}");
         assert!(s.contains("        page_alert:\n"), "{s}");
