@@ -66,6 +66,8 @@ pub enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Print the JSON Schema (draft 2020-12) of `sloguard/v1` and `prometheus/v1` spec files.
+    Schema,
     /// Per SLO and tier: threshold, budget consumed when it fires, detection and reset times.
     Explain {
         #[arg(long, default_value = "slo-specs")]

@@ -422,6 +422,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", rulegen::explain::render(&services));
             Ok(code(true))
         }
+        Command::Schema => {
+            println!("{}", slo::json_schema());
+            Ok(code(true))
+        }
     }
 }
 

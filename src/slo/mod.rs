@@ -289,6 +289,21 @@ impl Service {
     }
 }
 
+/// The JSON Schema (draft 2020-12) of a `sloguard/v1` or `prometheus/v1` spec file,
+/// generated from the on-disk types, pretty-printed.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(raw::RawSpec);
+    schema.insert(
+        "title".to_string(),
+        "sloguard spec file (sloguard/v1, or Sloth's prometheus/v1)".into(),
+    );
+    schema.insert(
+        "description".to_string(),
+        "One service and its SLOs. Fields marked `sloguard/v1 only` are refused in prometheus/v1; unknown keys are warnings in prometheus/v1 and errors in sloguard/v1.".into(),
+    );
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 /// Rounds to 12 significant digits: enough to keep every meaningful digit of a spec value
 /// while dropping binary noise (1 − 0.999 = 0.0010000000000000009).
 pub fn round_sig(x: f64) -> f64 {
