@@ -272,12 +272,15 @@ pub enum Route53Action {
 pub enum ImportFormat {
     /// OpenSLO openslo/v1 (Service, SLI, SLO, AlertPolicy, AlertCondition).
     Openslo,
+    /// Pyrra pyrra.dev/v1alpha1 ServiceLevelObjective (ratio and latency indicators).
+    Pyrra,
 }
 
 impl From<ImportFormat> for crate::convert::ImportFormat {
     fn from(f: ImportFormat) -> Self {
         match f {
             ImportFormat::Openslo => crate::convert::ImportFormat::OpenSlo,
+            ImportFormat::Pyrra => crate::convert::ImportFormat::Pyrra,
         }
     }
 }

@@ -166,3 +166,85 @@ fn export_then_import_keeps_every_modelled_field() {
     assert_eq!(all(&before), all(&after));
     assert!(all(&before).len() >= 4);
 }
+
+#[test]
+fn pyrra_import_generates_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let specs = tmp.path().join("specs");
+    let fixture = repo().join("tests/data/pyrra/api.yaml");
+    let o = run(sloguard()
+        .args(["import", "pyrra"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(&specs));
+    assert!(o.status.success(), "{}", text(&o));
+    let services = slo::load_dir(&specs).unwrap();
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["api", "batch"]);
+    let api = &services[0];
+    let errors = &api.slos[0];
+    assert_eq!(
+        (errors.name.as_str(), errors.objective),
+        ("api-errors", 99.5)
+    );
+    assert_eq!(errors.period.to_string(), "28d");
+    assert_eq!(errors.alerting.name, "ApiErrorBudgetBurn");
+    assert_eq!(
+        errors.sli.event_queries().unwrap().0,
+        r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#
+    );
+    let latency = &api.slos[1];
+    assert_eq!(
+        (latency.name.as_str(), latency.objective),
+        ("api-latency", 99.0)
+    );
+    assert_eq!(latency.alerting.name, "ErrorBudgetBurn");
+    assert_eq!(
+        latency.sli.event_queries().unwrap().0,
+        r#"(sum(rate(http_request_duration_seconds_count{job="api"}[{{.window}}])) - sum(rate(http_request_duration_seconds_bucket{job="api",le="0.5"}[{{.window}}])))"#
+    );
+    let jobs = &services[1].slos[0];
+    assert_eq!(jobs.period.to_string(), "14d");
+    assert!(jobs.alerting.page.disable && jobs.alerting.ticket.disable);
+
+    let out = tmp.path().join("rules");
+    let o = run(sloguard()
+        .arg("generate")
+        .arg("--specs")
+        .arg(&specs)
+        .arg("--out")
+        .arg(&out));
+    assert!(o.status.success(), "{}", text(&o));
+    let rules = std::fs::read_to_string(out.join("api.yaml")).unwrap();
+    for needle in [
+        "sloth_id: api-api-errors",
+        "sloth_id: api-api-latency",
+        "record: slo:sli_error:ratio_rate28d",
+        "- alert: ApiErrorBudgetBurn",
+        "- alert: ErrorBudgetBurn",
+    ] {
+        assert!(rules.contains(needle), "missing `{needle}` in:\n{rules}");
+    }
+    let o = run(std::process::Command::new(tool("promtool"))
+        .args(["check", "rules", "api.yaml", "batch.yaml"])
+        .current_dir(&out));
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Unsupported indicators are refused, naming the SLO.
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&fixture).unwrap().replace(
+            "    ratio:\n      errors:\n        metric: jobs",
+            "    bool_gauge:\n      errors:\n        metric: jobs",
+        ),
+    )
+    .unwrap();
+    let o = run(sloguard().args(["import", "pyrra"]).arg(&bad));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("bad.yaml: document 3: SLO \"jobs-success\": spec.indicator: only ratio and latency indicators are supported"),
+        "{}",
+        text(&o)
+    );
+}

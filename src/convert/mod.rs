@@ -5,6 +5,7 @@
 //! not validate.
 
 pub mod openslo;
+pub mod pyrra;
 
 use std::path::{Path, PathBuf};
 
@@ -184,6 +185,8 @@ pub fn camel_case(name: &str) -> String {
 pub enum ImportFormat {
     /// OpenSLO `openslo/v1`.
     OpenSlo,
+    /// Pyrra `pyrra.dev/v1alpha1` `ServiceLevelObjective`.
+    Pyrra,
 }
 
 /// `sloguard import FORMAT FILE... [--out DIR]`: reads the files, writes `sloguard/v1`
@@ -202,6 +205,7 @@ pub fn import_command(
     }
     let specs = match format {
         ImportFormat::OpenSlo => openslo::import(&texts),
+        ImportFormat::Pyrra => pyrra::import(&texts),
     };
     let specs = match specs {
         Ok(s) => s,
