@@ -66,6 +66,28 @@ pub enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Print the JSON Schema (draft 2020-12) of `sloguard/v1` and `prometheus/v1` spec files.
+    Schema,
+    /// Convert SLOs of another format into `sloguard/v1` specs (stdout, or --out DIR).
+    Import {
+        #[arg(value_enum)]
+        format: ImportFormat,
+        /// Files to read (all of them together: references resolve across files).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write `<service>.yaml` per service into this directory instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the specs as documents of another format (stdout, or --out FILE).
+    Export {
+        #[arg(value_enum)]
+        format: ExportFormat,
+        #[arg(long, default_value = "slo-specs")]
+        specs: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Per SLO and tier: threshold, budget consumed when it fires, detection and reset times.
     Explain {
         #[arg(long, default_value = "slo-specs")]
@@ -244,4 +266,27 @@ pub enum Route53Action {
     Plan,
     /// Make the calls.
     Apply,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// OpenSLO openslo/v1 (Service, SLI, SLO, AlertPolicy, AlertCondition).
+    Openslo,
+    /// Pyrra pyrra.dev/v1alpha1 ServiceLevelObjective (ratio and latency indicators).
+    Pyrra,
+}
+
+impl From<ImportFormat> for crate::convert::ImportFormat {
+    fn from(f: ImportFormat) -> Self {
+        match f {
+            ImportFormat::Openslo => crate::convert::ImportFormat::OpenSlo,
+            ImportFormat::Pyrra => crate::convert::ImportFormat::Pyrra,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// OpenSLO openslo/v1.
+    Openslo,
 }

@@ -38,6 +38,7 @@ pub mod burn;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod convert;
 pub mod engine;
 pub mod failover;
 pub mod files;

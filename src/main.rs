@@ -390,6 +390,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", rulegen::explain::render(&services));
             Ok(code(true))
         }
+        Command::Import { format, files, out } => Ok(code(sloguard::convert::import_command(
+            format.into(),
+            &files,
+            out.as_deref(),
+        )?)),
+        Command::Export {
+            format: _,
+            specs,
+            out,
+        } => Ok(code(sloguard::convert::export_command(
+            &specs,
+            out.as_deref(),
+        )?)),
+        Command::Schema => {
+            println!("{}", slo::json_schema());
+            Ok(code(true))
+        }
     }
 }
 

@@ -364,3 +364,160 @@ fn kubernetes_form_unknown_keys_and_kind() {
         "{out}"
     );
 }
+
+#[test]
+fn builtin_slo_plugins_load_with_no_effect() {
+    let dir = fixture("plugins");
+    // `--strict`: the chains are part of the format, not unknown keys.
+    let (code, out) = validate(&dir, &["--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 service(s), 2 SLO(s)"), "{out}");
+    let gen = generate_ok(&dir);
+    let c = rules(gen.path(), "checkout");
+    assert_sloth_slo(&c, "checkout", "pay");
+    assert_page_alert(&c, "CheckoutPayErrors", "0.0144", "0.006");
+    let cart = rules(gen.path(), "cart");
+    assert_sloth_slo(&cart, "cart", "add");
+    assert_page_alert(&cart, "CartAddErrors", "0.144", "0.06");
+}
+
+#[test]
+fn other_plugins_are_refused_naming_their_id() {
+    let text = std::fs::read_to_string(fixture("plugins/checkout.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = text
+        .replace(
+            "    - id: \"sloth.dev/core/validate/v1\"",
+            "    - id: \"acme.dev/slo/extra_labels/v1\"",
+        )
+        .replace(
+            "        - id: \"sloth.dev/core/debug/noop/v1\"",
+            "        - id: \"acme.dev/slo/custom_alerts/v1\"",
+        )
+        .replace(
+            "          - id: \"sloth.dev/core/alert_rules/v1\"",
+            "          - id: \"sloth.dev/contrib/rule_filter/v1\"",
+        );
+    write_specs(tmp.path(), &[("checkout.yaml", &bad)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "checkout.yaml: -: document 1 (line 1): slo_plugins.chain[0].id: SLO plugin \"acme.dev/slo/extra_labels/v1\" is not supported",
+        "checkout.yaml: pay: document 1 (line 1): plugins.chain[0].id: SLO plugin \"acme.dev/slo/custom_alerts/v1\" is not supported",
+        "checkout.yaml: add: document 2 (line 27): plugins.chain[0].id: SLO plugin \"sloth.dev/contrib/rule_filter/v1\" is not supported",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
+    }
+    assert!(out.contains("3 problem(s)"), "{out}");
+}
+
+#[test]
+fn sli_plugin_is_refused_showing_the_events_form() {
+    let spec = r#"version: "prometheus/v1"
+service: "auth"
+slos:
+  - name: "login"
+    objective: 99.9
+    sli:
+      plugin:
+        id: "sloth-common/kubernetes/apiserver/availability"
+        options:
+          filter: verb="GET"
+    alerting:
+      name: AuthLogin
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    write_specs(tmp.path(), &[("auth.yaml", spec)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("auth.yaml: login: sli.plugin: SLI plugin \"sloth-common/kubernetes/apiserver/availability\" is not supported")
+            && out.contains("sli: events: {error_query: ")
+            && out.contains("total_query: "),
+        "{out}"
+    );
+}
+
+#[test]
+fn openslo_v1alpha_loads_as_sloth_reads_it() {
+    let dir = fixture("openslo");
+    let (code, out) = validate(&dir, &["--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 service(s), 2 SLO(s)"), "{out}");
+    let gen = generate_ok(&dir);
+    let inv = rules(gen.path(), "inventory");
+    for slo in ["stock-lookup-0", "stock-lookup-1"] {
+        let id = format!("inventory-{slo}");
+        for needle in [
+            format!("name: sloguard-slo-{id}"),
+            "record: slo:sli_error:ratio_rate5m".to_string(),
+            "record: slo:sli_error:ratio_rate1h".to_string(),
+            // The period is the rolling time window.
+            "record: slo:sli_error:ratio_rate28d".to_string(),
+            format!("sloth_id: {id}"),
+            "sloth_service: inventory".to_string(),
+            format!("sloth_slo: {slo}"),
+            "sloth_spec: openslo/v1alpha".to_string(),
+        ] {
+            assert!(inv.contains(&needle), "missing `{needle}` in:\n{inv}");
+        }
+    }
+    assert!(
+        !inv.contains("record: slo:sli_error:ratio_rate30d"),
+        "{inv}"
+    );
+    // good/total: errors are total - good; bad/total: bad as it is.
+    assert!(
+        inv.contains(r#"(sum by (region) (rate(stock_lookups_total[5m]))) - (sum by (region) (rate(stock_lookups_total{code!~"5.."}[5m])))"#),
+        "{inv}"
+    );
+    assert!(
+        inv.contains("sum by (region) (rate(stock_lookups_failed_total[5m]))"),
+        "{inv}"
+    );
+    // Objectives: 0.999 and 0.99 as 99.9 % and 99 %.
+    for needle in [
+        "expr: 'vector(0.999)'",
+        "sloth_objective: '99.9'",
+        "expr: 'vector(0.99)'",
+        "sloth_objective: '99'",
+    ] {
+        assert!(inv.contains(needle), "missing `{needle}` in:\n{inv}");
+    }
+    // OpenSLO has no alerting: no alerts, as with Sloth.
+    assert!(!inv.contains("- alert:"), "{inv}");
+}
+
+#[test]
+fn openslo_v1alpha_problems_and_unknown_keys() {
+    let text = std::fs::read_to_string(fixture("openslo/inventory.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = text.replace(
+        "      target: 0.99\n",
+        "      target: 0.99\n      op: lte\n",
+    );
+    write_specs(tmp.path(), &[("i.yaml", &extra)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("i.yaml: stock-lookup-1: line 25: unknown key `spec.objectives[1].op` (not part of \"openslo/v1alpha\""),
+        "{out}"
+    );
+    let bad = text
+        .replace(
+            "budgetingMethod: Occurrences",
+            "budgetingMethod: Timeslices",
+        )
+        .replace("target: 0.999", "target: 99.9")
+        .replace("isRolling: true", "isRolling: false");
+    write_specs(tmp.path(), &[("i.yaml", &bad)]);
+    let (code, out) = validate(tmp.path(), &[]);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "i.yaml: -: spec.budgetingMethod: \"Timeslices\" is not supported (only Occurrences)",
+        "i.yaml: -: spec.timeWindows[0].isRolling: only rolling windows are supported",
+        "i.yaml: stock-lookup-0: spec.objectives[0].target: 99.9 must be strictly between 0 and 1",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in:\n{out}");
+    }
+}

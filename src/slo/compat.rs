@@ -100,10 +100,17 @@ fn crd_key_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?m)^([ \t]*(?:-[ \t]+)*)(errorQuery|totalQuery|errorRatioQuery|pageAlert|ticketAlert)([ \t]*):",
+            r"(?m)^([ \t]*(?:-[ \t]+)*)(errorQuery|totalQuery|errorRatioQuery|pageAlert|ticketAlert|sloPlugins|overwriteDefaults)([ \t]*):",
         )
         .expect("constant regex")
     })
+}
+
+/// The top-level `apiVersion:` of a document (quotes and a trailing comment removed).
+pub fn api_version(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("apiVersion:"))?;
+    let v = line["apiVersion:".len()..].split(" #").next()?.trim();
+    Some(v.trim_matches(['"', '\'']).to_string())
 }
 
 /// Whether a document is a Kubernetes object (`apiVersion:` at the top level).
@@ -125,7 +132,7 @@ fn snake_case(key: &str) -> String {
 }
 
 /// Renames the camelCase keys of Sloth's Kubernetes form (`errorQuery`, `totalQuery`,
-/// `errorRatioQuery`, `pageAlert`, `ticketAlert`) to the snake_case of `prometheus/v1`,
+/// `errorRatioQuery`, `pageAlert`, `ticketAlert`, `sloPlugins`, `overwriteDefaults`) to the snake_case of `prometheus/v1`,
 /// in block-style YAML, keeping every line where it was.
 pub fn crd_keys_to_snake_case(text: &str) -> String {
     crd_key_re()
@@ -164,6 +171,45 @@ pub fn segments(path: &serde_ignored::Path<'_>) -> Vec<Seg> {
     }
     out.reverse();
     out
+}
+
+/// Sloth's built-in SLO plugins whose effect sloguard gives by default: they load with
+/// no effect. (Sloth's metadata, SLI and alert rules; its validation; the no-op.)
+pub const BUILTIN_SLO_PLUGINS: &[&str] = &[
+    "sloth.dev/core/metadata_rules/v1",
+    "sloth.dev/core/sli_rules/v1",
+    "sloth.dev/core/alert_rules/v1",
+    "sloth.dev/core/validate/v1",
+    "sloth.dev/core/debug/noop/v1",
+];
+
+/// The problems of an SLO plugin chain at `field` (`slo_plugins`, `plugins`): one per
+/// plugin id sloguard cannot honour.
+pub fn plugin_problems(field: &str, chain: &[super::raw::RawPluginRef]) -> Vec<String> {
+    chain
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !BUILTIN_SLO_PLUGINS.contains(&p.id.as_str()))
+        .map(|(i, p)| {
+            format!(
+                "{field}.chain[{i}].id: SLO plugin {:?} is not supported (sloguard runs no plugin code; only Sloth's built-in {} load, with no effect)",
+                p.id,
+                BUILTIN_SLO_PLUGINS.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The problem of an SLI plugin (`sli.plugin`): its id and the form to write instead.
+pub fn sli_plugin_problem(plugin: &serde_yaml_ng::Value) -> String {
+    let id = plugin
+        .get("id")
+        .and_then(|v| v.as_str())
+        .map(|s| format!("{s:?}"))
+        .unwrap_or_else(|| "(without id)".to_string());
+    format!(
+        "sli.plugin: SLI plugin {id} is not supported (sloguard runs no plugin code); write the SLI as queries instead: `sli: events: {{error_query: <failed events over [{{{{.window}}}}]>, total_query: <all events over [{{{{.window}}}}]>}}` (or `sli: raw: {{error_ratio_query: ...}}`)"
+    )
 }
 
 /// `slos[0].alerting.pageAlert`.
@@ -321,6 +367,11 @@ mod tests {
         let t = "spec:\n  slos:\n    - sli:\n        events: {errorQuery: x}\n        raw:\n          errorRatioQuery: y\n      alerting:\n        pageAlert:\n          disable: true\n";
         assert!(!is_kubernetes_object(t));
         assert!(is_kubernetes_object("apiVersion: x\nspec: {}\n"));
+        assert_eq!(
+            api_version("kind: SLO\napiVersion: \"openslo/v1alpha\" # c\n").as_deref(),
+            Some("openslo/v1alpha")
+        );
+        assert_eq!(api_version("version: x\n  apiVersion: y\n"), None);
         let s = crd_keys_to_snake_case(t);
         assert!(s.contains("          error_ratio_query: y\n"), "{s}");
         assert!(s.contains("        page_alert:\n"), "{s}");

@@ -9,6 +9,7 @@
 //! ([`Loaded::warnings`]), of `sloguard/v1` errors.
 
 mod compat;
+mod openslo;
 mod raw;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::promql::{self, SliTemplate};
 use crate::window::Window;
 
+pub use openslo::OPENSLO_V1ALPHA;
 pub use raw::LabelMap;
 
 pub const SLOTH_VERSION: &str = "prometheus/v1";
@@ -287,6 +289,21 @@ impl Service {
     }
 }
 
+/// The JSON Schema (draft 2020-12) of a `sloguard/v1` or `prometheus/v1` spec file,
+/// generated from the on-disk types, pretty-printed.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(raw::RawSpec);
+    schema.insert(
+        "title".to_string(),
+        "sloguard spec file (sloguard/v1, or Sloth's prometheus/v1)".into(),
+    );
+    schema.insert(
+        "description".to_string(),
+        "One service and its SLOs. Fields marked `sloguard/v1 only` are refused in prometheus/v1; unknown keys are warnings in prometheus/v1 and errors in sloguard/v1.".into(),
+    );
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 /// Rounds to 12 significant digits: enough to keep every meaningful digit of a spec value
 /// while dropping binary noise (1 − 0.999 = 0.0010000000000000009).
 pub fn round_sig(x: f64) -> f64 {
@@ -395,7 +412,24 @@ fn parse_document(
     // Sloth's Kubernetes form: its camelCase keys renamed (lines kept), `spec:` read as
     // a `prometheus/v1` spec whose version is the `apiVersion`.
     let crd_text;
-    let (text, parsed) = if compat::is_kubernetes_object(text) {
+    // OpenSLO v1alpha: the SLO of objective i is named `objective_names[i]`.
+    let mut objective_names: Vec<String> = Vec::new();
+    let (text, parsed) = if compat::api_version(text).as_deref() == Some(OPENSLO_V1ALPHA) {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let parsed: Result<openslo::RawOpenSlo, _> =
+            serde_ignored::deserialize(de, |path| ignored.push(compat::segments(&path)));
+        let parsed = parsed.map(|os| {
+            objective_names = (0..os.spec.objectives.len())
+                .map(|i| openslo::slo_name(&os.metadata.name, i))
+                .collect();
+            let (spec, found) = os.into_spec();
+            for (slo, m) in found {
+                problems.push(problem(slo.as_deref(), m));
+            }
+            spec
+        });
+        (text, parsed)
+    } else if compat::is_kubernetes_object(text) {
         crd_text = compat::crd_keys_to_snake_case(text);
         let de = serde_yaml_ng::Deserializer::from_str(&crd_text);
         let parsed: Result<raw::RawCrd, _> =
@@ -430,10 +464,13 @@ fn parse_document(
     };
     // Sloth reads its own formats leniently (unknown keys are ignored), so do we, but say
     // so; the superset stays strict so a typo in it is an error.
-    let lenient = raw.version == SLOTH_VERSION || raw.version == SLOTH_CRD_VERSION;
+    let is_openslo = raw.version == OPENSLO_V1ALPHA;
+    let lenient = raw.version == SLOTH_VERSION || raw.version == SLOTH_CRD_VERSION || is_openslo;
     for segs in &ignored {
         let in_spec = match segs.as_slice() {
-            [compat::Seg::Key(k), rest @ ..] if k == "spec" && raw.version == SLOTH_CRD_VERSION => {
+            [compat::Seg::Key(k), rest @ ..]
+                if k == "spec" && (raw.version == SLOTH_CRD_VERSION || is_openslo) =>
+            {
                 rest
             }
             all => all,
@@ -441,6 +478,9 @@ fn parse_document(
         let slo = match in_spec {
             [compat::Seg::Key(k), compat::Seg::Index(i), ..] if k == "slos" => {
                 raw.slos.get(*i).map(|s| s.name.as_str())
+            }
+            [compat::Seg::Key(k), compat::Seg::Index(i), ..] if k == "objectives" => {
+                objective_names.get(*i).map(String::as_str)
             }
             _ => None,
         };
@@ -461,12 +501,12 @@ fn parse_document(
         }
     }
     let is_sloguard = match raw.version.as_str() {
-        SLOTH_VERSION | SLOTH_CRD_VERSION => false,
+        SLOTH_VERSION | SLOTH_CRD_VERSION | OPENSLO_V1ALPHA => false,
         SLOGUARD_VERSION => true,
         other => {
             let field = if compat::is_kubernetes_object(text) {
                 format!(
-                    "apiVersion: unsupported apiVersion {other:?}, expected {SLOTH_CRD_VERSION:?}"
+                    "apiVersion: unsupported apiVersion {other:?}, expected {SLOTH_CRD_VERSION:?} or {OPENSLO_V1ALPHA:?}"
                 )
             } else {
                 format!("version: unsupported version {other:?}, expected {SLOTH_VERSION:?} or {SLOGUARD_VERSION:?}")
@@ -516,11 +556,17 @@ fn parse_document(
             ));
         }
     }
-    if raw.slos.is_empty() {
+    // (OpenSLO's conversion reports objectives itself.)
+    if raw.slos.is_empty() && !is_openslo {
         problems.push(problem(
             None,
             "slos: the service declares no SLO".to_string(),
         ));
+    }
+    if let Some(plugins) = &raw.slo_plugins {
+        for m in compat::plugin_problems("slo_plugins", &plugins.chain) {
+            problems.push(problem(None, m));
+        }
     }
 
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -531,7 +577,14 @@ fn parse_document(
         if let Some(first) = seen.insert(name.clone(), i) {
             p(format!("name: duplicate SLO name (also slos[{first}])"));
         }
-        if let Some(slo) = build_slo(rs, is_sloguard, &region_label, &raw.labels, &mut p) {
+        if let Some(slo) = build_slo(
+            rs,
+            is_sloguard,
+            is_openslo,
+            &region_label,
+            &raw.labels,
+            &mut p,
+        ) {
             slos.push(slo);
         }
     }
@@ -552,6 +605,8 @@ fn parse_document(
 fn build_slo(
     rs: raw::RawSlo,
     is_sloguard: bool,
+    // OpenSLO sets the period from its time window.
+    period_allowed: bool,
     region_label: &str,
     service_labels: &LabelMap,
     p: &mut dyn FnMut(String),
@@ -580,9 +635,14 @@ fn build_slo(
             err(format!("labels: {k:?} is reserved by sloguard"));
         }
     }
+    if let Some(plugins) = &rs.plugins {
+        for m in compat::plugin_problems("plugins", &plugins.chain) {
+            err(m);
+        }
+    }
     if !is_sloguard {
         for (field, set) in [
-            ("period", rs.period.is_some()),
+            ("period", rs.period.is_some() && !period_allowed),
             ("tiers", rs.tiers.is_some()),
             ("min_events", rs.min_events.is_some()),
             ("sli.latency", rs.sli.latency.is_some()),
@@ -614,8 +674,8 @@ fn build_slo(
         .iter()
         .filter(|x| **x)
         .count();
-        if rs.sli.plugin.is_some() {
-            err("sli.plugin: SLI plugins are not supported; use sli.events or sli.raw".to_string());
+        if let Some(plugin) = &rs.sli.plugin {
+            err(compat::sli_plugin_problem(plugin));
             None
         } else if kinds != 1 {
             err("sli: exactly one of events, raw or latency is required".to_string());

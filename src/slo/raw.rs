@@ -7,26 +7,67 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub type LabelMap = BTreeMap<String, String>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Spec")]
 pub struct RawSpec {
+    /// `sloguard/v1`, or Sloth's `prometheus/v1`.
+    #[schemars(extend("enum" = ["sloguard/v1", "prometheus/v1"]))]
     pub version: String,
+    /// Letters, digits, `-`, `_` and `.`; a service may be split over several files.
     pub service: String,
+    /// Added to every rule.
     #[serde(default)]
     pub labels: LabelMap,
     /// sloguard/v1 only.
     #[serde(default)]
     pub region_label: Option<String>,
+    /// Sloth's SLO plugin chain, for every SLO of the spec.
+    #[serde(default)]
+    pub slo_plugins: Option<RawPlugins>,
     #[serde(default)]
     pub slos: Vec<RawSlo>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Sloth's SLO plugin chain (`slo_plugins:` of a spec, `plugins:` of an SLO). sloguard
+/// runs no plugin code: Sloth's built-in plugins whose effect it already has load with
+/// no effect, any other id is refused.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Plugins")]
+pub struct RawPlugins {
+    /// Sloth: drop the default plugins. Read and not used (sloguard's rules are fixed).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub overwrite_defaults: bool,
+    #[serde(default)]
+    pub chain: Vec<RawPluginRef>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PluginRef")]
+pub struct RawPluginRef {
+    pub id: String,
+    /// Read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub priority: Option<i64>,
+    /// Read and not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub config: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Slo")]
 pub struct RawSlo {
+    /// Unique within the service.
     pub name: String,
+    /// Percent, strictly between 0 and 100 (99.9).
     pub objective: f64,
     #[serde(default)]
     pub description: Option<String>,
@@ -44,9 +85,13 @@ pub struct RawSlo {
     /// sloguard/v1 only.
     #[serde(default)]
     pub min_events: Option<u64>,
+    /// Sloth's SLO plugin chain of this SLO.
+    #[serde(default)]
+    pub plugins: Option<RawPlugins>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Sli")]
 pub struct RawSli {
     #[serde(default)]
     pub events: Option<RawEvents>,
@@ -57,21 +102,25 @@ pub struct RawSli {
     pub latency: Option<RawLatency>,
     /// Accepted so Sloth files load, then reported: plugins run Go code sloguard lacks.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub plugin: Option<serde_yaml_ng::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Events")]
 pub struct RawEvents {
     pub error_query: String,
     pub total_query: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Ratio")]
 pub struct RawRatio {
     pub error_ratio_query: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Latency")]
 pub struct RawLatency {
     pub metric: String,
     #[serde(default)]
@@ -79,7 +128,8 @@ pub struct RawLatency {
     pub threshold: f64,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Alerting")]
 pub struct RawAlerting {
     #[serde(default)]
     pub name: Option<String>,
@@ -93,7 +143,8 @@ pub struct RawAlerting {
     pub ticket_alert: RawAlert,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Alert")]
 pub struct RawAlert {
     #[serde(default)]
     pub disable: bool,
@@ -103,7 +154,8 @@ pub struct RawAlert {
     pub annotations: LabelMap,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Tier")]
 pub struct RawTier {
     pub severity: String,
     #[serde(alias = "long")]
@@ -137,6 +189,8 @@ pub struct RawCrdSpec {
     #[serde(default)]
     pub labels: LabelMap,
     #[serde(default)]
+    pub slo_plugins: Option<RawPlugins>,
+    #[serde(default)]
     pub slos: Vec<RawSlo>,
 }
 
@@ -148,6 +202,7 @@ impl RawCrd {
             service: self.spec.service,
             labels: self.spec.labels,
             region_label: None,
+            slo_plugins: self.spec.slo_plugins,
             slos: self.spec.slos,
         }
     }

@@ -1,0 +1,255 @@
+//! Conversion between sloguard specs and other SLO formats: `import` reads OpenSLO
+//! `openslo/v1` documents and writes `sloguard/v1` specs; `export` writes a specs
+//! directory as `openslo/v1` documents. Imported specs are loaded back through
+//! [`crate::slo`] before they are written, so an import never writes a spec that does
+//! not validate.
+
+pub mod openslo;
+pub mod pyrra;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::slo::{self, LabelMap};
+
+/// A conversion problem, `file: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertProblem {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConvertProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.message)
+    }
+}
+
+/// One `sloguard/v1` spec as written by `import` (key order as in the README).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecOut {
+    pub version: String,
+    pub service: String,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    pub labels: LabelMap,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_label: Option<String>,
+    pub slos: Vec<SloOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloOut {
+    pub name: String,
+    pub objective: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<TierOut>>,
+    pub sli: SliOut,
+    pub alerting: AlertingOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "SliMap")]
+pub enum SliOut {
+    Events {
+        error_query: String,
+        total_query: String,
+    },
+    Raw {
+        error_ratio_query: String,
+    },
+}
+
+/// The YAML shape of [`SliOut`]: `events:` or `raw:` (serde_yaml_ng writes an enum as a tag).
+#[derive(Serialize)]
+struct SliMap {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<EventsMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<RatioMap>,
+}
+
+#[derive(Serialize)]
+struct EventsMap {
+    error_query: String,
+    total_query: String,
+}
+
+#[derive(Serialize)]
+struct RatioMap {
+    error_ratio_query: String,
+}
+
+impl From<SliOut> for SliMap {
+    fn from(s: SliOut) -> Self {
+        match s {
+            SliOut::Events {
+                error_query,
+                total_query,
+            } => SliMap {
+                events: Some(EventsMap {
+                    error_query,
+                    total_query,
+                }),
+                raw: None,
+            },
+            SliOut::Raw { error_ratio_query } => SliMap {
+                events: None,
+                raw: Some(RatioMap { error_ratio_query }),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierOut {
+    pub severity: String,
+    pub long_window: String,
+    pub short_window: String,
+    pub burn_factor: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertingOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_alert: Option<DisableOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_alert: Option<DisableOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisableOut {
+    pub disable: bool,
+}
+
+/// The YAML text of a spec.
+pub fn spec_yaml(spec: &SpecOut) -> String {
+    serde_yaml_ng::to_string(spec).unwrap_or_default()
+}
+
+/// Checks that imported specs load as sloguard specs; the problems otherwise.
+pub fn check_specs(specs: &[SpecOut]) -> Result<(), Vec<String>> {
+    let files: Vec<(PathBuf, String)> = specs
+        .iter()
+        .map(|s| (PathBuf::from(format!("{}.yaml", s.service)), spec_yaml(s)))
+        .collect();
+    slo::parse_all(&files)
+        .map(|_| ())
+        .map_err(|p| p.iter().map(|p| format!("imported spec {p}")).collect())
+}
+
+/// Writes `<service>.yaml` per spec into `dir`, or every spec to stdout as one YAML
+/// stream when `dir` is None.
+pub fn write_specs(specs: &[SpecOut], dir: Option<&Path>) -> std::io::Result<()> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            for s in specs {
+                std::fs::write(d.join(format!("{}.yaml", s.service)), spec_yaml(s))?;
+            }
+            Ok(())
+        }
+        None => {
+            let text: Vec<String> = specs.iter().map(spec_yaml).collect();
+            print!("{}", text.join("---\n"));
+            Ok(())
+        }
+    }
+}
+
+/// `CamelCase` of a name (`checkout-availability` → `CheckoutAvailability`), a valid
+/// alert name.
+pub fn camel_case(name: &str) -> String {
+    let mut out = String::new();
+    for part in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = part.chars();
+        if let Some(c) = chars.next() {
+            out.push(c.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
+        out.insert_str(0, "Slo");
+    }
+    out
+}
+
+/// The formats `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// OpenSLO `openslo/v1`.
+    OpenSlo,
+    /// Pyrra `pyrra.dev/v1alpha1` `ServiceLevelObjective`.
+    Pyrra,
+}
+
+/// `sloguard import FORMAT FILE... [--out DIR]`: reads the files, writes `sloguard/v1`
+/// specs (to `out`, or stdout), after checking that they load. Problems go to stderr;
+/// returns whether the import succeeded.
+pub fn import_command(
+    format: ImportFormat,
+    files: &[PathBuf],
+    out: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let mut texts = Vec::new();
+    for f in files {
+        let t = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        texts.push((f.clone(), t));
+    }
+    let specs = match format {
+        ImportFormat::OpenSlo => openslo::import(&texts),
+        ImportFormat::Pyrra => pyrra::import(&texts),
+    };
+    let specs = match specs {
+        Ok(s) => s,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s); nothing written", problems.len());
+            return Ok(false);
+        }
+    };
+    if let Err(problems) = check_specs(&specs) {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!("{} problem(s); nothing written", problems.len());
+        return Ok(false);
+    }
+    write_specs(&specs, out)?;
+    if let Some(d) = out {
+        let n: usize = specs.iter().map(|s| s.slos.len()).sum();
+        eprintln!(
+            "wrote {} spec file(s), {n} SLO(s), to {}",
+            specs.len(),
+            d.display()
+        );
+    }
+    Ok(true)
+}
+
+/// `sloguard export openslo --specs DIR [--out FILE]`: the specs as `openslo/v1`
+/// documents (to `out`, or stdout). Returns false when the specs do not load.
+pub fn export_command(specs: &Path, out: Option<&Path>) -> anyhow::Result<bool> {
+    let services = match slo::load_dir(specs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(false);
+        }
+    };
+    let text = openslo::export(&services);
+    match out {
+        Some(f) => std::fs::write(f, text)?,
+        None => print!("{text}"),
+    }
+    Ok(true)
+}
