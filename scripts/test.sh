@@ -28,7 +28,11 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
   python3 -m venv "$MOTO_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$MOTO_VENV"; }
   "$MOTO_VENV/bin/pip" install -q 'moto[server]'
 fi
+# The schema test validates with a JSON Schema implementation made elsewhere.
+"$MOTO_VENV/bin/python" -c 'import jsonschema, yaml' 2>/dev/null \
+  || "$MOTO_VENV/bin/pip" install -q jsonschema pyyaml
 export SLOGUARD_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+export SLOGUARD_PYTHON="$MOTO_VENV/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
