@@ -336,6 +336,42 @@ fn kubernetes_form_loads_like_prometheus_v1() {
     );
 }
 
+/// `generate --format prometheus-operator` writes each `PrometheusServiceLevel` back as a
+/// `PrometheusRule` with the object's own name and namespace (`--namespace` only fills in
+/// for specs that are not Kubernetes objects).
+#[test]
+fn kubernetes_form_is_written_back_under_its_own_name_and_namespace() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(sloguard()
+        .args([
+            "generate",
+            "--format",
+            "prometheus-operator",
+            "--namespace",
+            "other",
+            "--specs",
+        ])
+        .arg(fixture("kubernetes"))
+        .arg("--out")
+        .arg(out.path()));
+    assert!(o.status.success(), "{}", text(&o));
+    let obj: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(out.path().join("streaming.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(obj["kind"].as_str(), Some("PrometheusRule"));
+    assert_eq!(
+        obj["metadata"]["name"].as_str(),
+        Some("streaming-slos"),
+        "{obj:?}"
+    );
+    assert_eq!(
+        obj["metadata"]["namespace"].as_str(),
+        Some("monitoring"),
+        "{obj:?}"
+    );
+}
+
 #[test]
 fn kubernetes_form_unknown_keys_and_kind() {
     let text = std::fs::read_to_string(fixture("kubernetes/streaming.yaml")).unwrap();

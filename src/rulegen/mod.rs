@@ -564,12 +564,24 @@ fn generate_service(service: &Service, opts: &Options) -> Result<Generated, Rule
                 let obj = PrometheusRuleObject {
                     api_version: "monitoring.coreos.com/v1",
                     kind: "PrometheusRule",
+                    // A spec that was itself a Kubernetes object (Sloth's
+                    // PrometheusServiceLevel) is written back under its own name and
+                    // namespace, as Sloth's controller does.
                     metadata: ObjectMeta {
-                        name: format!(
-                            "{}-slos",
-                            service.name.to_lowercase().replace(['_', '.'], "-")
+                        name: service.object.as_ref().map_or_else(
+                            || {
+                                format!(
+                                    "{}-slos",
+                                    service.name.to_lowercase().replace(['_', '.'], "-")
+                                )
+                            },
+                            |o| o.name.clone(),
                         ),
-                        namespace: opts.namespace.clone(),
+                        namespace: service
+                            .object
+                            .as_ref()
+                            .and_then(|o| o.namespace.clone())
+                            .or_else(|| opts.namespace.clone()),
                         labels,
                         annotations,
                     },

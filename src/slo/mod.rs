@@ -280,6 +280,16 @@ pub struct Service {
     pub labels: LabelMap,
     pub region_label: String,
     pub slos: Vec<Slo>,
+    /// The Kubernetes object the spec came from (Sloth's `PrometheusServiceLevel`): the
+    /// PrometheusRule written back for it takes its name and namespace.
+    pub object: Option<K8sObject>,
+}
+
+/// A Kubernetes object's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K8sObject {
+    pub name: String,
+    pub namespace: Option<String>,
 }
 
 impl Service {
@@ -596,6 +606,7 @@ fn parse_document(
             labels: raw.labels,
             region_label,
             slos,
+            object: raw.object,
         })
     } else {
         Err(problems)

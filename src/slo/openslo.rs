@@ -269,6 +269,7 @@ impl RawOpenSlo {
                 region_label: None,
                 slo_plugins: None,
                 slos,
+                object: None,
             },
             problems,
         )

@@ -31,6 +31,10 @@ pub struct RawSpec {
     pub slo_plugins: Option<RawPlugins>,
     #[serde(default)]
     pub slos: Vec<RawSlo>,
+    /// The Kubernetes object this spec came from (the `PrometheusServiceLevel` form).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub object: Option<super::K8sObject>,
 }
 
 /// Sloth's SLO plugin chain (`slo_plugins:` of a spec, `plugins:` of an SLO). sloguard
@@ -176,9 +180,9 @@ pub struct RawCrd {
     #[serde(rename = "apiVersion")]
     pub api_version: String,
     pub kind: String,
-    /// Kubernetes object metadata: read and not used.
+    /// Kubernetes object metadata: `name` and `namespace` name the PrometheusRule that
+    /// `generate --format prometheus-operator` writes back for it.
     #[serde(default)]
-    #[allow(dead_code)]
     pub metadata: Option<serde_yaml_ng::Value>,
     pub spec: RawCrdSpec,
 }
@@ -197,7 +201,19 @@ pub struct RawCrdSpec {
 impl RawCrd {
     /// The spec as a `prometheus/v1`-shaped spec whose version is the `apiVersion`.
     pub fn into_spec(self) -> RawSpec {
+        let meta = |key: &str| {
+            self.metadata
+                .as_ref()
+                .and_then(|m| m.get(key))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        let object = meta("name").map(|name| super::K8sObject {
+            name,
+            namespace: meta("namespace"),
+        });
         RawSpec {
+            object,
             version: self.api_version,
             service: self.spec.service,
             labels: self.spec.labels,
