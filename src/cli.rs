@@ -88,6 +88,18 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Specs that are legal but doubtful: tiers that can never fire, windows shorter than
+    /// four scrape intervals, and (with --data, OpenMetrics as for backtest) budgets a
+    /// single request exhausts or tiers the traffic seen can never fire. Exit 1 on findings.
+    Lint {
+        #[arg(long, default_value = "slo-specs")]
+        specs: PathBuf,
+        /// OpenMetrics counters representative of real traffic (as `backtest --data`).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value = "1m")]
+        scrape_interval: String,
+    },
     /// Per SLO and tier: threshold, budget consumed when it fires, detection and reset times.
     Explain {
         #[arg(long, default_value = "slo-specs")]

@@ -383,6 +383,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(code(report.passed))
         }
+        Command::Lint {
+            specs,
+            data,
+            scrape_interval,
+        } => {
+            let Some(services) = load_specs(&specs)? else {
+                return Ok(code(false));
+            };
+            let scrape =
+                sloguard::window::Window::parse(&scrape_interval).context("--scrape-interval")?;
+            let traffic = match &data {
+                Some(d) => Some(backtest::run_file(
+                    &services,
+                    d,
+                    &Default::default(),
+                    |_| {},
+                )?),
+                None => None,
+            };
+            let findings = rulegen::lint::lint(
+                &services,
+                scrape,
+                traffic.as_ref().map(|r| &r.final_rows[..]),
+            );
+            for f in &findings {
+                println!("{f}");
+            }
+            println!("{} finding(s)", findings.len());
+            Ok(code(findings.is_empty()))
+        }
         Command::Explain { specs } => {
             let Some(services) = load_specs(&specs)? else {
                 return Ok(code(false));

@@ -7,6 +7,7 @@
 
 pub mod explain;
 pub mod grafana;
+pub mod lint;
 pub mod unittest;
 mod yaml;
 
