@@ -189,6 +189,38 @@ pub enum ImportFormat {
     Pyrra,
 }
 
+/// Why an import or export could not run (problems in the input are reported, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A value at `path` in a YAML document (keys, in order).
+pub(crate) fn get<'a>(
+    v: &'a serde_yaml_ng::Value,
+    path: &[&str],
+) -> Option<&'a serde_yaml_ng::Value> {
+    path.iter().try_fold(v, |v, k| v.get(*k))
+}
+
+/// A string (or a number, as text) at `path`.
+pub(crate) fn get_str(v: &serde_yaml_ng::Value, path: &[&str]) -> Option<String> {
+    get(v, path).and_then(|v| match v {
+        serde_yaml_ng::Value::String(s) => Some(s.clone()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
 /// `sloguard import FORMAT FILE... [--out DIR]`: reads the files, writes `sloguard/v1`
 /// specs (to `out`, or stdout), after checking that they load. Problems go to stderr;
 /// returns whether the import succeeded.
@@ -196,11 +228,13 @@ pub fn import_command(
     format: ImportFormat,
     files: &[PathBuf],
     out: Option<&Path>,
-) -> anyhow::Result<bool> {
+) -> Result<bool, ConvertError> {
     let mut texts = Vec::new();
     for f in files {
-        let t = std::fs::read_to_string(f)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        let t = std::fs::read_to_string(f).map_err(|source| ConvertError::Read {
+            path: f.clone(),
+            source,
+        })?;
         texts.push((f.clone(), t));
     }
     let specs = match format {
@@ -224,7 +258,10 @@ pub fn import_command(
         eprintln!("{} problem(s); nothing written", problems.len());
         return Ok(false);
     }
-    write_specs(&specs, out)?;
+    write_specs(&specs, out).map_err(|source| ConvertError::Write {
+        path: out.map_or_else(|| PathBuf::from("-"), Path::to_path_buf),
+        source,
+    })?;
     if let Some(d) = out {
         let n: usize = specs.iter().map(|s| s.slos.len()).sum();
         eprintln!(
@@ -238,7 +275,7 @@ pub fn import_command(
 
 /// `sloguard export openslo --specs DIR [--out FILE]`: the specs as `openslo/v1`
 /// documents (to `out`, or stdout). Returns false when the specs do not load.
-pub fn export_command(specs: &Path, out: Option<&Path>) -> anyhow::Result<bool> {
+pub fn export_command(specs: &Path, out: Option<&Path>) -> Result<bool, ConvertError> {
     let services = match slo::load_dir(specs) {
         Ok(s) => s,
         Err(e) => {
@@ -248,7 +285,10 @@ pub fn export_command(specs: &Path, out: Option<&Path>) -> anyhow::Result<bool> 
     };
     let text = openslo::export(&services);
     match out {
-        Some(f) => std::fs::write(f, text)?,
+        Some(f) => std::fs::write(f, text).map_err(|source| ConvertError::Write {
+            path: f.to_path_buf(),
+            source,
+        })?,
         None => print!("{text}"),
     }
     Ok(true)

@@ -19,7 +19,8 @@ use serde_json::json;
 use serde_yaml_ng::Value;
 
 use super::{
-    camel_case, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut, TierOut,
+    camel_case, get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut,
+    TierOut,
 };
 use crate::slo::{self, round_sig, Service, Severity, Sli, SLOGUARD_VERSION};
 
@@ -29,18 +30,6 @@ pub const OPENSLO_V1: &str = "openslo/v1";
 pub const ALERT_DISABLED_ANNOTATION: &str = "sloguard.dev/alert-disabled";
 /// The `Service` annotation that carries a region label other than `region`.
 pub const REGION_LABEL_ANNOTATION: &str = "sloguard.dev/region-label";
-
-fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(*k))
-}
-
-fn get_str(v: &Value, path: &[&str]) -> Option<String> {
-    get(v, path).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
-}
 
 fn get_f64(v: &Value, path: &[&str]) -> Option<f64> {
     get(v, path).and_then(Value::as_f64)

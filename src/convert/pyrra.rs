@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 use super::openslo::documents;
-use super::{AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
+use super::{get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
 use crate::promql::WINDOW_PLACEHOLDER;
 use crate::slo::SLOGUARD_VERSION;
 
@@ -25,18 +25,6 @@ pub const PYRRA_API_VERSION: &str = "pyrra.dev/v1alpha1";
 pub const PYRRA_KIND: &str = "ServiceLevelObjective";
 /// Pyrra's default alert name.
 pub const PYRRA_ALERT_NAME: &str = "ErrorBudgetBurn";
-
-fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(*k))
-}
-
-fn get_str(v: &Value, path: &[&str]) -> Option<String> {
-    get(v, path).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
-}
 
 fn rate(metric: &str) -> String {
     format!("sum(rate({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
