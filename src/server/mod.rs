@@ -275,7 +275,15 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
     let (outbox, inbox) = crate::app::inbox();
     let state =
         Arc::new(AppState::new(api).wired(app.signals(), app.journal(), Some(outbox), chaos));
+    // What the journal restored, and whether automation is off, is true before the
+    // backfill: the first answers say so.
     state.set_policy(app.policy());
+    state
+        .failover
+        .store(app.journal().is_some(), Ordering::Release);
+    if let Ok(mut a) = state.automation_off.write() {
+        *a = app.automation_off();
+    }
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         while !*rx.borrow_and_update() {
             if rx.changed().await.is_err() {
