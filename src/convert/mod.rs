@@ -221,6 +221,27 @@ pub(crate) fn get_str(v: &serde_yaml_ng::Value, path: &[&str]) -> Option<String>
     })
 }
 
+/// The end of every import: the specs (by service) when there were no problems, else
+/// the problems; an input with nothing to import is itself a problem, named `none_found`.
+pub(crate) fn collected(
+    specs: std::collections::BTreeMap<String, SpecOut>,
+    mut problems: Vec<ConvertProblem>,
+    files: &[(PathBuf, String)],
+    none_found: &str,
+) -> Result<Vec<SpecOut>, Vec<ConvertProblem>> {
+    if specs.is_empty() && problems.is_empty() {
+        problems.push(ConvertProblem {
+            file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
+            message: none_found.to_string(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(specs.into_values().collect())
+    } else {
+        Err(problems)
+    }
+}
+
 /// `sloguard import FORMAT FILE... [--out DIR]`: reads the files, writes `sloguard/v1`
 /// specs (to `out`, or stdout), after checking that they load. Problems go to stderr;
 /// returns whether the import succeeded.

@@ -395,17 +395,7 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
             .slos
             .extend(out);
     }
-    if specs.is_empty() && problems.is_empty() {
-        problems.push(ConvertProblem {
-            file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
-            message: "no OpenSLO SLO document found".to_string(),
-        });
-    }
-    if problems.is_empty() {
-        Ok(specs.into_values().collect())
-    } else {
-        Err(problems)
-    }
+    super::collected(specs, problems, files, "no OpenSLO SLO document found")
 }
 
 fn source(query: &str) -> serde_json::Value {

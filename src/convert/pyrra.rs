@@ -154,15 +154,10 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 alerting,
             });
     }
-    if specs.is_empty() && problems.is_empty() {
-        problems.push(ConvertProblem {
-            file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
-            message: "no Pyrra ServiceLevelObjective found".to_string(),
-        });
-    }
-    if problems.is_empty() {
-        Ok(specs.into_values().collect())
-    } else {
-        Err(problems)
-    }
+    super::collected(
+        specs,
+        problems,
+        files,
+        "no Pyrra ServiceLevelObjective found",
+    )
 }
