@@ -11,4 +11,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOAK_SECS=${1:-600}
 export SOAK_RATE=${2:-5000}
-cargo test --release --test soak -- --nocapture 2>&1 | grep -E "^soak:|test result|panicked|RSS grew|assert"
+cargo test --release --test tests soak:: -- --nocapture 2>&1 | grep -E "^soak:|test result|panicked|RSS grew|assert"

@@ -12,7 +12,7 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

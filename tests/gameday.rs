@@ -5,7 +5,7 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -4,7 +4,7 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use common::primary_outage_drill;
 use sloguard::app::drill::{self, Collector, Report};

@@ -2,7 +2,7 @@
 // Test harness code; the clock lint guards the library.
 #![allow(clippy::disallowed_methods)]
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,0 +1,40 @@
+//! The integration tests, as one test binary so the suite links once (each separate
+//! binary links the whole crate with the AWS SDK: ~35 of them filled CI's disk). Two tests
+//! stay separate binaries because they install a counting global allocator and measure
+//! live bytes, which other tests running in parallel would disturb: `burn_memory` and
+//! `fuzz_parsers`.
+
+// Test harness code waits on real servers in wall time; the clock lint guards the
+// library below the app layer, not the harness.
+#![allow(clippy::disallowed_methods)]
+
+mod actuator;
+mod alertmanager_e2e;
+mod aws_moto;
+mod backtest;
+mod burn_props;
+mod cli_failover;
+mod common;
+mod connections;
+mod crash_resume;
+mod dashboard;
+mod engine_prometheus;
+mod failover_e2e;
+mod gameday;
+mod gap_fill;
+mod generate;
+mod layering;
+mod lint;
+mod one_tick;
+mod openslo;
+mod operator_flood;
+mod query_faults;
+mod quorum;
+mod schema;
+mod serve;
+mod sloth_compat;
+mod slow_source;
+mod soak;
+mod terminal;
+mod validate;
+mod webhook;
