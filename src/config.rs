@@ -114,9 +114,13 @@ fn default_specs() -> PathBuf {
     PathBuf::from("slo-specs")
 }
 
-#[derive(Debug, Deserialize)]
+/// One server for every region (`thanos:`), or one per region (`regions:`).
+#[derive(Debug, Default, Deserialize)]
 struct RawSource {
-    thanos: RawThanos,
+    #[serde(default)]
+    thanos: Option<RawThanos>,
+    #[serde(default)]
+    regions: BTreeMap<String, RawThanos>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +170,33 @@ struct RawRegions {
     active: Option<String>,
     #[serde(default)]
     standby: Vec<String>,
+    /// Per region, an endpoint every replica probes from outside it.
+    #[serde(default)]
+    probes: BTreeMap<String, RawProbe>,
+    /// How long a region's own SLIs must be missing (or its source unreachable) before
+    /// outside evidence can declare it down.
+    #[serde(default)]
+    down_after: Option<String>,
+    /// Consecutive failed probes that make one replica see a region failing.
+    #[serde(default)]
+    probe_failures: Option<u32>,
+}
+
+/// A probe: a URL, or the URL with its interval, timeout and expected status.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawProbe {
+    Url(String),
+    Full {
+        url: String,
+        #[serde(default)]
+        interval: Option<String>,
+        #[serde(default)]
+        timeout: Option<String>,
+        /// `2xx` (default), a class such as `3xx`, or one status code.
+        #[serde(default)]
+        expect: Option<serde_yaml_ng::Value>,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +288,60 @@ pub struct RegionsConfig {
     pub label: String,
     pub active: Option<String>,
     pub standby: Vec<String>,
+    /// Per region, the endpoint probed from outside it (empty: no probes).
+    pub probes: BTreeMap<String, ProbeConfig>,
+    /// Seconds of missing own SLIs (or an unreachable regional source) before outside
+    /// evidence may declare a region down.
+    pub down_after: i64,
+    /// Consecutive failed probes after which a replica sees a region failing.
+    pub probe_failures: u32,
+}
+
+impl Default for RegionsConfig {
+    fn default() -> Self {
+        RegionsConfig {
+            label: crate::slo::DEFAULT_REGION_LABEL.to_string(),
+            active: None,
+            standby: Vec::new(),
+            probes: BTreeMap::new(),
+            down_after: 120,
+            probe_failures: 3,
+        }
+    }
+}
+
+/// What a probe answer must be to pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeExpect {
+    /// Any status in `class`00..`class`99 (2: 2xx).
+    Class(u16),
+    Status(u16),
+}
+
+impl ProbeExpect {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            ProbeExpect::Class(c) => status / 100 == *c,
+            ProbeExpect::Status(s) => status == *s,
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeExpect::Class(c) => write!(f, "{c}xx"),
+            ProbeExpect::Status(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeConfig {
+    pub url: String,
+    pub interval: Window,
+    pub timeout: Window,
+    pub expect: ProbeExpect,
 }
 
 impl RegionsConfig {
@@ -275,7 +360,11 @@ pub struct Config {
     pub file: PathBuf,
     /// Relative to the config file's directory when not absolute.
     pub specs: PathBuf,
+    /// The one server every region is read from; with per-region sources, the first
+    /// region's (for messages).
     pub source: SourceConfig,
+    /// One server per region (`source.regions`); empty when one server serves all.
+    pub region_sources: BTreeMap<String, SourceConfig>,
     pub evaluation: EvaluationConfig,
     pub regions: RegionsConfig,
     pub listen: String,
@@ -330,7 +419,8 @@ fn build(
     let f = file.display().to_string();
     let mut problems: Vec<String> = unknown
         .iter()
-        .map(|k| format!("{f}: {k}: unknown key"))
+        // serde_ignored writes an optional section as `?`: `source.thanos.?.timeout`.
+        .map(|k| format!("{f}: {}: unknown key", k.replace(".?", "")))
         .collect();
     let mut warnings = Vec::new();
     let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
@@ -340,11 +430,6 @@ fn build(
             Window::parse(default).unwrap_or(Window::from_secs(1))
         })
     };
-    let timeout = dur(
-        "source.thanos.timeout",
-        raw.source.thanos.timeout.as_deref(),
-        "10s",
-    );
     let interval = dur(
         "evaluation.interval",
         raw.evaluation.interval.as_deref(),
@@ -365,15 +450,6 @@ fn build(
         raw.evaluation.lateness.as_deref(),
         "5m",
     );
-    let t = &raw.source.thanos;
-    if !(t.url.starts_with("http://") || t.url.starts_with("https://"))
-        || reqwest::Url::parse(&t.url).is_err()
-    {
-        problems.push(format!(
-            "{f}: source.thanos.url: {:?} is not an http(s) URL",
-            t.url
-        ));
-    }
     if lookback < interval {
         problems.push(format!(
             "{f}: evaluation.lookback: {lookback} must be at least the interval {interval}"
@@ -392,40 +468,91 @@ fn build(
             base_dir.join(p)
         }
     };
-    let auth = match (&t.bearer_token_file, &t.basic_auth) {
-        (Some(_), Some(_)) => {
-            problems.push(format!(
-                "{f}: source.thanos: bearer_token_file and basic_auth are exclusive"
-            ));
-            Auth::None
+    let (source, region_sources) = match (&raw.source.thanos, raw.source.regions.is_empty()) {
+        (Some(t), true) => (
+            source_config(&f, "source.thanos", t, &resolve, &mut problems),
+            BTreeMap::new(),
+        ),
+        (None, false) => {
+            let per: BTreeMap<String, SourceConfig> = raw
+                .source
+                .regions
+                .iter()
+                .map(|(r, t)| {
+                    let field = format!("source.regions.{r}");
+                    (r.clone(), source_config(&f, &field, t, &resolve, &mut problems))
+                })
+                .collect();
+            let first = per.values().next().cloned().unwrap_or_else(empty_source);
+            (first, per)
         }
-        (Some(p), None) => Auth::Bearer {
-            token_file: resolve(p),
-        },
-        (None, Some(b)) => Auth::Basic {
-            username: b.username.clone(),
-            password_file: resolve(&b.password_file),
-        },
-        (None, None) => Auth::None,
+        (Some(_), false) => {
+            problems.push(format!(
+                "{f}: source: thanos and regions are exclusive: one server for every region, or one per region"
+            ));
+            (empty_source(), BTreeMap::new())
+        }
+        (None, true) => {
+            problems.push(format!(
+                "{f}: source: needs thanos: {{url: ...}} or regions: {{<region>: {{url: ...}}}}"
+            ));
+            (empty_source(), BTreeMap::new())
+        }
     };
-    for file in match &auth {
-        Auth::Bearer { token_file } => vec![token_file.clone()],
-        Auth::Basic { password_file, .. } => vec![password_file.clone()],
-        Auth::None => vec![],
-    } {
-        if !file.is_file() {
+    let mut probes = BTreeMap::new();
+    for (r, p) in &raw.regions.probes {
+        let field = format!("regions.probes.{r}");
+        let (url, interval, timeout, expect) = match p {
+            RawProbe::Url(u) => (u.clone(), None, None, None),
+            RawProbe::Full {
+                url,
+                interval,
+                timeout,
+                expect,
+            } => (url.clone(), interval.clone(), timeout.clone(), expect.clone()),
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || reqwest::Url::parse(&url).is_err()
+        {
+            problems.push(format!("{f}: {field}.url: {url:?} is not an http(s) URL"));
+        }
+        let interval = window_or(&mut problems, &f, &format!("{field}.interval"), interval.as_deref(), "10s");
+        let timeout = window_or(&mut problems, &f, &format!("{field}.timeout"), timeout.as_deref(), "2s");
+        if timeout > interval {
             problems.push(format!(
-                "{f}: source.thanos: secret file {} does not exist",
-                file.display()
+                "{f}: {field}.timeout: {timeout} must not exceed the interval {interval}"
             ));
         }
+        let expect = match expect.as_ref().map(probe_expect) {
+            None => ProbeExpect::Class(2),
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                problems.push(format!("{f}: {field}.expect: {e}"));
+                ProbeExpect::Class(2)
+            }
+        };
+        probes.insert(
+            r.clone(),
+            ProbeConfig {
+                url,
+                interval,
+                timeout,
+                expect,
+            },
+        );
     }
-    for k in t.headers.keys() {
-        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
-            problems.push(format!(
-                "{f}: source.thanos.headers: {k:?} is not a valid header name"
-            ));
-        }
+    let down_after = window_or(
+        &mut problems,
+        &f,
+        "regions.down_after",
+        raw.regions.down_after.as_deref(),
+        "2m",
+    );
+    let probe_failures = raw.regions.probe_failures.unwrap_or(3);
+    if probe_failures == 0 {
+        problems.push(format!(
+            "{f}: regions.probe_failures: must be at least 1"
+        ));
     }
     let regions = RegionsConfig {
         label: raw
@@ -434,7 +561,26 @@ fn build(
             .unwrap_or_else(|| crate::slo::DEFAULT_REGION_LABEL.to_string()),
         active: raw.regions.active,
         standby: raw.regions.standby,
+        probes,
+        down_after: down_after.secs() as i64,
+        probe_failures: probe_failures.max(1),
     };
+    for r in regions.probes.keys().chain(region_sources.keys()) {
+        if regions.active.is_some() && !regions.all().contains(r) {
+            problems.push(format!(
+                "{f}: {r:?} (under regions.probes or source.regions) is neither the active region nor a standby"
+            ));
+        }
+    }
+    if !region_sources.is_empty() {
+        for r in regions.all() {
+            if !region_sources.contains_key(&r) {
+                problems.push(format!(
+                    "{f}: source.regions: no server for region {r:?}: every region needs its own"
+                ));
+            }
+        }
+    }
     if let Some(a) = &regions.active {
         if regions.standby.contains(a) {
             problems.push(format!(
@@ -628,15 +774,8 @@ fn build(
     Ok(Config {
         file: file.to_path_buf(),
         specs: resolve(&raw.specs),
-        source: SourceConfig {
-            url: t.url.trim_end_matches('/').to_string(),
-            timeout,
-            retries: t.retries.unwrap_or(2),
-            max_response_bytes: t.max_response_bytes.unwrap_or(64 << 20),
-            partial_response: t.partial_response.unwrap_or(false),
-            auth,
-            headers: t.headers.clone(),
-        },
+        source,
+        region_sources,
         evaluation: EvaluationConfig {
             interval,
             lookback,
@@ -652,6 +791,118 @@ fn build(
         failover,
         warnings,
     })
+}
+
+/// A placeholder source while problems are collected (never used: the config is refused).
+fn empty_source() -> SourceConfig {
+    SourceConfig {
+        url: String::new(),
+        timeout: Window::from_secs(10),
+        retries: 0,
+        max_response_bytes: 0,
+        partial_response: false,
+        auth: Auth::None,
+        headers: BTreeMap::new(),
+    }
+}
+
+/// One query server's settings (`source.thanos`, or `source.regions.<region>`).
+fn source_config(
+    f: &str,
+    field: &str,
+    t: &RawThanos,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    problems: &mut Vec<String>,
+) -> SourceConfig {
+    if !(t.url.starts_with("http://") || t.url.starts_with("https://"))
+        || reqwest::Url::parse(&t.url).is_err()
+    {
+        problems.push(format!("{f}: {field}.url: {:?} is not an http(s) URL", t.url));
+    }
+    let timeout = match Window::parse(t.timeout.as_deref().unwrap_or("10s")) {
+        Ok(w) => w,
+        Err(e) => {
+            problems.push(format!("{f}: {field}.timeout: {e}"));
+            Window::from_secs(10)
+        }
+    };
+    let auth = match (&t.bearer_token_file, &t.basic_auth) {
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "{f}: {field}: bearer_token_file and basic_auth are exclusive"
+            ));
+            Auth::None
+        }
+        (Some(p), None) => Auth::Bearer {
+            token_file: resolve(p),
+        },
+        (None, Some(b)) => Auth::Basic {
+            username: b.username.clone(),
+            password_file: resolve(&b.password_file),
+        },
+        (None, None) => Auth::None,
+    };
+    for file in match &auth {
+        Auth::Bearer { token_file } => vec![token_file.clone()],
+        Auth::Basic { password_file, .. } => vec![password_file.clone()],
+        Auth::None => vec![],
+    } {
+        if !file.is_file() {
+            problems.push(format!(
+                "{f}: {field}: secret file {} does not exist",
+                file.display()
+            ));
+        }
+    }
+    for k in t.headers.keys() {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            problems.push(format!(
+                "{f}: {field}.headers: {k:?} is not a valid header name"
+            ));
+        }
+    }
+    SourceConfig {
+        url: t.url.trim_end_matches('/').to_string(),
+        timeout,
+        retries: t.retries.unwrap_or(2),
+        max_response_bytes: t.max_response_bytes.unwrap_or(64 << 20),
+        partial_response: t.partial_response.unwrap_or(false),
+        auth,
+        headers: t.headers.clone(),
+    }
+}
+
+/// A duration field, or `default` (and a problem) when it does not parse.
+fn window_or(
+    problems: &mut Vec<String>,
+    f: &str,
+    field: &str,
+    v: Option<&str>,
+    default: &str,
+) -> Window {
+    Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
+        problems.push(format!("{f}: {field}: {e}"));
+        Window::parse(default).unwrap_or(Window::from_secs(1))
+    })
+}
+
+/// A probe's `expect`: `2xx`-style class or one status code.
+fn probe_expect(v: &serde_yaml_ng::Value) -> Result<ProbeExpect, String> {
+    let text = match v {
+        serde_yaml_ng::Value::Number(n) => n.to_string(),
+        serde_yaml_ng::Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => return Err("must be a status code or a class such as 2xx".into()),
+    };
+    if let Some(c) = text.strip_suffix("xx") {
+        return match c.parse::<u16>() {
+            Ok(c) if (1..=5).contains(&c) => Ok(ProbeExpect::Class(c)),
+            _ => Err(format!("{text:?} is not a status class (1xx..5xx)")),
+        };
+    }
+    match text.parse::<u16>() {
+        Ok(s) if (100..=599).contains(&s) => Ok(ProbeExpect::Status(s)),
+        _ => Err(format!("{text:?} is not a status code or class")),
+    }
 }
 
 /// Shortest secret that does not draw a warning.

@@ -28,6 +28,8 @@ pub enum EngineError {
     Streams(#[from] StreamsError),
     #[error("evaluation.fine_step {step} must divide 6h")]
     FineStep { step: Window },
+    #[error("the built-in probe SLI does not load: {0}")]
+    ProbeSpec(String),
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,17 @@ struct SloQueries {
     name: String,
     region_label: String,
     sli: SliQueries,
+    /// `vantage: external`: measured from outside the region, so it is not one of the
+    /// region's own SLIs (whose silence may mean the region is gone).
+    external: bool,
+}
+
+/// What one SLO's queries returned: per time and region the (error, total) events, and
+/// the regions whose own server (or Thanos store) did not answer.
+#[derive(Debug, Default)]
+struct Fetched {
+    points: BTreeMap<i64, StepEvents>,
+    unreachable: BTreeMap<String, String>,
 }
 
 /// The longest data gap one steady-state query fills (a longer outage keeps the rest
@@ -72,6 +85,11 @@ pub struct Engine<S> {
     last_ok: Vec<Option<i64>>,
     query_hist: hdrhistogram::Histogram<u64>,
     eval_hist: hdrhistogram::Histogram<u64>,
+    /// The built-in probe SLI's index in the core, when probes are configured.
+    probe_slo: Option<usize>,
+    /// Per configured region: since when all its own SLIs have had no data or its source
+    /// has been unreachable (absent: it has data).
+    silent_since: BTreeMap<String, i64>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
     pub last_query_secs: Vec<f64>,
     pub last_eval_secs: f64,
@@ -134,9 +152,31 @@ impl<S: MetricsSource> Engine<S> {
                     name: slo.name.clone(),
                     region_label: service.region_label.clone(),
                     sli,
+                    external: slo.vantage == crate::slo::Vantage::External,
                 });
             }
         }
+        let probe_slo = if regions.probes.is_empty() {
+            None
+        } else {
+            let spec = crate::probe::probe_spec(&regions.label);
+            let probe_services =
+                crate::slo::parse_all(&[(std::path::PathBuf::from("built-in probes"), spec)])
+                    .map_err(|p| EngineError::ProbeSpec(format!("{p:?}")))?;
+            let mut idx = None;
+            for ps in &probe_services {
+                for slo in &ps.slos {
+                    idx = Some(streams.add_slo(
+                        ps,
+                        slo,
+                        false,
+                        eval.buckets,
+                        eval.lateness.secs() as i64,
+                    )?);
+                }
+            }
+            idx
+        };
         Ok(Engine {
             source,
             clock,
@@ -149,6 +189,8 @@ impl<S: MetricsSource> Engine<S> {
             last_ok: Vec::new(),
             query_hist: hist(),
             eval_hist: hist(),
+            probe_slo,
+            silent_since: BTreeMap::new(),
             last_query_secs: Vec::new(),
             last_eval_secs: 0.0,
         })
@@ -188,7 +230,8 @@ impl<S: MetricsSource> Engine<S> {
     }
 
     /// Runs the SLO's queries (instant at `at`, or range over `(start, end]` at `step`) with
-    /// the given rate window; returns per timestamp and region the (error, total) events.
+    /// the given rate window; returns per timestamp and region the (error, total) events,
+    /// and the regions whose own server did not answer.
     async fn fetch(
         &mut self,
         q: usize,
@@ -196,13 +239,46 @@ impl<S: MetricsSource> Engine<S> {
         range: Option<(i64, i64, i64)>,
         at: i64,
         scale: f64,
-    ) -> Result<BTreeMap<i64, StepEvents>, String> {
+    ) -> Result<Fetched, String> {
         let sli = self.queries[q].sli.clone();
         let region_label = self.queries[q].region_label.clone();
-        let check = |r: Result<QueryResult, QueryError>| -> Result<QueryResult, String> {
+        let known = self.regions.all();
+        let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
+        let mut check = |r: Result<QueryResult, QueryError>| -> Result<QueryResult, String> {
             let r = r.map_err(|e| e.to_string())?;
+            unreachable.extend(r.unreachable.clone());
             if r.degraded {
-                return Err(format!("partial data: {}", r.warnings.join("; ")));
+                // Partial data whose every warning names the store of a known region
+                // (`region="eu-west-1"`): that region is unreachable, the others are
+                // whole. Anything else is partial data: no decision on it.
+                let named: Option<Vec<Vec<&String>>> = r
+                    .warnings
+                    .iter()
+                    .map(|w| {
+                        let hits: Vec<&String> = known
+                            .iter()
+                            .filter(|reg| names_region(w, &region_label, reg))
+                            .collect();
+                        (!hits.is_empty()).then_some(hits)
+                    })
+                    .collect();
+                match named {
+                    Some(lists) if !r.warnings.is_empty() => {
+                        for (w, regs) in r.warnings.iter().zip(lists) {
+                            for reg in regs {
+                                unreachable.insert(reg.clone(), format!("store down: {w}"));
+                            }
+                        }
+                        let mut whole = r;
+                        whole.series.retain(|s| {
+                            !s.labels
+                                .get(&region_label)
+                                .is_some_and(|v| unreachable.contains_key(v))
+                        });
+                        return Ok(whole);
+                    }
+                    _ => return Err(format!("partial data: {}", r.warnings.join("; "))),
+                }
             }
             Ok(r)
         };
@@ -256,7 +332,10 @@ impl<S: MetricsSource> Engine<S> {
                 }
             }
         }
-        Ok(out)
+        Ok(Fetched {
+            points: out,
+            unreachable,
+        })
     }
 
     fn ingest(&mut self, q: usize, points: BTreeMap<i64, StepEvents>) {
@@ -300,6 +379,7 @@ impl<S: MetricsSource> Engine<S> {
         let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
         for q in 0..self.queries.len() {
             let mut merged: BTreeMap<i64, StepEvents> = BTreeMap::new();
+            let mut unreachable = BTreeMap::new();
             let mut failed = None;
             for &(a, b, step) in &segments {
                 match self
@@ -312,13 +392,16 @@ impl<S: MetricsSource> Engine<S> {
                     )
                     .await
                 {
-                    Ok(points) => merged.extend(points),
+                    Ok(f) => {
+                        merged.extend(f.points);
+                        unreachable = f.unreachable;
+                    }
                     Err(e) => failed = Some(e),
                 }
                 done += 1;
                 progress(done, total);
             }
-            self.mark(q, &merged, failed);
+            self.mark(q, &merged, failed, &unreachable);
             all.push((q, merged));
         }
         // Time order across SLOs keeps every core's clock moving forwards.
@@ -337,10 +420,71 @@ impl<S: MetricsSource> Engine<S> {
         self.streams.advance(end);
         self.last_at = Some(end);
         self.last_ok = vec![Some(end); self.queries.len()];
+        self.update_silence(end);
+    }
+
+    /// Since when each configured region's own SLIs have all been missing or
+    /// unreachable. Degraded data (the shared source failed) tells nothing either way:
+    /// the clock neither starts nor stops on it.
+    fn update_silence(&mut self, at: i64) {
+        for r in self.regions.all() {
+            let own: Vec<&DataStatus> = self
+                .queries
+                .iter()
+                .filter(|q| !q.external)
+                .map(|q| {
+                    self.status
+                        .get(&(q.slo, r.clone()))
+                        .unwrap_or(&DataStatus::NoData)
+                })
+                .collect();
+            if own.is_empty() || own.iter().any(|d| matches!(d, DataStatus::Degraded(_))) {
+                continue;
+            }
+            if own
+                .iter()
+                .all(|d| matches!(d, DataStatus::NoData | DataStatus::Unreachable(_)))
+            {
+                self.silent_since.entry(r).or_insert(at);
+            } else {
+                self.silent_since.remove(&r);
+            }
+        }
+    }
+
+    /// Since when `region`'s own SLIs have been silent (None: it has data).
+    pub fn silent_since(&self, region: &str) -> Option<i64> {
+        self.silent_since.get(region).copied()
+    }
+
+    /// Probe results enter the core as the built-in probe SLI (one event per probe, an
+    /// error when it failed); call before [`Self::step`] of the same time.
+    pub fn ingest_probes(&mut self, results: &[crate::probe::ProbeResult]) {
+        let Some(slo) = self.probe_slo else {
+            return;
+        };
+        let mut sorted: Vec<&crate::probe::ProbeResult> = results
+            .iter()
+            .filter(|r| self.regions.probes.contains_key(&r.region))
+            .collect();
+        sorted.sort_by_key(|r| r.at);
+        for r in sorted {
+            let s = self.streams.stream(slo, &r.region);
+            self.streams
+                .add_f64(s, r.at, if r.ok { 0.0 } else { 1.0 }, 1.0);
+            self.status
+                .insert((slo, r.region.clone()), DataStatus::Complete);
+        }
     }
 
     /// Records data completeness of an SLO's regions after a fetch.
-    fn mark(&mut self, q: usize, points: &BTreeMap<i64, StepEvents>, failed: Option<String>) {
+    fn mark(
+        &mut self,
+        q: usize,
+        points: &BTreeMap<i64, StepEvents>,
+        failed: Option<String>,
+        unreachable: &BTreeMap<String, String>,
+    ) {
         let slo = self.queries[q].slo;
         let mut regions: Vec<String> = self.regions.all();
         regions.extend(
@@ -357,7 +501,10 @@ impl<S: MetricsSource> Engine<S> {
             let status = match (&failed, latest.and_then(|m| m.get(&r))) {
                 (Some(e), _) => DataStatus::Degraded(e.clone()),
                 (None, Some(_)) => DataStatus::Complete,
-                (None, None) => DataStatus::NoData,
+                (None, None) => match unreachable.get(&r) {
+                    Some(e) => DataStatus::Unreachable(e.clone()),
+                    None => DataStatus::NoData,
+                },
             };
             if let Some(DataStatus::Degraded(e)) = Some(&status) {
                 tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, region = %r, error = %e, "SLI data degraded");
@@ -388,7 +535,10 @@ impl<S: MetricsSource> Engine<S> {
             };
             let result = self.fetch(q, window, None, at, elapsed as f64).await;
             match result {
-                Ok(points) => {
+                Ok(Fetched {
+                    points,
+                    unreachable,
+                }) => {
                     if elapsed > 2 * self.eval.interval.secs() as i64 {
                         tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, gap_secs = elapsed, "filled a data gap with one query over it");
                     }
@@ -398,12 +548,13 @@ impl<S: MetricsSource> Engine<S> {
                     if let Some((_, ev)) = points.into_iter().next_back() {
                         at_points.insert(at, ev);
                     }
-                    self.mark(q, &at_points, None);
+                    self.mark(q, &at_points, None, &unreachable);
                     self.ingest(q, at_points);
                 }
-                Err(e) => self.mark(q, &BTreeMap::new(), Some(e)),
+                Err(e) => self.mark(q, &BTreeMap::new(), Some(e), &BTreeMap::new()),
             }
         }
+        self.update_silence(at);
         self.last_at = Some(at);
         self.streams.advance(at);
         let mut out = Vec::new();
@@ -446,11 +597,11 @@ impl<S: MetricsSource> Engine<S> {
                     )
                     .await
                 {
-                    Ok(points) => {
-                        self.mark(q, &points, None);
-                        flat.extend(points.into_iter().map(|(t, ev)| (t, q, ev)));
+                    Ok(f) => {
+                        self.mark(q, &f.points, None, &f.unreachable);
+                        flat.extend(f.points.into_iter().map(|(t, ev)| (t, q, ev)));
                     }
-                    Err(e) => self.mark(q, &BTreeMap::new(), Some(e)),
+                    Err(e) => self.mark(q, &BTreeMap::new(), Some(e), &BTreeMap::new()),
                 }
                 a = b;
             }
@@ -514,6 +665,11 @@ impl<S: MetricsSource> Engine<S> {
         &self.streams
     }
 
+    /// Whether the SLO at core index `slo` is measured from outside its region.
+    fn is_external(&self, slo: usize) -> bool {
+        self.queries.iter().any(|q| q.slo == slo && q.external)
+    }
+
     /// A stream's data status as of the last fetch (no data when never fetched).
     fn data_status(&self, sref: StreamRef, region: &str) -> DataStatus {
         let slo = self.streams.slo_of(sref).unwrap_or(0);
@@ -538,7 +694,9 @@ impl<S: MetricsSource> Engine<S> {
                 .filter(|r| short.contains(&r.window.as_str()))
                 .filter_map(|r| r.burn_rate)
                 .reduce(f64::max);
+            let slo_idx = self.streams.slo_of(sref).unwrap_or(usize::MAX);
             out.push(StreamHealth {
+                external: self.is_external(slo_idx),
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
@@ -555,6 +713,7 @@ impl<S: MetricsSource> Engine<S> {
             if self.streams.find(*slo, region).is_none() {
                 let e = &self.streams.slos[*slo];
                 out.push(StreamHealth {
+                    external: self.is_external(*slo),
                     service: e.service.clone(),
                     slo: e.slo.clone(),
                     region: region.clone(),
@@ -576,7 +735,9 @@ impl<S: MetricsSource> Engine<S> {
         let final_rows = crate::backtest::final_rows(&self.streams);
         for (sref, key) in self.streams.all() {
             let ts = self.streams.tiers(sref);
-            if ts.iter().any(|t| t.holds && t.severity == Severity::Page) {
+            if key.service != crate::probe::PROBE_SERVICE
+                && ts.iter().any(|t| t.holds && t.severity == Severity::Page)
+            {
                 burning
                     .entry(key.region.clone())
                     .or_default()
@@ -636,7 +797,10 @@ impl<S: MetricsSource> Engine<S> {
                 } else {
                     "other"
                 };
-                let rows: Vec<&StreamRow> = stream_rows.iter().filter(|s| s.region == r).collect();
+                let rows: Vec<&StreamRow> = stream_rows
+                    .iter()
+                    .filter(|s| s.region == r && s.service != crate::probe::PROBE_SERVICE)
+                    .collect();
                 // Incomplete data wins over any verdict: the region can be judged neither
                 // burning nor healthy on it.
                 let state = if rows
@@ -646,12 +810,17 @@ impl<S: MetricsSource> Engine<S> {
                     "degraded"
                 } else if burning.contains_key(&r) {
                     "burning"
-                } else if rows.is_empty() || rows.iter().any(|s| s.data == DataStatus::NoData) {
+                } else if rows.is_empty()
+                    || rows
+                        .iter()
+                        .any(|s| matches!(s.data, DataStatus::NoData | DataStatus::Unreachable(_)))
+                {
                     "no_data"
                 } else {
                     "healthy"
                 };
                 RegionRow {
+                    evidence: None,
                     burning: burning.get(&r).cloned().unwrap_or_default(),
                     region: r,
                     role: role.into(),
@@ -671,4 +840,11 @@ impl<S: MetricsSource> Engine<S> {
             queries_per_evaluation: self.queries_per_evaluation(),
         }
     }
+}
+
+/// Whether a partial-data warning names the store of `region` (by its region label, as
+/// Thanos prints a store's label sets: `region="eu-west-1"`).
+fn names_region(warning: &str, label: &str, region: &str) -> bool {
+    warning.contains(&format!("{label}=\"{region}\""))
+        || warning.contains(&format!("{label}={region}"))
 }

@@ -15,7 +15,7 @@ use crate::config::{DomainConfig, FailoverConfig, RegionsConfig};
 use crate::journal::{Journal, JournalError, NewDecision};
 use crate::policy::{self, Action, Evaluation, Input, Phase, PolicyState, RegionHealth};
 use crate::slo::Severity;
-use crate::snapshot::{DataStatus, StreamHealth};
+use crate::snapshot::{DataStatus, RegionEvidence, StreamHealth};
 
 struct Domain {
     cfg: DomainConfig,
@@ -50,14 +50,19 @@ pub struct Finished {
 }
 
 /// The health of every region for a domain's gating SLOs (`service/slo`, all when
-/// empty), from the engine's typed stream health.
+/// empty; never the built-in probe SLI, whose evidence arrives as `evidence`), from the
+/// engine's typed stream health and the outside evidence the app gathered.
 pub fn evaluation_for(
     domain: &DomainConfig,
     regions: &[String],
     health: &[StreamHealth],
     preconditions: BTreeMap<String, Option<bool>>,
+    evidence: &BTreeMap<String, RegionEvidence>,
 ) -> Evaluation {
-    let gating = |h: &StreamHealth| domain.slos.is_empty() || domain.slos.contains(&h.slo_id());
+    let gating = |h: &StreamHealth| {
+        h.service != crate::probe::PROBE_SERVICE
+            && (domain.slos.is_empty() || domain.slos.contains(&h.slo_id()))
+    };
     let mut gated_slos: Vec<String> = health
         .iter()
         .filter(|h| gating(h))
@@ -78,13 +83,21 @@ pub fn evaluation_for(
                 any_tier: rows.iter().any(|h| !h.holding.is_empty()),
                 has_data: !gated_slos.is_empty()
                     && gated_slos.iter().all(|id| {
-                        rows.iter()
-                            .any(|h| &h.slo_id() == id && h.data != DataStatus::NoData)
+                        rows.iter().any(|h| {
+                            &h.slo_id() == id
+                                && !matches!(h.data, DataStatus::NoData | DataStatus::Unreachable(_))
+                        })
                     }),
                 complete: rows
                     .iter()
                     .all(|h| !matches!(h.data, DataStatus::Degraded(_))),
                 short_burn: rows.iter().filter_map(|h| h.short_burn).fold(0.0, f64::max),
+                down: evidence.get(r).is_some_and(|e| e.down),
+                monitoring_lost: evidence.get(r).is_some_and(|e| e.monitoring_lost),
+                probes_passing: evidence
+                    .get(r)
+                    .filter(|e| e.probed)
+                    .map(|e| e.probe_passing),
             },
         );
     }
@@ -424,6 +437,7 @@ impl FailoverDriver {
         health: &[StreamHealth],
         regions: &[String],
         preconditions: &BTreeMap<String, BTreeMap<String, Option<bool>>>,
+        evidence: &BTreeMap<String, RegionEvidence>,
         now: i64,
     ) -> Vec<(usize, Vec<Action>)> {
         let mut out = Vec::new();
@@ -432,10 +446,15 @@ impl FailoverDriver {
                 .get(&self.domains[di].cfg.name)
                 .cloned()
                 .unwrap_or_default();
-            let ev = evaluation_for(&self.domains[di].cfg, regions, health, pre);
+            let ev = evaluation_for(&self.domains[di].cfg, regions, health, pre, evidence);
             out.push((di, self.input(di, Input::Evaluation(ev), now)));
         }
         out
+    }
+
+    /// Replicas that must agree (also on a region being down).
+    pub fn quorum(&self) -> u32 {
+        self.cfg.policy.quorum
     }
 
     /// Index of a domain by name.

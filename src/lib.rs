@@ -16,7 +16,10 @@
 //! - [`actuator`]: the runbook executor; one file per step kind; AWS behind traits.
 //! - [`journal`]: the durable SQLite record of decisions, incidents and step attempts.
 //! - [`engine`]: the async driver over the core: backfill, step, replay, snapshot.
-//! - [`query`]: the [`query::MetricsSource`] trait and the Thanos/Prometheus client.
+//! - [`query`]: the [`query::MetricsSource`] trait, the Thanos/Prometheus client, the
+//!   per-region fan-out and the HTTP region prober.
+//! - [`probe`]: PURE region probes: per-replica probe history, peers' views, and the
+//!   evidence that a region is down (or only its monitoring).
 //! - [`snapshot`]: what the engine knows at one evaluation, as typed rows.
 //! - [`backtest`]: replays OpenMetrics counters through the core.
 //! - [`openmetrics`]: the OpenMetrics text reader used by `backtest`.
@@ -45,6 +48,7 @@ pub mod files;
 pub mod journal;
 pub mod openmetrics;
 pub mod policy;
+pub mod probe;
 pub mod promql;
 pub mod query;
 pub mod rulegen;

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Parser;
 use sloguard::app::{self, drill, operator_client, signals};
 use sloguard::cli::{Cli, Command, LogFormat, Output, RuleFormat};
-use sloguard::query::thanos::ThanosClient;
+use sloguard::query::regional::Configured;
 use sloguard::rulegen::{self, Format, Options};
 use sloguard::{backtest, config, journal, slo, snapshot};
 
@@ -157,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let (start, end) = (parse_time(&start)?, parse_time(&end)?);
                 anyhow::ensure!(start < end, "--start must be before --end");
                 let (cfg, services) = load_config(&config)?;
-                let source = ThanosClient::new(cfg.source.clone())?;
+                let source = Configured::from_config(&cfg)?;
                 rt.block_on(app::replay(&cfg, &services, source, start, end))?
             } else {
                 let data =
@@ -193,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let clock = Arc::new(sloguard::clock::FixedClock(
                 at.unwrap_or_else(app::clock::wall_now),
             ));
-            let source = ThanosClient::new(cfg.source.clone())?;
+            let source = Configured::from_config(&cfg)?;
             let progress = |done: usize, total: usize| {
                 if total > 8 && done.is_multiple_of((total / 4).max(1)) {
                     eprintln!("backfill: {done}/{total} range queries");
@@ -209,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .any(|s| !matches!(s.data, snapshot::DataStatus::Degraded(_)));
             if !complete {
-                eprintln!("error: no complete SLI data from {}", cfg.source.url);
+                eprintln!("error: no complete SLI data from {}", Configured::describe(&cfg));
                 return Ok(ExitCode::from(2));
             }
             Ok(code(true))

@@ -17,6 +17,10 @@ pub enum DataStatus {
     Complete,
     Degraded(String),
     NoData,
+    /// The region's own query server did not answer (per-region sources, or a Thanos
+    /// store of that region reported down): counts toward `regions.down_after`, like no
+    /// data, never as good or bad.
+    Unreachable(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +51,34 @@ pub struct RegionRow {
     pub state: String,
     /// SLOs burning in this region.
     pub burning: Vec<String>,
+    /// Outside evidence about the region (probes, silence), when any is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<RegionEvidence>,
+}
+
+/// What is known about a region from outside its own telemetry: how long its own SLIs
+/// have been missing, and what probes from this and the other replicas see. Built by the
+/// app layer each evaluation; the failover policy's *down* and *monitoring lost* rest on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionEvidence {
+    /// Seconds the region's own SLIs have had no data or its source has been
+    /// unreachable (None: its data is there).
+    pub silent_secs: Option<i64>,
+    /// Probes are configured for the region.
+    pub probed: bool,
+    /// This replica's latest probe of the region passed.
+    pub probe_passing: bool,
+    /// Consecutive failed probes of the region seen by this replica.
+    pub consecutive_failures: u32,
+    /// Replicas (this one included) whose last `probe_failures` probes all failed.
+    pub failing_replicas: u32,
+    /// A `vantage: external` SLO holds a page tier for the region.
+    pub external_burning: bool,
+    /// Silent for `down_after` and confirmed from outside: the region is down.
+    pub down: bool,
+    /// Silent for `down_after` with no outside confirmation: monitoring is lost, the
+    /// region may be fine; notify, never act.
+    pub monitoring_lost: bool,
 }
 
 /// Latency percentiles in milliseconds.
@@ -82,6 +114,8 @@ fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
 /// engine's state (never parsed back from display rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamHealth {
+    /// Measured from outside the region (`vantage: external`).
+    pub external: bool,
     pub service: String,
     pub slo: String,
     pub region: String,
@@ -154,6 +188,7 @@ impl DataStatus {
             DataStatus::Complete => "complete".into(),
             DataStatus::NoData => "no data".into(),
             DataStatus::Degraded(e) => format!("degraded: {e}"),
+            DataStatus::Unreachable(e) => format!("unreachable: {e}"),
         }
     }
 }

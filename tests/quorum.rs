@@ -39,6 +39,7 @@ fn decide(state: &AppState, active: RegionHealth) {
         has_data: true,
         complete: true,
         short_burn: 0.0,
+        ..Default::default()
     };
     for t in [0, 30] {
         let ev = Evaluation {
@@ -84,6 +85,7 @@ async fn failover_only_with_a_quorum() {
         has_data: true,
         complete: true,
         short_burn: 0.0,
+        ..Default::default()
     };
     let degraded = RegionHealth {
         complete: false,
@@ -110,6 +112,7 @@ async fn failover_only_with_a_quorum() {
             has_data: true,
             complete: true,
             short_burn: 0.0,
+            ..Default::default()
         },
     );
     let st = statuses(&urls).await;

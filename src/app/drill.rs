@@ -158,6 +158,18 @@ pub fn check(s: &Scenario, r: &mut Report) -> Result<(), GamedayError> {
             format!("{} failover(s)", r.failovers.len()),
         ));
     }
+    for n in &s.expect.notices {
+        let seen = r
+            .actions
+            .iter()
+            .filter(|d| matches!(&d.action, Action::Notify { message } if message.contains(&n.contains)))
+            .count();
+        r.expectations.push((
+            format!("{} notice(s) containing {:?}", n.count, n.contains),
+            seen == n.count,
+            format!("{seen} notice(s)"),
+        ));
+    }
     r.passed = r.expectations.iter().all(|e| e.1);
     Ok(())
 }
@@ -255,7 +267,8 @@ pub async fn app(
         clock,
         Purpose::Drill,
     )
-    .await?)
+    .await?
+    .with_probes(std::sync::Arc::new(drill.probes.restarted())))
 }
 
 /// Runs a drill as fast as it computes (`gameday`), showing progress to `observer`.

@@ -30,8 +30,9 @@ use crate::failover::{FailoverDriver, Finished};
 use crate::journal::{Journal, JournalError};
 use crate::policy::{Action, Input, PolicyState};
 use crate::query::MetricsSource;
+use crate::probe::{ProbeFeed, ProbeTracker, ProbeView};
 use crate::slo::{Service, Severity};
-use crate::snapshot::{DataStatus, Snapshot};
+use crate::snapshot::{DataStatus, RegionEvidence, Snapshot};
 use clock::Timer;
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +166,10 @@ pub struct TickOutcome {
     pub automation_off: Option<String>,
     /// Whether failover is configured at all (then the journal's health is reported).
     pub failover: bool,
+    /// This replica's probe view of each probed region (served to peers on `/v1/probes`).
+    pub probes: Vec<ProbeView>,
+    /// Per region, the outside evidence of the last evaluation (silence, probes, down).
+    pub evidence: BTreeMap<String, RegionEvidence>,
 }
 
 /// Publishes what the loop produced: the HTTP state, a GameDay report, a terminal timeline.
@@ -197,6 +202,11 @@ pub struct App<S> {
     clock: Arc<dyn Clock>,
     signals: Arc<SignalBoard>,
     regions: Vec<String>,
+    /// Where probe results come from (HTTP probes in `serve`, the simulated world in a
+    /// drill); None when no region is probed.
+    probe_feed: Option<Arc<dyn ProbeFeed>>,
+    tracker: ProbeTracker,
+    evidence: BTreeMap<String, RegionEvidence>,
 }
 
 impl<S: MetricsSource> App<S> {
@@ -210,6 +220,7 @@ impl<S: MetricsSource> App<S> {
         clock: Arc<dyn Clock>,
         purpose: Purpose,
     ) -> Result<Self, AppError> {
+        let purpose_probes = matches!(purpose, Purpose::Serve(_));
         let (steps, drill) = match purpose {
             Purpose::Serve(steps) => (Some(steps), false),
             Purpose::Drill => (Some(StepBackends::DryRun), true),
@@ -282,13 +293,76 @@ impl<S: MetricsSource> App<S> {
             }
             _ => None,
         };
+        let probe_feed: Option<Arc<dyn ProbeFeed>> =
+            match (&purpose_probes, cfg.regions.probes.is_empty()) {
+                (true, false) => Some(Arc::new(crate::query::probe::HttpProber::start(
+                    &cfg.regions.probes,
+                    clock.clone(),
+                ))),
+                _ => None,
+            };
         Ok(App {
             engine,
             failover,
             clock,
             signals,
             regions: cfg.regions.all(),
+            probe_feed,
+            tracker: ProbeTracker::new(
+                cfg.regions.probes.keys().cloned(),
+                cfg.regions.probe_failures,
+            ),
+            evidence: BTreeMap::new(),
         })
+    }
+
+    /// Probe results from `feed` instead of HTTP probes (a drill's simulated world).
+    pub fn with_probes(mut self, feed: Arc<dyn ProbeFeed>) -> Self {
+        self.probe_feed = Some(feed);
+        self
+    }
+
+    /// The outside evidence of every configured region at `at`: silence from the
+    /// engine, this replica's probes, the peers' views and external-vantage SLOs.
+    fn gather_evidence(
+        &self,
+        health: &[crate::snapshot::StreamHealth],
+        peer_views: &BTreeMap<String, Option<Vec<ProbeView>>>,
+        at: i64,
+    ) -> BTreeMap<String, RegionEvidence> {
+        let rule = crate::probe::DownRule {
+            down_after: self.engine.regions().down_after,
+            quorum: self
+                .failover
+                .as_ref()
+                .map_or(1, FailoverDriver::quorum),
+        };
+        self.regions
+            .iter()
+            .map(|r| {
+                let peers: Vec<Option<ProbeView>> = peer_views
+                    .values()
+                    .map(|v| {
+                        v.as_ref()
+                            .and_then(|views| views.iter().find(|x| &x.region == r).cloned())
+                    })
+                    .collect();
+                let external = health
+                    .iter()
+                    .any(|h| h.external && &h.region == r && h.holds(Severity::Page));
+                (
+                    r.clone(),
+                    crate::probe::evidence(
+                        self.engine.silent_since(r),
+                        self.tracker.view(r),
+                        &peers,
+                        external,
+                        rule,
+                        at,
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// The failover signals this replica serves (its votes), for the HTTP side.
@@ -363,6 +437,8 @@ impl<S: MetricsSource> App<S> {
             policy: self.policy(),
             automation_off: self.automation_off(),
             failover: self.failover.is_some(),
+            probes: self.tracker.views(),
+            evidence: self.evidence.clone(),
             ..Default::default()
         }
     }
@@ -395,6 +471,16 @@ impl<S: MetricsSource> App<S> {
                 .into();
             }
         }
+        for r in &mut snap.regions {
+            if let Some(e) = self.evidence.get(&r.region) {
+                if e.down {
+                    r.state = "down".into();
+                } else if e.monitoring_lost {
+                    r.state = "monitoring_lost".into();
+                }
+                r.evidence = Some(e.clone());
+            }
+        }
         snap
     }
 
@@ -423,7 +509,13 @@ impl<S: MetricsSource> App<S> {
             .as_ref()
             .map(|f| f.peers().to_vec())
             .unwrap_or_default();
-        let (transitions, pre, votes) = {
+        if let Some(feed) = &self.probe_feed {
+            let results = feed.take(at);
+            self.tracker.record(&results);
+            self.engine.ingest_probes(&results);
+        }
+        let probed = !self.tracker.is_empty();
+        let (transitions, pre, votes, peer_views) = {
             let Self {
                 engine,
                 failover,
@@ -433,6 +525,7 @@ impl<S: MetricsSource> App<S> {
             } = self;
             let io = async {
                 let transitions = engine.step(at).await;
+                let mut peer_views = BTreeMap::new();
                 let mut pre = BTreeMap::new();
                 let mut votes = BTreeMap::new();
                 if scheduled && !domains.is_empty() {
@@ -446,9 +539,12 @@ impl<S: MetricsSource> App<S> {
                     if !peer_urls.is_empty() {
                         let names: Vec<String> = domains.iter().map(|d| d.0.clone()).collect();
                         votes = peers::votes(&peer_urls, &names, regions).await;
+                        if probed {
+                            peer_views = peers::probe_views(&peer_urls).await;
+                        }
                     }
                 }
-                (transitions, pre, votes)
+                (transitions, pre, votes, peer_views)
             };
             with_operator(io, failover, clock, ops, &mut interleaved).await
         };
@@ -469,6 +565,7 @@ impl<S: MetricsSource> App<S> {
         out.query_secs = self.engine.last_query_secs.clone();
         out.eval_secs = self.engine.last_eval_secs;
         let health = self.engine.health();
+        self.evidence = self.gather_evidence(&health, &peer_views, at);
         out.degraded = health
             .iter()
             .filter(|h| matches!(h.data, DataStatus::Degraded(_)))
@@ -480,7 +577,7 @@ impl<S: MetricsSource> App<S> {
                         f.input(di, Input::Votes(v), at);
                     }
                 }
-                for (di, actions) in f.on_health(&health, &self.regions, &pre, at) {
+                for (di, actions) in f.on_health(&health, &self.regions, &pre, &self.evidence, at) {
                     let domain = f.domain_name(di).to_string();
                     out.decisions
                         .extend(actions.into_iter().map(|action| Decision {
@@ -493,6 +590,8 @@ impl<S: MetricsSource> App<S> {
         }
         out.policy = self.policy();
         out.automation_off = self.automation_off();
+        out.probes = self.tracker.views();
+        out.evidence = self.evidence.clone();
         out.snapshot = Some(self.snapshot());
         out
     }

@@ -35,3 +35,36 @@ pub async fn votes(
     }
     out
 }
+
+/// Each peer's probe view (`/v1/probes`): None when the peer did not answer, so it
+/// confirms nothing about any region.
+pub async fn probe_views(
+    peers: &[String],
+) -> BTreeMap<String, Option<Vec<crate::probe::ProbeView>>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for p in peers {
+        let url = format!("{}/v1/probes", p.trim_end_matches('/'));
+        let view = match client.get(&url).send().await {
+            Ok(resp) if resp.status() == reqwest::StatusCode::OK => resp
+                .bytes()
+                .await
+                .ok()
+                .filter(|b| b.len() <= 1 << 20)
+                .and_then(|b| serde_json::from_slice::<ProbesBody>(&b).ok())
+                .map(|b| b.regions),
+            _ => None,
+        };
+        out.insert(p.clone(), view);
+    }
+    out
+}
+
+/// The body of `/v1/probes`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ProbesBody {
+    pub regions: Vec<crate::probe::ProbeView>,
+}

@@ -5,10 +5,15 @@
 //! Guards (DESIGN.md defaults): the active region must burn (a gating page tier holds) on
 //! N consecutive scheduled evaluations spanning at least N−1 intervals, with complete data;
 //! the target must be healthy (no tier holds, its short windows burn below
-//! `target_max_burn`, data present and complete); every precondition must hold; no
+//! `target_max_burn`, data present and complete, probes passing where configured); every precondition must hold; no
 //! cooldown may be running; a quorum of replicas must agree. An operator's non-forced
 //! failover passes the same guards, including "the active region is burning". Both regions burning is a global incident: notify only.
 //! After a failover the automation latches until an operator re-arms it; failback is manual.
+//!
+//! A region is *down* when its own SLIs have been silent for `regions.down_after` and
+//! evidence from outside it (probes from a quorum of replicas, a `vantage: external` SLO)
+//! confirms failure: the policy treats it like burning and every other guard still
+//! applies. Silent without that confirmation is *monitoring lost*: one notice, no action.
 
 use std::collections::BTreeMap;
 
@@ -70,17 +75,35 @@ pub struct RegionHealth {
     /// default): a target spending budget fast is not healthy even before a tier holds.
     #[serde(default)]
     pub short_burn: f64,
+    /// Down: its own SLIs silent for `regions.down_after` AND outside evidence (probes
+    /// from a quorum of replicas, or a `vantage: external` SLO burning) confirms failure.
+    #[serde(default)]
+    pub down: bool,
+    /// Its own SLIs silent for `down_after` with no outside confirmation: notify, never act.
+    #[serde(default)]
+    pub monitoring_lost: bool,
+    /// Probes of the region: None when none are configured; Some(true) when this
+    /// replica's latest probe passed; Some(false) when it failed or none answered yet.
+    #[serde(default)]
+    pub probes_passing: Option<bool>,
 }
 
 impl RegionHealth {
-    /// Healthy as a failover target: nothing burning, no tier, complete data, and short
-    /// windows burning below `max_burn`.
+    /// Healthy as a failover target: nothing burning, no tier, complete data, short
+    /// windows burning below `max_burn`, and its probes passing where they are configured.
     pub fn healthy(&self, max_burn: f64) -> bool {
         !self.burning
             && !self.any_tier
+            && !self.down
             && self.has_data
             && self.complete
             && self.short_burn < max_burn
+            && self.probes_passing != Some(false)
+    }
+
+    /// Bad enough to fail over from: burning, or down.
+    pub fn bad(&self) -> bool {
+        self.burning || self.down
     }
 }
 
@@ -181,6 +204,9 @@ pub struct PolicyState {
     pub vote: Option<String>,
     pub peer_votes: BTreeMap<String, Option<String>>,
     pub last_evaluation: Option<Evaluation>,
+    /// The active region's monitoring is lost and operators were told (once).
+    #[serde(default)]
+    pub monitoring_lost: bool,
 }
 
 impl PolicyState {
@@ -196,6 +222,7 @@ impl PolicyState {
             vote: None,
             peer_votes: BTreeMap::new(),
             last_evaluation: None,
+            monitoring_lost: false,
         }
     }
 }
@@ -246,12 +273,16 @@ fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Res
     };
     match ev.regions.get(target) {
         Some(h) if h.healthy(cfg.target_max_burn) => {}
+        Some(h) if h.down => return Err(format!("target {target} is down")),
         Some(h) if !h.has_data => return Err(format!("target {target} has no data")),
         Some(h) if !h.complete => return Err(format!("target {target} data is incomplete")),
         Some(h) if h.burning || h.any_tier => {
             return Err(format!(
                 "target {target} is not healthy (a tier holds there)"
             ))
+        }
+        Some(h) if h.probes_passing == Some(false) => {
+            return Err(format!("target {target} is not healthy (its probes fail)"))
         }
         Some(h) => {
             return Err(format!(
@@ -376,7 +407,7 @@ fn on_evaluation(
         && state
             .standby
             .iter()
-            .all(|s| ev.regions.get(s).is_some_and(|h| h.burning));
+            .all(|s| ev.regions.get(s).is_some_and(RegionHealth::bad));
     state.last_evaluation = Some(ev);
     let watching = matches!(
         state.phase,
@@ -385,14 +416,28 @@ fn on_evaluation(
     if !watching {
         return (state, actions);
     }
-    if !active.complete || !active.has_data {
+    if active.has_data && !active.monitoring_lost {
+        state.monitoring_lost = false;
+    }
+    if !active.down && (!active.complete || !active.has_data) {
         // Degraded or missing data is neither good nor bad: hold the count, decide nothing.
+        // Missing for `down_after` with no outside confirmation is monitoring lost:
+        // operators hear it once; the region may well be serving.
+        if active.monitoring_lost && !state.monitoring_lost {
+            state.monitoring_lost = true;
+            actions.push(Action::Notify {
+                message: format!(
+                    "monitoring lost for {}: its own SLIs are gone but nothing outside it confirms a failure; not failing over",
+                    state.active
+                ),
+            });
+        }
         if state.vote.take().is_some() && publishes_votes(cfg) {
             actions.push(Action::Vote { target: None });
         }
         return (state, actions);
     }
-    if !active.burning {
+    if !active.bad() {
         if !matches!(state.phase, Phase::Armed) {
             actions.push(Action::Notify {
                 message: format!(
@@ -411,7 +456,7 @@ fn on_evaluation(
         if !matches!(state.phase, Phase::GlobalIncident { .. }) {
             actions.push(Action::Notify {
                 message: format!(
-                    "global incident: {} and every standby are burning; not failing over",
+                    "global incident: {} and every standby are burning or down; not failing over",
                     state.active
                 ),
             });
@@ -429,11 +474,13 @@ fn on_evaluation(
     state.phase = Phase::Suspect { since, count };
     if count < cfg.consecutive || now - since < cfg.min_span {
         if count == 1 {
+            let what = if active.down {
+                "is down (its own SLIs are gone and outside evidence confirms it)"
+            } else {
+                "is burning its error budget"
+            };
             actions.push(Action::Notify {
-                message: format!(
-                    "{} is burning its error budget (1/{})",
-                    state.active, cfg.consecutive
-                ),
+                message: format!("{} {what} (1/{})", state.active, cfg.consecutive),
             });
         }
         return (state, actions);
@@ -451,8 +498,9 @@ fn on_evaluation(
             .collect();
         actions.push(Action::Blocked {
             reason: format!(
-                "{} burning but no failover: {}",
+                "{} {} but no failover: {}",
                 state.active,
+                if active.down { "down" } else { "burning" },
                 reasons.join("; ")
             ),
         });
@@ -479,10 +527,17 @@ fn on_evaluation(
         });
         return (state, actions);
     }
-    let reason = format!(
-        "{} burned on {count} consecutive evaluations; {target} healthy",
-        state.active
-    );
+    let reason = if active.down {
+        format!(
+            "{} down (own SLIs gone, confirmed from outside) on {count} consecutive evaluations; {target} healthy",
+            state.active
+        )
+    } else {
+        format!(
+            "{} burned on {count} consecutive evaluations; {target} healthy",
+            state.active
+        )
+    };
     actions.extend(start(&mut state, cfg, target, reason, now, false));
     (state, actions)
 }
@@ -573,8 +628,8 @@ pub fn step(
                     "no evaluation of the active region {} yet: its state is unknown; a failover now needs force",
                     state.active
                 )),
-                Some(h) if !h.burning => Some(format!(
-                    "the active region {} is not burning: a failover of a healthy region needs force",
+                Some(h) if !h.bad() => Some(format!(
+                    "the active region {} is neither burning nor down: a failover of a healthy region needs force",
                     state.active
                 )),
                 Some(_) => None,

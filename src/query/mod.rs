@@ -5,6 +5,8 @@
 //! An empty result is *no data*, never zero; partial-data warnings make a result
 //! *degraded*; PromQL notices are only logged.
 
+pub mod probe;
+pub mod regional;
 pub mod thanos;
 
 use std::collections::BTreeMap;
@@ -24,6 +26,9 @@ pub struct QueryResult {
     pub degraded: bool,
     /// Warnings that made the result degraded, for the record.
     pub warnings: Vec<String>,
+    /// With one server per region: the regions whose server did not answer (region →
+    /// why); their series are absent, the other regions' are whole.
+    pub unreachable: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -107,6 +107,8 @@ pub struct AppState {
     pub failover: AtomicBool,
     /// Burn-rate history for the built-in dashboard (bounded).
     pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
+    /// This replica's probe view of every probed region, served to peers on `/v1/probes`.
+    pub probes: RwLock<Vec<crate::probe::ProbeView>>,
 }
 
 /// One evaluation's burn rates, for the dashboard's charts.
@@ -169,6 +171,7 @@ impl AppState {
             webhook: WebhookCounters::default(),
             outbox: None,
             history: RwLock::new(std::collections::VecDeque::new()),
+            probes: RwLock::new(Vec::new()),
             automation_off: RwLock::new(None),
             failover: AtomicBool::new(false),
             chaos: AtomicBool::new(false),
@@ -245,6 +248,9 @@ impl Observer for AppState {
             self.publish_with_history(snap.clone());
         }
         self.set_policy(out.policy.clone());
+        if let Ok(mut p) = self.probes.write() {
+            p.clone_from(&out.probes);
+        }
         self.failover.store(out.failover, Ordering::Release);
         if let Ok(mut a) = self.automation_off.write() {
             a.clone_from(&out.automation_off);
@@ -334,6 +340,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/v1/signal/{domain}/{region}", get(signal))
+        .route("/v1/probes", get(probes))
         .route("/api/v1/incidents", get(incidents))
         .with_state(state)
 }
@@ -349,6 +356,13 @@ async fn signal(
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "no failover requested\n").into_response()
     }
+}
+
+/// This replica's probes of every region, for its peers: a region is confirmed down only
+/// when a quorum of replicas see it failing.
+async fn probes(State(s): State<Arc<AppState>>) -> Response {
+    let regions = s.probes.read().map(|p| p.clone()).unwrap_or_default();
+    Json(crate::app::peers::ProbesBody { regions }).into_response()
 }
 
 async fn incidents(State(s): State<Arc<AppState>>) -> Response {
@@ -767,6 +781,79 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OneRegion {
+    region: String,
+}
+
+/// The outside evidence about each region (probes, silence, down / monitoring lost).
+#[derive(Default)]
+struct EvidenceGauges {
+    probe_passing: Family<OneRegion, Gauge>,
+    probe_failures: Family<OneRegion, Gauge>,
+    failing_replicas: Family<OneRegion, Gauge>,
+    silent_seconds: Family<OneRegion, Gauge>,
+    down: Family<OneRegion, Gauge>,
+    monitoring_lost: Family<OneRegion, Gauge>,
+}
+
+fn region_evidence(g: &mut EvidenceGauges, region: &str, e: &crate::snapshot::RegionEvidence) {
+    let l = OneRegion {
+        region: region.to_string(),
+    };
+    if e.probed {
+        g.probe_passing.get_or_create(&l).set(i64::from(e.probe_passing));
+        g.probe_failures
+            .get_or_create(&l)
+            .set(i64::from(e.consecutive_failures));
+        g.failing_replicas
+            .get_or_create(&l)
+            .set(i64::from(e.failing_replicas));
+    }
+    g.silent_seconds
+        .get_or_create(&l)
+        .set(e.silent_secs.unwrap_or(0));
+    g.down.get_or_create(&l).set(i64::from(e.down));
+    g.monitoring_lost
+        .get_or_create(&l)
+        .set(i64::from(e.monitoring_lost));
+}
+
+impl EvidenceGauges {
+    fn register(self, reg: &mut Registry) {
+        reg.register(
+            "region_probe_passing",
+            "1 while this replica's latest probe of the region passed",
+            self.probe_passing,
+        );
+        reg.register(
+            "region_probe_consecutive_failures",
+            "Consecutive failed probes of the region seen by this replica",
+            self.probe_failures,
+        );
+        reg.register(
+            "region_probe_failing_replicas",
+            "Replicas (this one included) whose last probes of the region all failed",
+            self.failing_replicas,
+        );
+        reg.register(
+            "region_silent_seconds",
+            "Seconds the region's own SLIs have had no data or its source has been unreachable",
+            self.silent_seconds,
+        );
+        reg.register(
+            "region_down",
+            "1 while the region is down: silent for regions.down_after and confirmed from outside",
+            self.down,
+        );
+        reg.register(
+            "region_monitoring_lost",
+            "1 while the region's monitoring is lost: silent, with no outside confirmation (never acted on)",
+            self.monitoring_lost,
+        );
+    }
+}
+
 /// Renders the metrics of a snapshot plus the long-lived telemetry.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActiveLabels {
@@ -794,6 +881,7 @@ pub fn render_metrics(
     let region = Family::<RegionLabels, Gauge>::default();
     let active = Family::<ActiveLabels, Gauge>::default();
     let data = Family::<DataLabels, Gauge>::default();
+    let mut evidence = EvidenceGauges::default();
     if let Some(s) = snap {
         for r in &s.final_rows {
             let l = WindowLabels {
@@ -840,7 +928,17 @@ pub fn render_metrics(
             .set(i64::from(st.data == crate::snapshot::DataStatus::Complete));
         }
         for r in &s.regions {
-            for state in ["healthy", "burning", "degraded", "no_data"] {
+            if let Some(e) = &r.evidence {
+                region_evidence(&mut evidence, &r.region, e);
+            }
+            for state in [
+                "healthy",
+                "burning",
+                "degraded",
+                "no_data",
+                "down",
+                "monitoring_lost",
+            ] {
                 region
                     .get_or_create(&RegionLabels {
                         region: r.region.clone(),
@@ -931,6 +1029,7 @@ pub fn render_metrics(
         "1 for the current state of each region",
         region,
     );
+    evidence.register(&mut reg);
     reg.register(
         "active_region",
         "1 for the active region of each failover domain, as the policy holds it",

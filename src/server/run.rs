@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::app::clock::WallClock;
 use crate::app::{self, drill, App, Purpose, Schedule, StepBackends};
 use crate::config::Config;
-use crate::query::thanos::ThanosClient;
+use crate::query::regional::Configured;
 use crate::slo::Service;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ pub async fn serve(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), RunError> {
     let clock = WallClock::new();
-    let source = ThanosClient::new(cfg.source.clone())?;
+    let source = Configured::from_config(cfg)?;
     let purpose = Purpose::Serve(StepBackends::Configured);
     let app = App::from_config(cfg, services, source, clock.clone(), purpose).await?;
     let listener = bind(&cfg.listen).await?;

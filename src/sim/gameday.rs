@@ -73,7 +73,16 @@ pub enum Fault {
         start: String,
         duration: String,
     },
+    /// Telemetry of the region lost; the region itself is fine and its probes pass.
     NoData {
+        region: String,
+        start: String,
+        duration: String,
+    },
+    /// The whole region goes down: its traffic fails, its telemetry vanishes with it
+    /// (its own SLIs read no data) and its probes fail. External-vantage SLOs still
+    /// answer, and see the failures.
+    RegionDown {
         region: String,
         start: String,
         duration: String,
@@ -93,6 +102,16 @@ pub struct Expect {
     pub failover: Option<ExpectFailover>,
     #[serde(default)]
     pub max_failovers: Option<usize>,
+    /// Policy notices whose message contains `contains`, exactly `count` of them.
+    #[serde(default)]
+    pub notices: Vec<ExpectNotices>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNotices {
+    pub contains: String,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,7 +161,17 @@ struct Timeline {
     down: Vec<(i64, i64)>,
     partial: Vec<(i64, i64)>,
     no_data: Vec<(String, i64, i64)>,
+    region_down: Vec<(String, i64, i64)>,
     preconditions: Vec<(String, i64, i64, bool)>,
+}
+
+impl Timeline {
+    /// Whether `region` is down at `rel` seconds from the start.
+    fn down_at(&self, region: &str, rel: i64) -> bool {
+        self.region_down
+            .iter()
+            .any(|(r, s, e)| r == region && rel >= *s && rel < *e)
+    }
 }
 
 fn active(windows: &[(i64, i64)], t: i64) -> bool {
@@ -155,8 +184,8 @@ pub struct SimSource {
     start: i64,
     traffic: BTreeMap<String, Traffic>,
     timeline: Timeline,
-    /// (template regex, slo key `service/slo`, is error query, region label)
-    templates: Vec<(Regex, String, bool, String)>,
+    /// (template regex, slo key `service/slo`, is error query, region label, external vantage)
+    templates: Vec<(Regex, String, bool, String, bool)>,
     /// Precondition query → (name, value at the start); faults change values by name.
     preconditions: BTreeMap<String, (String, bool)>,
 }
@@ -187,20 +216,42 @@ impl SimSource {
         total / (b - a).max(1) as f64
     }
 
-    fn value(&self, slo: &str, error: bool, region: &str, t: i64, window: i64) -> Option<f64> {
+    fn value(
+        &self,
+        slo: &str,
+        error: bool,
+        external: bool,
+        region: &str,
+        t: i64,
+        window: i64,
+    ) -> Option<f64> {
         let rel = t - self.start;
-        if self
-            .timeline
-            .no_data
-            .iter()
-            .any(|(r, s, e)| r == region && rel >= *s && rel < *e)
+        let down = self.timeline.down_at(region, rel);
+        if !external
+            && (down
+                || self
+                    .timeline
+                    .no_data
+                    .iter()
+                    .any(|(r, s, e)| r == region && rel >= *s && rel < *e))
         {
             return None;
         }
         let traffic = self.traffic.get(region)?;
         let rps = traffic.rps;
         Some(if error {
-            rps * self.error_integral(region, slo, rel - window, rel)
+            // Only an outside vantage saw the requests fail: the region's own telemetry
+            // went down with it and holds no record of them.
+            let failing: f64 = self
+                .timeline
+                .region_down
+                .iter()
+                .filter(|(r, ..)| external && r == region)
+                .map(|(_, s, e)| ((rel).min(*e) - (rel - window).max(*s)).max(0) as f64)
+                .sum::<f64>()
+                / window.max(1) as f64;
+            let base = self.error_integral(region, slo, rel - window, rel);
+            rps * (failing + (1.0 - failing.min(1.0)) * base).min(1.0)
         } else {
             rps
         })
@@ -233,7 +284,7 @@ impl SimSource {
             });
             return Ok(out);
         }
-        let Some((re, slo, error, region_label)) =
+        let Some((re, slo, error, region_label, external)) =
             self.templates.iter().find(|(re, ..)| re.is_match(query))
         else {
             return Ok(out);
@@ -246,7 +297,10 @@ impl SimSource {
         for region in self.traffic.keys() {
             let points: Vec<(i64, f64)> = times
                 .iter()
-                .filter_map(|t| self.value(slo, *error, region, *t, window).map(|v| (*t, v)))
+                .filter_map(|t| {
+                    self.value(slo, *error, *external, region, *t, window)
+                        .map(|v| (*t, v))
+                })
                 .collect();
             if !points.is_empty() {
                 out.series.push(Series {
@@ -573,8 +627,66 @@ pub struct Drill {
     pub duration: i64,
     pub config: Config,
     pub source: SimSource,
+    /// Answers the probes of every region named under `regions.probes`.
+    pub probes: std::sync::Arc<SimProbes>,
     /// Traffic regions in the file's order.
     pub regions: Vec<String>,
+}
+
+/// The simulated world's answers to region probes: each probed region every probe
+/// interval, failing while a `region_down` fault holds (never for `no_data`: the region
+/// is fine, only its telemetry is lost).
+pub struct SimProbes {
+    start: i64,
+    /// Region → probe interval (seconds).
+    regions: BTreeMap<String, i64>,
+    timeline: Timeline,
+    taken_until: std::sync::Mutex<i64>,
+}
+
+impl SimProbes {
+    /// The same probes from the drill's start (each app run takes them afresh).
+    pub fn restarted(&self) -> SimProbes {
+        SimProbes {
+            start: self.start,
+            regions: self.regions.clone(),
+            timeline: self.timeline.clone(),
+            taken_until: std::sync::Mutex::new(self.start),
+        }
+    }
+}
+
+impl crate::probe::ProbeFeed for SimProbes {
+    fn take(&self, until: i64) -> Vec<crate::probe::ProbeResult> {
+        let Ok(mut from) = self.taken_until.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (region, every) in &self.regions {
+            // Probes fire at start + k × interval; those in (from, until].
+            let mut k = (*from - self.start).div_euclid(*every) + 1;
+            loop {
+                let t = self.start + k * every;
+                if t > until {
+                    break;
+                }
+                let down = self.timeline.down_at(region, t - self.start);
+                out.push(crate::probe::ProbeResult {
+                    region: region.clone(),
+                    at: t,
+                    ok: !down,
+                    detail: if down {
+                        "connection refused (GameDay: region down)".into()
+                    } else {
+                        String::new()
+                    },
+                });
+                k += 1;
+            }
+        }
+        *from = (*from).max(until);
+        out
+    }
 }
 
 impl Drill {
@@ -603,6 +715,7 @@ impl Drill {
             down: vec![],
             partial: vec![],
             no_data: vec![],
+            region_down: vec![],
             preconditions: vec![],
         };
         let ratio = |field: String, r: f64| -> Result<f64, GamedayError> {
@@ -641,6 +754,14 @@ impl Drill {
                     let (s, e) = w(start, duration)?;
                     tl.no_data.push((region.clone(), s, e));
                 }
+                Fault::RegionDown {
+                    region,
+                    start,
+                    duration,
+                } => {
+                    let (s, e) = w(start, duration)?;
+                    tl.region_down.push((region.clone(), s, e));
+                }
                 Fault::Precondition {
                     name,
                     start,
@@ -671,13 +792,14 @@ impl Drill {
         for s in services {
             for slo in &s.slos {
                 let key = format!("{}/{}", s.name, slo.name);
+                let external = slo.vantage == crate::slo::Vantage::External;
                 let mut add = |t: &crate::promql::SliTemplate, error: bool| {
                     let pattern = regex::escape(t.as_template()).replace(
                         &regex::escape(crate::promql::WINDOW_PLACEHOLDER),
                         "([0-9a-z]+)",
                     );
                     if let Ok(re) = Regex::new(&format!("^{pattern}$")) {
-                        templates.push((re, key.clone(), error, s.region_label.clone()));
+                        templates.push((re, key.clone(), error, s.region_label.clone(), external));
                     }
                 };
                 match &slo.regional {
@@ -697,6 +819,17 @@ impl Drill {
                 preconditions.insert(query.clone(), (name.clone(), v));
             }
         }
+        let probes = SimProbes {
+            start,
+            regions: config
+                .regions
+                .probes
+                .iter()
+                .map(|(r, p)| (r.clone(), p.interval.secs().max(1) as i64))
+                .collect(),
+            timeline: tl.clone(),
+            taken_until: std::sync::Mutex::new(start),
+        };
         Ok(Drill {
             name: scenario.name.clone(),
             start,
@@ -708,6 +841,7 @@ impl Drill {
                 templates,
                 preconditions,
             },
+            probes: std::sync::Arc::new(probes),
             config,
             regions,
         })

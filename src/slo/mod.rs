@@ -228,6 +228,20 @@ pub struct Alerting {
     pub ticket: AlertSpec,
 }
 
+/// Where an SLI is measured from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Vantage {
+    /// The region's own telemetry (its Prometheus, its services).
+    #[default]
+    Internal,
+    /// From outside the region (e.g. blackbox probes scraped in another region): still
+    /// answers when the region and its telemetry are gone.
+    External,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slo {
     pub name: String,
@@ -242,6 +256,8 @@ pub struct Slo {
     pub period: Window,
     pub tiers: Vec<Tier>,
     pub min_events: u64,
+    /// Measured from inside the region (default) or from outside it.
+    pub vantage: Vantage,
 }
 
 impl Slo {
@@ -656,6 +672,7 @@ fn build_slo(
             ("period", rs.period.is_some() && !period_allowed),
             ("tiers", rs.tiers.is_some()),
             ("min_events", rs.min_events.is_some()),
+            ("vantage", rs.vantage.is_some()),
             ("sli.latency", rs.sli.latency.is_some()),
         ] {
             if set {
@@ -896,6 +913,7 @@ fn build_slo(
         period,
         tiers,
         min_events,
+        vantage: rs.vantage.unwrap_or_default(),
     })
 }
 

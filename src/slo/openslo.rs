@@ -258,6 +258,7 @@ impl RawOpenSlo {
                 period: period.clone(),
                 tiers: None,
                 min_events: None,
+                vantage: None,
                 plugins: None,
             });
         }

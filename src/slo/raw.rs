@@ -89,6 +89,11 @@ pub struct RawSlo {
     /// sloguard/v1 only.
     #[serde(default)]
     pub min_events: Option<u64>,
+    /// sloguard/v1 only: `external` when the SLI measures the region from outside it
+    /// (a blackbox probe scraped in another region); its burning is evidence that the
+    /// region is down when the region's own telemetry is gone.
+    #[serde(default)]
+    pub vantage: Option<super::Vantage>,
     /// Sloth's SLO plugin chain of this SLO.
     #[serde(default)]
     pub plugins: Option<RawPlugins>,
