@@ -480,7 +480,10 @@ fn build(
                 .iter()
                 .map(|(r, t)| {
                     let field = format!("source.regions.{r}");
-                    (r.clone(), source_config(&f, &field, t, &resolve, &mut problems))
+                    (
+                        r.clone(),
+                        source_config(&f, &field, t, &resolve, &mut problems),
+                    )
                 })
                 .collect();
             let first = per.values().next().cloned().unwrap_or_else(empty_source);
@@ -509,15 +512,32 @@ fn build(
                 interval,
                 timeout,
                 expect,
-            } => (url.clone(), interval.clone(), timeout.clone(), expect.clone()),
+            } => (
+                url.clone(),
+                interval.clone(),
+                timeout.clone(),
+                expect.clone(),
+            ),
         };
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || reqwest::Url::parse(&url).is_err()
         {
             problems.push(format!("{f}: {field}.url: {url:?} is not an http(s) URL"));
         }
-        let interval = window_or(&mut problems, &f, &format!("{field}.interval"), interval.as_deref(), "10s");
-        let timeout = window_or(&mut problems, &f, &format!("{field}.timeout"), timeout.as_deref(), "2s");
+        let interval = window_or(
+            &mut problems,
+            &f,
+            &format!("{field}.interval"),
+            interval.as_deref(),
+            "10s",
+        );
+        let timeout = window_or(
+            &mut problems,
+            &f,
+            &format!("{field}.timeout"),
+            timeout.as_deref(),
+            "2s",
+        );
         if timeout > interval {
             problems.push(format!(
                 "{f}: {field}.timeout: {timeout} must not exceed the interval {interval}"
@@ -550,9 +570,7 @@ fn build(
     );
     let probe_failures = raw.regions.probe_failures.unwrap_or(3);
     if probe_failures == 0 {
-        problems.push(format!(
-            "{f}: regions.probe_failures: must be at least 1"
-        ));
+        problems.push(format!("{f}: regions.probe_failures: must be at least 1"));
     }
     let regions = RegionsConfig {
         label: raw
@@ -817,7 +835,10 @@ fn source_config(
     if !(t.url.starts_with("http://") || t.url.starts_with("https://"))
         || reqwest::Url::parse(&t.url).is_err()
     {
-        problems.push(format!("{f}: {field}.url: {:?} is not an http(s) URL", t.url));
+        problems.push(format!(
+            "{f}: {field}.url: {:?} is not an http(s) URL",
+            t.url
+        ));
     }
     let timeout = match Window::parse(t.timeout.as_deref().unwrap_or("10s")) {
         Ok(w) => w,
@@ -941,6 +962,61 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_and_sources_per_region() {
+        let c = parse(
+            Path::new("c.yaml"),
+            "source:\n  regions:\n    a: {url: 'http://pa:9090/', timeout: 5s}\n    b: {url: 'http://pb:9090'}\nregions:\n  active: a\n  standby: [b]\n  down_after: 3m\n  probe_failures: 4\n  probes:\n    a: https://a.example/healthz\n    b: {url: 'https://b.example/healthz', interval: 5s, timeout: 1s, expect: 204}\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.region_sources["a"].url, "http://pa:9090");
+        assert_eq!(c.region_sources["a"].timeout.secs(), 5);
+        assert_eq!(c.region_sources["b"].url, "http://pb:9090");
+        assert_eq!((c.regions.down_after, c.regions.probe_failures), (180, 4));
+        let a = &c.regions.probes["a"];
+        assert_eq!((a.interval.secs(), a.timeout.secs()), (10, 2));
+        assert!(a.expect.accepts(200) && a.expect.accepts(299) && !a.expect.accepts(301));
+        let b = &c.regions.probes["b"];
+        assert_eq!(b.expect, ProbeExpect::Status(204));
+        assert_eq!(b.interval.secs(), 5);
+        // Defaults: one server, 2m, 3 probes, no probes.
+        let d = parse(
+            Path::new("c.yaml"),
+            "source: {thanos: {url: 'http://x'}}\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(d.region_sources.is_empty() && d.regions.probes.is_empty());
+        assert_eq!((d.regions.down_after, d.regions.probe_failures), (120, 3));
+    }
+
+    #[test]
+    fn bad_probes_and_sources_are_named() {
+        let text = "source:\n  thanos: {url: 'http://x'}\n  regions: {a: {url: 'http://a'}}\nregions:\n  active: a\n  standby: [b]\n  probe_failures: 0\n  down_after: soon\n  probes:\n    a: ftp://a\n    c: http://c\n    b: {url: 'http://b', timeout: 20s, expect: 7xx}\n";
+        let Err(ConfigError::Invalid(p)) = parse(Path::new("c.yaml"), text, Path::new(".")) else {
+            panic!("must fail")
+        };
+        let all = p.join("\n");
+        for want in [
+            "source: thanos and regions are exclusive",
+            "regions.probe_failures",
+            "regions.down_after",
+            "regions.probes.a.url",
+            "\"c\" (under regions.probes or source.regions) is neither",
+            "regions.probes.b.timeout",
+            "regions.probes.b.expect",
+        ] {
+            assert!(all.contains(want), "{want} missing in:\n{all}");
+        }
+        let text =
+            "source:\n  regions: {a: {url: 'http://a'}}\nregions: {active: a, standby: [b]}\n";
+        let Err(ConfigError::Invalid(p)) = parse(Path::new("c.yaml"), text, Path::new(".")) else {
+            panic!("must fail")
+        };
+        assert!(p.join("\n").contains("no server for region \"b\""), "{p:?}");
+    }
 
     #[test]
     fn minimal_config_has_defaults() {

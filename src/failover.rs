@@ -85,7 +85,10 @@ pub fn evaluation_for(
                     && gated_slos.iter().all(|id| {
                         rows.iter().any(|h| {
                             &h.slo_id() == id
-                                && !matches!(h.data, DataStatus::NoData | DataStatus::Unreachable(_))
+                                && !matches!(
+                                    h.data,
+                                    DataStatus::NoData | DataStatus::Unreachable(_)
+                                )
                         })
                     }),
                 complete: rows

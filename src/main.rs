@@ -209,7 +209,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .any(|s| !matches!(s.data, snapshot::DataStatus::Degraded(_)));
             if !complete {
-                eprintln!("error: no complete SLI data from {}", Configured::describe(&cfg));
+                eprintln!(
+                    "error: no complete SLI data from {}",
+                    Configured::describe(&cfg)
+                );
                 return Ok(ExitCode::from(2));
             }
             Ok(code(true))

@@ -280,9 +280,26 @@ mod tests {
         // Alone: not enough.
         assert!(!evidence(Some(0), Some(&failing), &[None], false, rule, 100).down);
         // A peer that did not answer confirms nothing; one that sees it fine neither.
-        assert!(!evidence(Some(0), Some(&failing), &[Some(ok.clone())], false, rule, 100).down);
+        assert!(
+            !evidence(
+                Some(0),
+                Some(&failing),
+                &[Some(ok.clone())],
+                false,
+                rule,
+                100
+            )
+            .down
+        );
         // Two replicas see it failing.
-        let e = evidence(Some(0), Some(&failing), &[Some(failing.clone()), None], false, rule, 100);
+        let e = evidence(
+            Some(0),
+            Some(&failing),
+            &[Some(failing.clone()), None],
+            false,
+            rule,
+            100,
+        );
         assert!(e.down && e.failing_replicas == 2, "{e:?}");
         // This replica sees it fine, two peers failing: the quorum still holds.
         let e = evidence(

@@ -106,6 +106,23 @@ pub struct Snapshot {
     pub queries_per_evaluation: usize,
 }
 
+impl Snapshot {
+    /// The active region and each region's role as the policy holds them.
+    pub fn set_roles(&mut self, active: &str, standby: &[String]) {
+        self.active_region = Some(active.to_string());
+        for r in &mut self.regions {
+            r.role = if r.region == active {
+                "active"
+            } else if standby.contains(&r.region) {
+                "standby"
+            } else {
+                "other"
+            }
+            .into();
+        }
+    }
+}
+
 fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ts))
 }

@@ -39,6 +39,8 @@ fn every_shipped_scenario_passes() {
         "global-outage",
         "latency-injection",
         "monitoring-down-during-outage",
+        "monitoring-lost",
+        "region-down",
         "primary-outage",
         "standby-degraded",
     ] {
@@ -304,4 +306,83 @@ fn scenario_text_changed(from: &str) -> &'static str {
     let text = std::fs::read_to_string(repo().join("tests/gameday/primary-outage.yaml")).unwrap();
     assert!(text.contains(from), "{from} not in the scenario");
     ""
+}
+
+/// A team without probes that scrapes blackbox probes of each region from the other one
+/// marks that SLO `vantage: external`: when the region and its telemetry vanish, the
+/// external SLO still answers, pages, and serves as the evidence that it is down.
+#[test]
+fn an_external_vantage_slo_confirms_a_region_down_without_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::write(
+        specs.join("web.yaml"),
+        r#"version: sloguard/v1
+service: web
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+    alerting: {name: WebAvailability}
+  - name: blackbox
+    objective: 99.9
+    vantage: external
+    sli:
+      events:
+        error_query: sum(rate(probe_failures_total[{{.window}}]))
+        total_query: sum(rate(probes_total[{{.window}}]))
+    alerting: {name: WebBlackbox}
+"#,
+    )
+    .unwrap();
+    let scenario = |fault: &str, expect: &str| {
+        let p = dir.path().join(format!("{fault}.yaml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name: external-{fault}\nduration: 2h\nstep: 30s\nspecs: specs\nconfig:\n  regions: {{down_after: 2m}}\n  slos: [web/availability]\ntraffic:\n  us-east-1: {{rps: 200}}\n  eu-west-1: {{rps: 200}}\nfaults:\n  - {{kind: {fault}, region: us-east-1, start: 40m, duration: 1h}}\nexpect:\n{expect}"
+            ),
+        )
+        .unwrap();
+        gameday(&p)
+    };
+    let (code, r) = scenario(
+        "region_down",
+        "  failover: {from: us-east-1, to: eu-west-1, after: 40m, before: 50m}\n  max_failovers: 1\n",
+    );
+    assert_eq!(code, 0, "{r:#}");
+    let at = r["failovers"][0]["at"].as_i64().unwrap();
+    eprintln!("external vantage: region lost at 2400s, failover decided at {at}s");
+    // Telemetry lost only: the external SLO sees the region serving, so no failover.
+    let (code, r) = scenario(
+        "no_data",
+        "  failover: none\n  notices: [{contains: monitoring lost, count: 1}]\n",
+    );
+    assert_eq!(code, 0, "{r:#}");
+}
+
+/// The issue's first finding: two hours of no data for the active region used to end
+/// without anything said. Without probes or external SLOs it is monitoring lost (never
+/// a failover), and operators hear it once.
+#[test]
+fn no_data_without_outside_evidence_is_monitoring_lost() {
+    let (_dir, path) = scenario_with("");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "  - {kind: errors, region: us-east-1, start: 40m, duration: 30m, error_ratio: 1.0}",
+            "  - {kind: no_data, region: us-east-1, start: 10m, duration: 2h}",
+        )
+        .replace(
+            "  failover: {from: us-east-1, to: eu-west-1, after: 40m, before: 45m}",
+            "  failover: none\n  notices: [{contains: monitoring lost, count: 1}]",
+        );
+    std::fs::write(&path, text).unwrap();
+    let (code, r) = gameday(&path);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["failovers"].as_array().unwrap().len(), 0);
 }

@@ -30,6 +30,7 @@ mod openslo;
 mod operator_flood;
 mod query_faults;
 mod quorum;
+mod region_loss;
 mod schema;
 mod serve;
 mod sloth_compat;

@@ -29,8 +29,8 @@ use crate::engine::{Engine, EngineError};
 use crate::failover::{FailoverDriver, Finished};
 use crate::journal::{Journal, JournalError};
 use crate::policy::{Action, Input, PolicyState};
-use crate::query::MetricsSource;
 use crate::probe::{ProbeFeed, ProbeTracker, ProbeView};
+use crate::query::MetricsSource;
 use crate::slo::{Service, Severity};
 use crate::snapshot::{DataStatus, RegionEvidence, Snapshot};
 use clock::Timer;
@@ -332,10 +332,7 @@ impl<S: MetricsSource> App<S> {
     ) -> BTreeMap<String, RegionEvidence> {
         let rule = crate::probe::DownRule {
             down_after: self.engine.regions().down_after,
-            quorum: self
-                .failover
-                .as_ref()
-                .map_or(1, FailoverDriver::quorum),
+            quorum: self.failover.as_ref().map_or(1, FailoverDriver::quorum),
         };
         self.regions
             .iter()
@@ -459,17 +456,7 @@ impl<S: MetricsSource> App<S> {
             .as_ref()
             .and_then(|f| f.states().first().cloned())
         {
-            snap.active_region = Some(p.active.clone());
-            for r in &mut snap.regions {
-                r.role = if r.region == p.active {
-                    "active"
-                } else if p.standby.contains(&r.region) {
-                    "standby"
-                } else {
-                    "other"
-                }
-                .into();
-            }
+            snap.set_roles(&p.active, &p.standby);
         }
         for r in &mut snap.regions {
             if let Some(e) = self.evidence.get(&r.region) {

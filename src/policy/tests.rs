@@ -400,7 +400,9 @@ fn region() -> impl Strategy<Value = RegionHealth> {
                 any_tier: burning || tier,
                 has_data,
                 complete,
-                short_burn, ..Default::default() },
+                short_burn,
+                ..Default::default()
+            },
         )
 }
 
@@ -657,4 +659,118 @@ fn run_from(
         all.extend(a);
     }
     (s, all)
+}
+
+fn down() -> RegionHealth {
+    RegionHealth {
+        has_data: false,
+        complete: true,
+        down: true,
+        ..Default::default()
+    }
+}
+
+fn monitoring_lost() -> RegionHealth {
+    RegionHealth {
+        has_data: false,
+        complete: true,
+        monitoring_lost: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_down_active_region_fails_over_after_n_evaluations() {
+    let cfg = PolicyConfig::default();
+    let (s, a) = run(&cfg, vec![(0, ev(down(), healthy()))]);
+    assert!(started(&a).is_empty());
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::Notify { message } if message.contains("is down"))),
+        "{a:?}"
+    );
+    let (_, a) = step(s, &cfg, ev(down(), healthy()), 30);
+    assert!(
+        matches!(&started(&a)[..], [Action::StartFailover { to, reason, .. }] if to == B && reason.contains("down")),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn monitoring_lost_notifies_once_and_never_acts() {
+    let cfg = PolicyConfig::default();
+    let inputs: Vec<(i64, Input)> = (0..20)
+        .map(|i| (i * 30, ev(monitoring_lost(), healthy())))
+        .collect();
+    let (s, a) = run(&cfg, inputs);
+    assert!(started(&a).is_empty(), "{a:?}");
+    let notices = a
+        .iter()
+        .filter(|x| matches!(x, Action::Notify { message } if message.contains("monitoring lost")))
+        .count();
+    assert_eq!(notices, 1, "{a:?}");
+    assert!(s.monitoring_lost);
+    // Data back, then lost again: operators hear it again, once.
+    let (s, _) = step(s, &cfg, ev(healthy(), healthy()), 700);
+    assert!(!s.monitoring_lost);
+    let (_, a) = step(s, &cfg, ev(monitoring_lost(), healthy()), 730);
+    assert_eq!(a.len(), 1, "{a:?}");
+}
+
+#[test]
+fn a_target_whose_probes_fail_or_that_is_down_is_not_healthy() {
+    let cfg = PolicyConfig::default();
+    let probes_failing = RegionHealth {
+        probes_passing: Some(false),
+        ..healthy()
+    };
+    let (_, a) = run(
+        &cfg,
+        vec![
+            (0, ev(burning(), probes_failing)),
+            (30, ev(burning(), probes_failing)),
+        ],
+    );
+    assert!(started(&a).is_empty(), "{a:?}");
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("probes fail"))));
+    // Probes configured and passing: healthy.
+    let passing = RegionHealth {
+        probes_passing: Some(true),
+        ..healthy()
+    };
+    let (_, a) = run(
+        &cfg,
+        vec![(0, ev(burning(), passing)), (30, ev(burning(), passing))],
+    );
+    assert_eq!(started(&a).len(), 1);
+    // Active down and the standby down too: a global incident, no failover.
+    let (s, a) = run(
+        &cfg,
+        vec![(0, ev(down(), down())), (30, ev(down(), down()))],
+    );
+    assert!(started(&a).is_empty());
+    assert!(
+        matches!(s.phase, Phase::GlobalIncident { .. }),
+        "{:?}",
+        s.phase
+    );
+}
+
+#[test]
+fn an_operator_may_fail_over_a_down_region_without_force() {
+    let cfg = PolicyConfig::default();
+    let (s, _) = run(&cfg, vec![(0, ev(down(), healthy()))]);
+    let (_, a) = step(
+        s,
+        &cfg,
+        Input::Operator(Command::Failover {
+            target: B.into(),
+            reason: "us-east-1 is gone".into(),
+            force: false,
+        }),
+        10,
+    );
+    assert_eq!(started(&a).len(), 1, "{a:?}");
 }

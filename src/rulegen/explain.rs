@@ -115,18 +115,35 @@ pub fn render(services: &[Service]) -> String {
 /// How `serve` turns these tiers into a failover decision (DESIGN.md defaults; the
 /// config keys under `failover.policy` change them).
 pub const FAILOVER_RULES: &str = "\
-failover decision (serve with a failover section), per domain over its gating SLOs:
-  burning       a page tier holds in the active region on N consecutive scheduled
-                evaluations (failover.policy.consecutive, default 2) spanning at least
-                N-1 intervals; webhook pages re-evaluate and notify but never count
-  healthy       a target where no tier holds, every tier short window burns below
-                failover.policy.target_max_burn (default 1.0), and data is present and
-                complete (after a source outage the first successful query fills the gap)
-  guards        every precondition holds, no cooldown runs, a quorum of replicas votes
-                for the same target, and the journal is usable (else automation is off)
-  never         both regions burning (a global incident: notify only); no data or
-                degraded data (neither good nor bad: hold the count, decide nothing)
+failover decision (serve with a failover section), per domain over its gating SLOs.
+each region, at every scheduled evaluation, is one of:
+  burning          a page tier of a gating SLO holds there
+  down             its own SLIs have had no data, or its regional source has been
+                   unreachable, for regions.down_after (default 2m) AND outside evidence
+                   confirms failure: a quorum of replicas (failover.policy.quorum) each
+                   saw its last regions.probe_failures (default 3) probes fail, or a
+                   vantage: external SLO pages for it
+  monitoring_lost  silent for down_after with no outside confirmation: one notice,
+                   never an action, not an incident
+  degraded         the shared source failed or answered with partial data: neither good
+                   nor bad, the consecutive count holds
+  healthy          no tier holds, every tier short window burns below
+                   failover.policy.target_max_burn (default 1.0), data present and
+                   complete (after a source outage the first successful query fills
+                   the gap), and its probes pass where probes are configured
+the active region is failed over when it is burning or down on N consecutive scheduled
+evaluations (failover.policy.consecutive, default 2) spanning at least N-1 intervals
+(webhook pages re-evaluate and notify but never count), and:
+  guards        a standby is healthy, every precondition holds, no cooldown runs, a
+                quorum of replicas votes for the same target, and the journal is usable
+                (else automation is off)
+  never         the active region and every standby burning or down (a global
+                incident: notify only); monitoring lost; degraded data
   after         the automation latches until an operator re-arms it; failback is manual
+worst-case time to decision:
+  burning       the tier's detection time (above) + (N-1) x interval + one interval
+  down          max(down_after, probe_failures x probe interval + one probe timeout)
+                + (N-1) x interval + one interval (+ a peer poll when quorum > 1)
 ";
 
 #[cfg(test)]

@@ -248,6 +248,15 @@ impl Observer for AppState {
             self.publish_with_history(snap.clone());
         }
         self.set_policy(out.policy.clone());
+        if out.snapshot.is_none() {
+            // A runbook end or an operator call moved the active region between two
+            // evaluations: status says so at once, not one evaluation later.
+            if let (Some(p), Ok(mut snap)) = (out.policy.first(), self.snapshot.write()) {
+                if let Some(snap) = snap.as_mut() {
+                    snap.set_roles(&p.active, &p.standby);
+                }
+            }
+        }
         if let Ok(mut p) = self.probes.write() {
             p.clone_from(&out.probes);
         }
@@ -802,7 +811,9 @@ fn region_evidence(g: &mut EvidenceGauges, region: &str, e: &crate::snapshot::Re
         region: region.to_string(),
     };
     if e.probed {
-        g.probe_passing.get_or_create(&l).set(i64::from(e.probe_passing));
+        g.probe_passing
+            .get_or_create(&l)
+            .set(i64::from(e.probe_passing));
         g.probe_failures
             .get_or_create(&l)
             .set(i64::from(e.consecutive_failures));
