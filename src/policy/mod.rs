@@ -629,7 +629,7 @@ pub fn step(
                     state.active
                 )),
                 Some(h) if !h.bad() => Some(format!(
-                    "the active region {} is neither burning nor down: a failover of a healthy region needs force",
+                    "the active region {} is not burning (nor down): a failover of a healthy region needs force",
                     state.active
                 )),
                 Some(_) => None,

@@ -519,7 +519,7 @@ fn an_operator_cannot_fail_over_a_healthy_region_without_force() {
     assert!(started(&a).is_empty(), "{a:?}");
     assert!(
         a.iter()
-            .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("neither burning nor down"))),
+            .any(|x| matches!(x, Action::Blocked { reason } if reason.contains("is not burning"))),
         "{a:?}"
     );
     let (s, a) = step(s, &cfg, failover("  ", true), 10);
