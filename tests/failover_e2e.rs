@@ -81,17 +81,8 @@ source: {{thanos: {{url: {prom}}}}}
 evaluation: {{interval: 1s}}
 regions: {{active: us-east-1, standby: [eu-west-1]}}
 server: {{listen: 127.0.0.1:{port}}}
-failover:
-  journal: journal.db
-  policy: {{mode: auto, consecutive: 2, cooldown: 1h, quorum: 1}}
-  domains:
-    - name: web
-      slos: [api/availability]
-      runbook:
-        - {{name: page, kind: sns, topic_arn: '{topic}'}}
-        - {{name: signal, kind: route53_signal}}
-        - {{name: dns, kind: route53_records, zone_id: '{zone_id}', record_name: app.example.com, type: A, ttl: 60, records: {{us-east-1: 10.0.0.1, eu-west-1: 10.1.0.1}}}}
-"#,
+{failover}"#,
+            failover = web_failover_section(&topic, &zone_id),
             prom = prom.url
         ),
     )

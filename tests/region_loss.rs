@@ -140,17 +140,8 @@ regions:
     us-east-1: {{url: '{e0}', interval: 1s, timeout: 1s}}
     eu-west-1: {{url: '{e1}', interval: 1s, timeout: 1s}}
 server: {{listen: 127.0.0.1:{port}}}
-failover:
-  journal: journal.db
-  policy: {{mode: auto, consecutive: 2, cooldown: 1h, quorum: 1}}
-  domains:
-    - name: web
-      slos: [api/availability]
-      runbook:
-        - {{name: page, kind: sns, topic_arn: '{topic}'}}
-        - {{name: signal, kind: route53_signal}}
-        - {{name: dns, kind: route53_records, zone_id: '{zone_id}', record_name: app.example.com, type: A, ttl: 60, records: {{us-east-1: 10.0.0.1, eu-west-1: 10.1.0.1}}}}
-"#,
+{failover}"#,
+            failover = web_failover_section(&topic, &zone_id),
             p0 = url(0),
             p1 = url(1),
             e0 = endpoints[0].url,

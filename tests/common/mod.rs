@@ -130,3 +130,22 @@ pub fn primary_outage_drill() -> (
     sloguard::app::drill::prepare(Some(&path), None, sloguard::app::drill::DRILL_START)
         .expect("scenario prepares")
 }
+
+/// The `failover:` section of the end-to-end configs: domain `web` gating
+/// `api/availability`, auto mode, N = 2, and a runbook that pages over SNS, raises the
+/// signal and flips the weighted `app.example.com` records in `zone_id`.
+pub fn web_failover_section(topic: &str, zone_id: &str) -> String {
+    format!(
+        r#"failover:
+  journal: journal.db
+  policy: {{mode: auto, consecutive: 2, cooldown: 1h, quorum: 1}}
+  domains:
+    - name: web
+      slos: [api/availability]
+      runbook:
+        - {{name: page, kind: sns, topic_arn: '{topic}'}}
+        - {{name: signal, kind: route53_signal}}
+        - {{name: dns, kind: route53_records, zone_id: '{zone_id}', record_name: app.example.com, type: A, ttl: 60, records: {{us-east-1: 10.0.0.1, eu-west-1: 10.1.0.1}}}}
+"#
+    )
+}
