@@ -33,6 +33,12 @@ pub enum RuleFormat {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Md,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Output {
     Text,
     Json,
@@ -158,6 +164,33 @@ pub enum Command {
         config: PathBuf,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+    },
+    /// Incident playbooks (Markdown): what triggers each domain's failover, the guards,
+    /// every runbook step with its API call, the manual command and how to verify it,
+    /// failback, who is paged and the GameDay scenarios that rehearse it.
+    Playbook {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this failover domain (default: every domain).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Write `<domain>.md` per domain into this directory instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// GameDay scenarios to list (default: `tests/gameday` or `gameday` beside the config).
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+    },
+    /// Post-incident report of a journaled incident: the timeline (first burn, page,
+    /// decision, each step and its duration), the burn rates and data state behind the
+    /// decision, the budget consumed per SLO and region, and the guards checked.
+    Report {
+        /// The incident number (`sloguard incidents`).
+        incident: u64,
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
     },
     /// Print the least-privilege IAM policy for exactly the configured runbook steps.
     IamPolicy {

@@ -15,12 +15,14 @@ use crate::config::{DomainConfig, FailoverConfig, RegionsConfig};
 use crate::journal::{Journal, JournalError, NewDecision};
 use crate::policy::{self, Action, Evaluation, Input, Phase, PolicyState, RegionHealth};
 use crate::slo::Severity;
-use crate::snapshot::{DataStatus, RegionEvidence, StreamHealth};
+use crate::snapshot::{DataStatus, RegionEvidence, StreamFacts, StreamHealth};
 
 struct Domain {
     cfg: DomainConfig,
     state: PolicyState,
     actuator: Arc<Actuator>,
+    /// The gating streams as the latest evaluation saw them, journaled with a failover.
+    facts: Vec<StreamFacts>,
 }
 
 pub struct FailoverDriver {
@@ -52,6 +54,12 @@ pub struct Finished {
 /// The health of every region for a domain's gating SLOs (`service/slo`, all when
 /// empty; never the built-in probe SLI, whose evidence arrives as `evidence`), from the
 /// engine's typed stream health and the outside evidence the app gathered.
+/// Whether the SLO `slo_id` of `service` gates `domain` (the built-in probe SLI never does).
+fn gates(domain: &DomainConfig, service: &str, slo_id: &str) -> bool {
+    service != crate::probe::PROBE_SERVICE
+        && (domain.slos.is_empty() || domain.slos.iter().any(|s| s == slo_id))
+}
+
 pub fn evaluation_for(
     domain: &DomainConfig,
     regions: &[String],
@@ -59,10 +67,7 @@ pub fn evaluation_for(
     preconditions: BTreeMap<String, Option<bool>>,
     evidence: &BTreeMap<String, RegionEvidence>,
 ) -> Evaluation {
-    let gating = |h: &StreamHealth| {
-        h.service != crate::probe::PROBE_SERVICE
-            && (domain.slos.is_empty() || domain.slos.contains(&h.slo_id()))
-    };
+    let gating = |h: &StreamHealth| gates(domain, &h.service, &h.slo_id());
     let mut gated_slos: Vec<String> = health
         .iter()
         .filter(|h| gating(h))
@@ -136,6 +141,7 @@ impl FailoverDriver {
                         backends: backends.clone(),
                         journal: journal.clone(),
                     }),
+                    facts: Vec::new(),
                 }
             })
             .collect();
@@ -281,6 +287,12 @@ impl FailoverDriver {
             }
         }
         let evaluation = serde_json::to_value(&state.last_evaluation).unwrap_or_default();
+        let evidence = |to: &str, forced: bool| {
+            serde_json::json!({
+                "slos": self.domains[di].facts,
+                "guards": self.guards_checked(&before, &state, to, forced, now),
+            })
+        };
         let mut decisions: Vec<NewDecision> = Vec::new();
         let mut incident = None;
         for a in &actions {
@@ -297,13 +309,13 @@ impl FailoverDriver {
                 Action::RequestApproval { incident, from, to, reason } => decisions.push((
                     "approval_requested".into(),
                     Some(*incident),
-                    serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": evaluation}),
+                    serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": evaluation, "evidence": evidence(to, false)}),
                 )),
                 Action::StartFailover { incident: id, from, to, reason, dry_run, forced } => {
                     decisions.push((
                         "failover".into(),
                         Some(*id),
-                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "evaluation": evaluation}),
+                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "evaluation": evaluation, "evidence": evidence(to, *forced)}),
                     ));
                     incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), *dry_run || self.dry_run_steps));
                 }
@@ -393,6 +405,106 @@ impl FailoverDriver {
             }
         }
         actions
+    }
+
+    /// The guards as checked for a failover to `to` decided in this step: hysteresis and
+    /// quorum from the policy's count and votes, the rest from [`policy::guard_checks`].
+    fn guards_checked(
+        &self,
+        before: &PolicyState,
+        after: &PolicyState,
+        to: &str,
+        forced: bool,
+        now: i64,
+    ) -> Vec<policy::GuardCheck> {
+        let p = &self.cfg.policy;
+        let mut out = Vec::new();
+        let check = |guard: &str, passed: bool, detail: String| policy::GuardCheck {
+            guard: guard.into(),
+            passed,
+            detail,
+        };
+        if forced {
+            out.push(check(
+                "forced",
+                true,
+                "an operator forced the failover: the guards were skipped".into(),
+            ));
+            return out;
+        }
+        match before.phase {
+            Phase::Suspect { since, count } => out.push(check(
+                "hysteresis",
+                true,
+                format!(
+                    "{} consecutive bad evaluations over {}s (need {} over at least {}s)",
+                    count + 1,
+                    now - since,
+                    p.consecutive,
+                    p.min_span
+                ),
+            )),
+            _ => out.push(check(
+                "hysteresis",
+                true,
+                "an operator's call (or an approval) of a decision already counted".into(),
+            )),
+        }
+        out.extend(policy::guard_checks(after, p, to, now));
+        out.push(check(
+            "quorum",
+            true,
+            format!(
+                "{} of {} replica(s) needed vote for {to}",
+                policy::votes(after, to),
+                p.quorum
+            ),
+        ));
+        out.push(check(
+            "approval",
+            true,
+            match p.mode {
+                policy::Mode::Approve => "approval required: requested from an operator".into(),
+                policy::Mode::Auto => "not required (mode auto)".into(),
+                policy::Mode::DryRun => "not required (mode dry-run: nothing real moves)".into(),
+            },
+        ));
+        out
+    }
+
+    /// The gating streams of each domain as this evaluation saw them (kept to journal
+    /// with a failover the evaluation decides).
+    pub fn set_stream_facts(&mut self, facts: &[StreamFacts]) {
+        for d in &mut self.domains {
+            d.facts = facts
+                .iter()
+                .filter(|f| gates(&d.cfg, &f.service, &f.slo_id()))
+                .cloned()
+                .collect();
+        }
+    }
+
+    /// Journals alert tiers of gating SLOs that started or stopped firing, per domain,
+    /// for the post-incident timeline. (slo id, region, severity, firing).
+    pub fn record_alerts(&self, alerts: &[(String, String, Severity, bool)], now: i64) {
+        if alerts.is_empty() {
+            return;
+        }
+        let Ok(j) = self.journal.lock() else { return };
+        for d in &self.domains {
+            for (slo, region, severity, firing) in alerts {
+                let service = slo.split('/').next().unwrap_or_default();
+                if !gates(&d.cfg, service, slo) {
+                    continue;
+                }
+                let detail = serde_json::json!({"slo": slo, "region": region, "severity": severity, "firing": firing});
+                if let Err(e) =
+                    j.record_decision(now, &d.cfg.name, None, "alert", &detail, self.chaos)
+                {
+                    tracing::warn!(domain = %d.cfg.name, error = %e, "cannot journal an alert change");
+                }
+            }
+        }
     }
 
     /// Records an operator's call and its reason as a decision (the policy's answer

@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS policy_state (
 CREATE TABLE IF NOT EXISTS signals (
   domain TEXT NOT NULL, region TEXT NOT NULL, raised INTEGER NOT NULL,
   PRIMARY KEY (domain, region));
+CREATE INDEX IF NOT EXISTS decisions_domain_at ON decisions (domain, at);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
   incident INTEGER NOT NULL, step_index INTEGER NOT NULL, attempt INTEGER NOT NULL, name TEXT NOT NULL,
@@ -499,6 +500,52 @@ impl Journal {
     /// The most recent incidents, newest first, with their steps.
     pub fn incidents(&self, limit: u32) -> Result<Vec<IncidentRow>, JournalError> {
         self.incidents_where("", limit)
+    }
+
+    /// One incident with its steps.
+    pub fn incident(&self, id: u64) -> Result<Option<IncidentRow>, JournalError> {
+        Ok(self
+            .incidents_where(&format!("WHERE id = {}", id as i64), 1)?
+            .pop())
+    }
+
+    /// The latest incident of `domain` opened before `id` (the report's lookback ends there).
+    pub fn previous_incident(
+        &self,
+        domain: &str,
+        id: u64,
+    ) -> Result<Option<(i64, Option<i64>)>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT opened_at, closed_at FROM incidents WHERE domain = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
+                params![domain, id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Decisions of `domain` journaled in `[since, until]`, oldest first, at most `limit`.
+    pub fn decisions_of(
+        &self,
+        domain: &str,
+        since: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<DecisionRow>, JournalError> {
+        let mut st = self.conn.prepare(
+            "SELECT at, domain, incident, kind, detail FROM decisions WHERE domain = ?1 AND at >= ?2 AND at <= ?3 ORDER BY id LIMIT ?4",
+        )?;
+        let rows = st.query_map(params![domain, since, until, limit], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Incidents whose runbook had not finished (the process stopped mid-run).

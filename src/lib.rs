@@ -10,6 +10,8 @@
 //! - [`server`]: the axum router (webhook, operator API, `/metrics`, dashboard, failover
 //!   signal) in front of an app; it calls into [`app`], never the reverse.
 //! - [`cli`]: clap definitions of every subcommand (the binary parses them).
+//! - [`playbook`]: PURE incident playbooks (Markdown) from the config, specs and scenarios.
+//! - [`report`]: post-incident reports from the journal (Markdown, HTML).
 //! - [`sim`]: the simulated multi-region world (counter scenarios, GameDay scenarios and
 //!   the [`sim::gameday::SimSource`] that answers queries from them).
 //! - [`failover`]: drives the pure policy per domain, journals decisions, starts runbooks.
@@ -47,10 +49,12 @@ pub mod failover;
 pub mod files;
 pub mod journal;
 pub mod openmetrics;
+pub mod playbook;
 pub mod policy;
 pub mod probe;
 pub mod promql;
 pub mod query;
+pub mod report;
 pub mod rulegen;
 pub mod server;
 pub mod sim;

@@ -245,6 +245,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(code(true))
         }
+        Command::Playbook {
+            config,
+            domain,
+            out,
+            scenarios,
+        } => playbook(
+            &config,
+            domain.as_deref(),
+            out.as_deref(),
+            scenarios.as_deref(),
+        ),
+        Command::Report {
+            incident,
+            config,
+            format,
+        } => {
+            let (cfg, services) = load_config(&config)?;
+            let fo = cfg
+                .failover
+                .as_ref()
+                .context("the configuration has no failover section (no journal)")?;
+            anyhow::ensure!(
+                fo.journal.exists(),
+                "no journal at {} (no incident recorded yet)",
+                fo.journal.display()
+            );
+            let j = journal::Journal::open_read_only(&fo.journal)?;
+            let facts = sloguard::report::gather(&j, incident)?
+                .with_context(|| format!("no incident {incident} in {}", fo.journal.display()))?;
+            let md = sloguard::report::render(&facts, &cfg, &services);
+            match format {
+                sloguard::cli::ReportFormat::Md => print!("{md}"),
+                sloguard::cli::ReportFormat::Html => print!(
+                    "{}",
+                    sloguard::report::html(&md, &format!("sloguard incident {incident}"))
+                ),
+            }
+            Ok(code(true))
+        }
         Command::IamPolicy { config } => {
             let cfg = config::load(&config)?;
             let fo = cfg
@@ -441,6 +480,87 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code(true))
         }
     }
+}
+
+/// `sloguard playbook`: one Markdown playbook per domain, on stdout or as `<domain>.md`.
+fn playbook(
+    config: &Path,
+    only: Option<&str>,
+    out: Option<&Path>,
+    scenarios: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use sloguard::playbook::{render, Inputs, ScenarioFile};
+    let (cfg, services) = load_config(config)?;
+    let fo = cfg
+        .failover
+        .as_ref()
+        .context("the configuration has no failover section: nothing fails over")?;
+    let base = config.parent().unwrap_or(Path::new(""));
+    let dir = match scenarios {
+        Some(d) => Some(d.to_path_buf()),
+        None => [base.join("tests/gameday"), base.join("gameday")]
+            .into_iter()
+            .find(|d| d.is_dir()),
+    };
+    let mut files = Vec::new();
+    if let Some(dir) = dir {
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let scenario = sloguard::sim::gameday::Scenario::load(&p)?;
+            files.push(ScenarioFile {
+                path: p.display().to_string(),
+                scenario,
+            });
+        }
+    }
+    let domains: Vec<_> = fo
+        .domains
+        .iter()
+        .filter(|d| only.is_none_or(|o| o == d.name))
+        .collect();
+    anyhow::ensure!(
+        !domains.is_empty(),
+        "no failover domain {:?} in {} (domains: {})",
+        only.unwrap_or_default(),
+        config.display(),
+        fo.domains
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let inputs = Inputs {
+        cfg: &cfg,
+        config_arg: &config.display().to_string(),
+        services: &services,
+        scenarios: &files,
+    };
+    let docs: Vec<sloguard::files::OutputFile> = domains
+        .iter()
+        .map(|d| sloguard::files::OutputFile {
+            path: format!("{}.md", d.name).into(),
+            content: render(&inputs, fo, d),
+        })
+        .collect();
+    match out {
+        Some(dir) => {
+            sloguard::files::write_all_atomic(dir, &docs)?;
+            for d in &docs {
+                println!("wrote {}", dir.join(&d.path).display());
+            }
+        }
+        None => {
+            for d in &docs {
+                print!("{}", d.content);
+            }
+        }
+    }
+    Ok(code(true))
 }
 
 /// A mutating operator call; exit 0 when accepted, 1 when the guards refused it.

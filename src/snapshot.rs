@@ -123,6 +123,61 @@ impl Snapshot {
     }
 }
 
+/// One (SLO, region) stream as a decision saw it, journaled with the decision so a
+/// post-incident report shows what drove it: its data state, the tiers holding and the
+/// burn rate and error ratio of every window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamFacts {
+    pub service: String,
+    pub slo: String,
+    pub region: String,
+    pub data: DataStatus,
+    pub holding: Vec<Severity>,
+    /// (window, burn rate, error ratio), shortest window first; None where no data.
+    pub windows: Vec<(String, Option<f64>, Option<f64>)>,
+}
+
+impl StreamFacts {
+    pub fn slo_id(&self) -> String {
+        format!("{}/{}", self.service, self.slo)
+    }
+}
+
+impl Snapshot {
+    /// Every stream's facts, from the rows of this snapshot.
+    pub fn stream_facts(&self) -> Vec<StreamFacts> {
+        self.streams
+            .iter()
+            .map(|s| {
+                let same = |svc: &str, slo: &str, region: &str| {
+                    svc == s.service && slo == s.slo && region == s.region
+                };
+                let mut holding: Vec<Severity> = self
+                    .tiers
+                    .iter()
+                    .filter(|t| same(&t.service, &t.slo, &t.region) && t.tier.holds)
+                    .map(|t| t.tier.severity)
+                    .collect();
+                holding.sort();
+                holding.dedup();
+                StreamFacts {
+                    service: s.service.clone(),
+                    slo: s.slo.clone(),
+                    region: s.region.clone(),
+                    data: s.data.clone(),
+                    holding,
+                    windows: self
+                        .final_rows
+                        .iter()
+                        .filter(|f| same(&f.service, &f.slo, &f.region))
+                        .map(|f| (f.window.clone(), f.burn_rate, f.error_ratio))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 fn rfc3339<S: serde::Serializer>(ts: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ts))
 }

@@ -64,6 +64,51 @@ pub trait Step: Config + Debug + Send + Sync {
     fn sns_topic(&self) -> Option<&str> {
         None
     }
+
+    /// How an operator does the step by hand and checks it (`sloguard playbook`): the
+    /// shell commands equivalent to [`Step::run`] for `inc`, and the commands that show
+    /// its effect. Every kind overrides it; the default says there is none.
+    fn manual(&self, _inc: &Incident, _ctx: &ManualContext) -> Manual {
+        Manual {
+            expect: "this step has no manual equivalent".into(),
+            ..Manual::default()
+        }
+    }
+}
+
+/// What a step's manual equivalent may need beyond its own config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualContext {
+    /// The engine's base URL (its `server.listen`), for the operator API and signals.
+    pub engine_url: String,
+    /// The AWS region of the API clients (`failover.aws_region`).
+    pub aws_region: String,
+}
+
+/// A step done by hand: shell command lines (one command each, quoted for a POSIX
+/// shell) that do what the step does, and those that show its effect is in place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Manual {
+    pub commands: Vec<String>,
+    pub verify: Vec<String>,
+    /// What the verify output shows once the step took effect.
+    pub expect: String,
+}
+
+/// The region of an ARN (`arn:aws:sns:us-east-1:…` → `us-east-1`), when it names one.
+pub fn arn_region(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(3)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+}
+
+/// `argv` as one shell command line, each word quoted where needed.
+pub fn shell_line<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter()
+        .map(|a| shell_quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The step's config as data, so `StepSpec` can compare and print steps of any kind

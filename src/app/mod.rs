@@ -557,6 +557,25 @@ impl<S: MetricsSource> App<S> {
             .iter()
             .filter(|h| matches!(h.data, DataStatus::Degraded(_)))
             .count();
+        let mut snapshot = self.snapshot();
+        if let Some(f) = self.failover.as_mut() {
+            let changes: Vec<_> = out
+                .alerts
+                .iter()
+                .map(|a| {
+                    (
+                        format!("{}/{}", a.service, a.slo),
+                        a.region.clone(),
+                        a.severity,
+                        a.firing,
+                    )
+                })
+                .collect();
+            f.record_alerts(&changes, at);
+            if scheduled {
+                f.set_stream_facts(&snapshot.stream_facts());
+            }
+        }
         if scheduled {
             if let Some(f) = self.failover.as_mut() {
                 for (domain, v) in votes {
@@ -579,7 +598,11 @@ impl<S: MetricsSource> App<S> {
         out.automation_off = self.automation_off();
         out.probes = self.tracker.views();
         out.evidence = self.evidence.clone();
-        out.snapshot = Some(self.snapshot());
+        // The roles as the policy holds them after this evaluation's decisions.
+        if let Some(p) = out.policy.first() {
+            snapshot.set_roles(&p.active, &p.standby);
+        }
+        out.snapshot = Some(snapshot);
         out
     }
 

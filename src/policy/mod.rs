@@ -257,74 +257,171 @@ pub enum Action {
     },
 }
 
-/// Why no failover to `target` may start now, if any guard fails.
-fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Result<(), String> {
+/// One guard as checked for a failover to a target: what it is, whether it held, and
+/// the facts (the refusal's own words when it did not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardCheck {
+    pub guard: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+fn check(guard: &str, passed: bool, detail: String) -> GuardCheck {
+    GuardCheck {
+        guard: guard.into(),
+        passed,
+        detail,
+    }
+}
+
+/// Every guard on a failover to `target` now, in the order they are applied. The list
+/// stops at a failure that leaves the rest undefined (not a standby, no evaluation).
+pub fn guard_checks(
+    state: &PolicyState,
+    cfg: &PolicyConfig,
+    target: &str,
+    now: i64,
+) -> Vec<GuardCheck> {
+    let mut out = Vec::new();
     if target == state.active {
-        return Err(format!("{target} is already the active region"));
+        out.push(check(
+            "target",
+            false,
+            format!("{target} is already the active region"),
+        ));
+        return out;
     }
     if !state.standby.iter().any(|s| s == target) {
-        return Err(format!(
-            "{target} is not a standby region of domain {}",
-            state.domain
+        out.push(check(
+            "target",
+            false,
+            format!(
+                "{target} is not a standby region of domain {}",
+                state.domain
+            ),
         ));
+        return out;
     }
     let Some(ev) = &state.last_evaluation else {
-        return Err("no evaluation yet".into());
+        out.push(check("evaluation", false, "no evaluation yet".into()));
+        return out;
     };
-    match ev.regions.get(target) {
-        Some(h) if h.healthy(cfg.target_max_burn) => {}
-        Some(h) if h.down => return Err(format!("target {target} is down")),
-        Some(h) if !h.has_data => return Err(format!("target {target} has no data")),
-        Some(h) if !h.complete => return Err(format!("target {target} data is incomplete")),
+    let health = match ev.regions.get(target) {
+        Some(h) if h.healthy(cfg.target_max_burn) => Ok(format!(
+            "target {target} healthy: no tier holds, data complete, short windows burn at {:.2}x (below {}x){}",
+            h.short_burn,
+            cfg.target_max_burn,
+            if h.probes_passing == Some(true) { ", probes pass" } else { "" }
+        )),
+        Some(h) if h.down => Err(format!("target {target} is down")),
+        Some(h) if !h.has_data => Err(format!("target {target} has no data")),
+        Some(h) if !h.complete => Err(format!("target {target} data is incomplete")),
         Some(h) if h.burning || h.any_tier => {
-            return Err(format!(
-                "target {target} is not healthy (a tier holds there)"
-            ))
+            Err(format!("target {target} is not healthy (a tier holds there)"))
         }
         Some(h) if h.probes_passing == Some(false) => {
-            return Err(format!("target {target} is not healthy (its probes fail)"))
+            Err(format!("target {target} is not healthy (its probes fail)"))
         }
-        Some(h) => {
-            return Err(format!(
-                "target {target} is not healthy (short windows burn at {:.2}x, above {}x)",
-                h.short_burn, cfg.target_max_burn
-            ))
-        }
-        None => return Err(format!("target {target} has no data")),
+        Some(h) => Err(format!(
+            "target {target} is not healthy (short windows burn at {:.2}x, above {}x)",
+            h.short_burn, cfg.target_max_burn
+        )),
+        None => Err(format!("target {target} has no data")),
+    };
+    out.push(match health {
+        Ok(d) => check("healthy target", true, d),
+        Err(d) => check("healthy target", false, d),
+    });
+    match ev.regions.get(&state.active) {
+        Some(h) if !h.complete => out.push(check(
+            "complete data",
+            false,
+            format!("active {} data is incomplete", state.active),
+        )),
+        _ => out.push(check(
+            "complete data",
+            true,
+            format!(
+                "every query for {} and {target} answered in full",
+                state.active
+            ),
+        )),
     }
-    if let Some(h) = ev.regions.get(&state.active) {
-        if !h.complete {
-            return Err(format!("active {} data is incomplete", state.active));
-        }
+    if ev.preconditions.is_empty() {
+        out.push(check("preconditions", true, "none configured".into()));
     }
     for (name, ok) in &ev.preconditions {
-        match ok {
-            Some(true) => {}
-            Some(false) => return Err(format!("precondition {name} does not hold")),
-            None => return Err(format!("precondition {name} has no data")),
-        }
+        out.push(match ok {
+            Some(true) => check("preconditions", true, format!("precondition {name} holds")),
+            Some(false) => check(
+                "preconditions",
+                false,
+                format!("precondition {name} does not hold"),
+            ),
+            None => check(
+                "preconditions",
+                false,
+                format!("precondition {name} has no data"),
+            ),
+        });
     }
     if cfg.mode == Mode::DryRun {
         if let Some(last) = state.last_dry_run {
             if now - last < cfg.cooldown {
-                return Err(format!(
-                    "cooldown: last dry run {}s ago, cooldown {}s",
-                    now - last,
-                    cfg.cooldown
+                out.push(check(
+                    "cooldown",
+                    false,
+                    format!(
+                        "cooldown: last dry run {}s ago, cooldown {}s",
+                        now - last,
+                        cfg.cooldown
+                    ),
                 ));
             }
         }
     }
-    if let Some(last) = state.last_failover {
-        if now - last < cfg.cooldown {
-            return Err(format!(
+    out.push(match state.last_failover {
+        Some(last) if now - last < cfg.cooldown => check(
+            "cooldown",
+            false,
+            format!(
                 "cooldown: last failover {}s ago, cooldown {}s",
                 now - last,
                 cfg.cooldown
-            ));
-        }
+            ),
+        ),
+        Some(last) => check(
+            "cooldown",
+            true,
+            format!(
+                "last failover {}s ago, cooldown {}s",
+                now - last,
+                cfg.cooldown
+            ),
+        ),
+        None => check(
+            "cooldown",
+            true,
+            format!("no earlier failover (cooldown {}s)", cfg.cooldown),
+        ),
+    });
+    out
+}
+
+/// Why no failover to `target` may start now, if any guard fails.
+fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Result<(), String> {
+    match guard_checks(state, cfg, target, now)
+        .into_iter()
+        .find(|c| !c.passed)
+    {
+        Some(c) => Err(c.detail),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Votes for `target` from this replica and its peers (the quorum guard counts them).
+pub fn votes(state: &PolicyState, target: &str) -> u32 {
+    votes_for(state, target)
 }
 
 fn votes_for(state: &PolicyState, target: &str) -> u32 {

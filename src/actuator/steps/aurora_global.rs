@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::{IamStatement, Step};
+use crate::actuator::step::{arn_region, shell_line, IamStatement, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 use crate::window::Window;
 
@@ -63,6 +63,54 @@ impl AuroraGlobal {
 impl Step for AuroraGlobal {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, ctx: &ManualContext) -> Manual {
+        let target = self
+            .target(inc)
+            .cloned()
+            .unwrap_or_else(|e| format!("<{e}>"));
+        let region = self
+            .region
+            .clone()
+            .or_else(|| arn_region(&target))
+            .unwrap_or_else(|| ctx.aws_region.clone());
+        let mut act = vec![
+            "aws".to_string(),
+            "rds".into(),
+            match self.mode {
+                AuroraMode::Switchover => "switchover-global-cluster",
+                AuroraMode::Failover => "failover-global-cluster",
+            }
+            .into(),
+            "--region".into(),
+            region.clone(),
+            "--global-cluster-identifier".into(),
+            self.global_cluster.clone(),
+            "--target-db-cluster-identifier".into(),
+            target.clone(),
+        ];
+        if self.mode == AuroraMode::Failover {
+            act.push("--allow-data-loss".into());
+        }
+        let writer = [
+            "aws",
+            "rds",
+            "describe-global-clusters",
+            "--region",
+            &region,
+            "--global-cluster-identifier",
+            &self.global_cluster,
+            "--query",
+            "GlobalClusters[0].[Status,GlobalClusterMembers[?IsWriter].DBClusterArn|[0]]",
+            "--output",
+            "text",
+        ];
+        Manual {
+            commands: vec![shell_line(&act)],
+            verify: vec![shell_line(&writer)],
+            expect: format!("available and {target} (the writer); repeat until both hold"),
+        }
     }
 
     fn validate(&self, at: &str, regions: &[String]) -> Vec<String> {

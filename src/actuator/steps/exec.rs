@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::Kind;
 use crate::actuator::aws::BoxFut;
 use crate::actuator::redact::Redactor;
-use crate::actuator::step::{shell_quote, Step};
+use crate::actuator::step::{shell_line, shell_quote, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Exec>("exec");
@@ -119,6 +119,33 @@ fn program(argv: &[String]) -> String {
 impl Step for Exec {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, _ctx: &ManualContext) -> Manual {
+        let vars = [
+            ("SLOGUARD_INCIDENT", inc.id.to_string()),
+            ("SLOGUARD_DOMAIN", inc.domain.clone()),
+            ("SLOGUARD_FROM", inc.from.clone()),
+            ("SLOGUARD_TO", inc.to.clone()),
+            ("SLOGUARD_REASON", inc.reason.clone()),
+            ("SLOGUARD_DRY_RUN", inc.dry_run.to_string()),
+            ("SLOGUARD_CHAOS", inc.chaos.to_string()),
+        ];
+        let with_env = |argv: &[String]| {
+            let mut words: Vec<String> = vec!["env".into()];
+            words.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
+            words.extend(argv.iter().cloned());
+            shell_line(&words)
+        };
+        Manual {
+            commands: vec![with_env(&self.command)],
+            verify: self.check.iter().map(|c| with_env(c)).collect(),
+            expect: if self.check.is_some() {
+                "the check exits 0 (the work is done)".into()
+            } else {
+                "the command exits 0 (there is no check command to re-read its effect)".into()
+            },
+        }
     }
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {

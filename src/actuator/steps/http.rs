@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::Kind;
 use crate::actuator::aws::BoxFut;
 use crate::actuator::redact::{redact_url, Redactor};
-use crate::actuator::step::Step;
+use crate::actuator::step::{shell_line, shell_quote, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Http>("http");
@@ -82,6 +82,47 @@ fn template(s: &str, inc: &Incident, json: bool) -> String {
 impl Step for Http {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    /// The URL and body as `describe` shows them (redacted); header values stay in the
+    /// config, the token in its file.
+    fn manual(&self, inc: &Incident, _ctx: &ManualContext) -> Manual {
+        let Ok(r) = Redactor::new(&self.redact) else {
+            return Manual {
+                expect: "withheld: invalid redact pattern".into(),
+                ..Manual::default()
+            };
+        };
+        let mut argv = vec![
+            "curl".to_string(),
+            "-sS".into(),
+            "-f".into(),
+            "-X".into(),
+            self.method.clone(),
+        ];
+        for name in self.headers.keys() {
+            argv.push("-H".into());
+            argv.push(format!("{name}: <value from the config>"));
+        }
+        if let Some(body) = &self.body {
+            argv.extend([
+                "-H".into(),
+                "Content-Type: application/json".into(),
+                "--data".into(),
+            ]);
+            argv.push(r.redact(&template(body, inc, true)));
+        }
+        argv.push(r.redact(&redact_url(&template(&self.url, inc, false))));
+        let mut line = shell_line(&argv);
+        if let Some(file) = &self.bearer_token_file {
+            let file = shell_quote(&file.display().to_string());
+            line.push_str(&format!(" -H \"Authorization: Bearer $(cat {file})\""));
+        }
+        Manual {
+            commands: vec![line],
+            verify: Vec::new(),
+            expect: "curl exits 0 (-f fails on an HTTP error); the service shows the call".into(),
+        }
     }
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {

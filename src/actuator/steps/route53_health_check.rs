@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::{IamStatement, Step};
+use crate::actuator::step::{shell_line, IamStatement, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Route53HealthCheck>("route53_health_check");
@@ -20,6 +20,59 @@ pub struct Route53HealthCheck {
 impl Step for Route53HealthCheck {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, _inc: &Incident, _ctx: &ManualContext) -> Manual {
+        let id = &self.health_check_id;
+        let version = [
+            "aws",
+            "route53",
+            "get-health-check",
+            "--health-check-id",
+            id,
+            "--query",
+            "HealthCheck.HealthCheckVersion",
+            "--output",
+            "text",
+        ];
+        let flag = if self.inverted {
+            "--inverted"
+        } else {
+            "--no-inverted"
+        };
+        let update = [
+            "aws",
+            "route53",
+            "update-health-check",
+            "--health-check-id",
+            id,
+            flag,
+        ];
+        let read = [
+            "aws",
+            "route53",
+            "get-health-check",
+            "--health-check-id",
+            id,
+            "--query",
+            "HealthCheck.HealthCheckConfig.Inverted",
+            "--output",
+            "text",
+        ];
+        Manual {
+            commands: vec![
+                format!("VERSION=$({})", shell_line(&version)),
+                format!(
+                    "{} --health-check-version \"$VERSION\"",
+                    shell_line(&update)
+                ),
+            ],
+            verify: vec![shell_line(&read)],
+            expect: format!(
+                "{} (Route 53 refuses the update if someone changed the check meanwhile)",
+                if self.inverted { "True" } else { "False" }
+            ),
+        }
     }
 
     fn describe(&self, _inc: &Incident) -> String {

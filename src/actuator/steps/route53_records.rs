@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::{BoxFut, WeightedRecord};
-use crate::actuator::step::{IamStatement, Step};
+use crate::actuator::step::{shell_line, IamStatement, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Route53Records>("route53_records");
@@ -56,6 +56,71 @@ impl Route53Records {
 impl Step for Route53Records {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, _ctx: &ManualContext) -> Manual {
+        let changes: Vec<serde_json::Value> = self
+            .weighted(&inc.to)
+            .iter()
+            .map(|r| {
+                serde_json::json!({"Action": "UPSERT", "ResourceRecordSet": {
+                    "Name": self.record_name, "Type": self.record_type,
+                    "SetIdentifier": r.set_identifier, "Weight": r.weight, "TTL": self.ttl,
+                    "ResourceRecords": [{"Value": r.value}]}})
+            })
+            .collect();
+        let batch = serde_json::json!({
+            "Comment": format!("sloguard incident {}: {} to {}", inc.id, inc.domain, inc.to),
+            "Changes": changes,
+        });
+        let change = [
+            "aws",
+            "route53",
+            "change-resource-record-sets",
+            "--hosted-zone-id",
+            &self.zone_id,
+            "--change-batch",
+            &batch.to_string(),
+            "--query",
+            "ChangeInfo.Id",
+            "--output",
+            "text",
+        ];
+        let fqdn = format!("{}.", self.record_name.trim_end_matches('.'));
+        let list = [
+            "aws",
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &self.zone_id,
+            "--query",
+            &format!(
+                "ResourceRecordSets[?Name=='{fqdn}' && Type=='{}'].[SetIdentifier,Weight]",
+                self.record_type
+            ),
+            "--output",
+            "text",
+        ];
+        Manual {
+            commands: vec![
+                format!("CHANGE_ID=$({})", shell_line(&change)),
+                format!(
+                    "{} \"$CHANGE_ID\"",
+                    shell_line(&[
+                        "aws",
+                        "route53",
+                        "wait",
+                        "resource-record-sets-changed",
+                        "--id"
+                    ])
+                ),
+            ],
+            verify: vec![shell_line(&list)],
+            expect: format!(
+                "{} weight 100, every other region 0; the wait returns once the change is INSYNC",
+                inc.to
+            ),
+        }
     }
 
     fn validate(&self, at: &str, regions: &[String]) -> Vec<String> {

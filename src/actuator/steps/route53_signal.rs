@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::Step;
+use crate::actuator::step::{shell_line, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Route53Signal>("route53_signal");
@@ -19,6 +19,42 @@ pub struct Route53Signal {}
 impl Step for Route53Signal {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, ctx: &ManualContext) -> Manual {
+        let signal = |region: &str| {
+            shell_line(&[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}\\n",
+                &format!("{}/v1/signal/{}/{region}", ctx.engine_url, inc.domain),
+            ])
+        };
+        let failover = [
+            "sloguard",
+            "failover",
+            "--url",
+            &ctx.engine_url,
+            "--domain",
+            &inc.domain,
+            "--target",
+            &inc.to,
+            "--reason",
+            &inc.reason,
+        ];
+        Manual {
+            commands: vec![shell_line(&failover)],
+            verify: vec![signal(&inc.to), signal(&inc.from)],
+            expect: format!(
+                "200 for {} (failover requested), 503 for {}; the signal is this engine's \
+                 own, so by hand it is raised through the operator API (which runs the \
+                 domain's runbook under the guards; SLOGUARD_API_TOKEN_FILE names the token)",
+                inc.to, inc.from
+            ),
+        }
     }
 
     fn describe(&self, inc: &Incident) -> String {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::Step;
+use crate::actuator::step::{shell_line, shell_quote, Manual, ManualContext, Step};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Slack>("slack");
@@ -61,6 +61,25 @@ impl Slack {
 impl Step for Slack {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, _ctx: &ManualContext) -> Manual {
+        let post = [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &self.payload(inc).to_string(),
+        ];
+        let file = shell_quote(&self.webhook_url_file.display().to_string());
+        Manual {
+            commands: vec![format!("{} \"$(cat {file})\"", shell_line(&post))],
+            verify: Vec::new(),
+            expect: "Slack answers `ok` and the message shows in the channel".into(),
+        }
     }
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {

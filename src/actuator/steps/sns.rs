@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::{shell_quote, IamStatement, Step};
+use crate::actuator::step::{
+    arn_region, shell_line, shell_quote, IamStatement, Manual, ManualContext, Step,
+};
 use crate::actuator::{Backends, Incident};
 
 pub const KIND: Kind = Kind::of::<Sns>("sns");
@@ -44,6 +46,59 @@ fn message(inc: &Incident) -> String {
 impl Step for Sns {
     fn kind(&self) -> &'static str {
         KIND.name
+    }
+
+    fn manual(&self, inc: &Incident, ctx: &ManualContext) -> Manual {
+        let region = self
+            .region
+            .clone()
+            .or_else(|| arn_region(&self.topic_arn))
+            .unwrap_or_else(|| ctx.aws_region.clone());
+        let attributes: serde_json::Map<String, serde_json::Value> = inc
+            .attributes()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    serde_json::json!({"DataType": "String", "StringValue": v}),
+                )
+            })
+            .collect();
+        let publish = [
+            "aws",
+            "sns",
+            "publish",
+            "--region",
+            &region,
+            "--topic-arn",
+            &self.topic_arn,
+            "--subject",
+            &self.subject(inc),
+            "--message",
+            &message(inc),
+            "--message-attributes",
+            &serde_json::Value::Object(attributes).to_string(),
+        ];
+        let subscribers = [
+            "aws",
+            "sns",
+            "list-subscriptions-by-topic",
+            "--region",
+            &region,
+            "--topic-arn",
+            &self.topic_arn,
+            "--query",
+            "Subscriptions[].[Protocol,Endpoint]",
+            "--output",
+            "text",
+        ];
+        Manual {
+            commands: vec![shell_line(&publish)],
+            verify: vec![shell_line(&subscribers)],
+            expect: "publish prints a MessageId; the on-call endpoints are listed as \
+                     subscribers, and the page reaches them"
+                .into(),
+        }
     }
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {

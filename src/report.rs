@@ -1,0 +1,548 @@
+//! Post-incident reports (`sloguard report INCIDENT`): what the journal recorded about one
+//! incident, as Markdown (or HTML made from it). The timeline (first burn, page,
+//! decision, each step with its duration, the end), the burn rates and data state of the
+//! gating SLOs that drove the decision, the error budget consumed per SLO and region,
+//! and the guards checked (and any refusals before the decision).
+//!
+//! [`gather`] is the only read (of the journal, read-only); [`render`] is pure over what
+//! it gathered and the specs, so a report is the same whenever it is written.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::backtest::format_time;
+use crate::config::Config;
+use crate::journal::{IncidentRow, Journal, JournalError};
+use crate::policy::GuardCheck;
+use crate::slo::{decimal, Service};
+use crate::snapshot::{DataStatus, StreamFacts};
+use crate::window::human_secs;
+
+/// How far before the incident the timeline looks for its first burn when the journal
+/// holds no earlier incident of the domain.
+const LOOKBACK_SECS: i64 = 7 * 86_400;
+
+/// Decisions read for one report at most (alerts, notices, refusals, the decision).
+const MAX_DECISIONS: u32 = 20_000;
+
+/// One journaled decision, its detail decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionFact {
+    pub at: i64,
+    pub kind: String,
+    pub incident: Option<u64>,
+    pub detail: Value,
+}
+
+/// Everything the journal holds about one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportFacts {
+    pub incident: IncidentRow,
+    /// The domain's decisions from the end of its previous incident (or a week before
+    /// this one) to this one's end, oldest first.
+    pub decisions: Vec<DecisionFact>,
+}
+
+/// Reads incident `id` and the decisions around it; None when there is no such incident.
+pub fn gather(j: &Journal, id: u64) -> Result<Option<ReportFacts>, JournalError> {
+    let Some(incident) = j.incident(id)? else {
+        return Ok(None);
+    };
+    let since = match j.previous_incident(&incident.domain, id)? {
+        Some((opened, closed)) => closed.unwrap_or(opened),
+        None => incident.opened_at - LOOKBACK_SECS,
+    };
+    let until = incident.closed_at.unwrap_or(i64::MAX);
+    let decisions = j
+        .decisions_of(&incident.domain, since, until, MAX_DECISIONS)?
+        .into_iter()
+        .map(|(at, _, incident, kind, detail)| DecisionFact {
+            at,
+            kind,
+            incident,
+            detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(Some(ReportFacts {
+        incident,
+        decisions,
+    }))
+}
+
+/// One line of the timeline.
+struct Event {
+    at: i64,
+    what: String,
+}
+
+fn clock(at: i64) -> String {
+    format_time(at)
+}
+
+/// The decision that opened the incident (a failover, or an approval request).
+fn opening(f: &ReportFacts) -> Option<&DecisionFact> {
+    let id = f.incident.id;
+    f.decisions
+        .iter()
+        .find(|d| d.incident == Some(id) && d.kind == "failover")
+        .or_else(|| {
+            f.decisions
+                .iter()
+                .find(|d| d.incident == Some(id) && d.kind == "approval_requested")
+        })
+}
+
+/// The report as Markdown.
+pub fn render(f: &ReportFacts, cfg: &Config, services: &[Service]) -> String {
+    let inc = &f.incident;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Incident {}: {} failover {} → {}\n",
+        inc.id, inc.domain, inc.from, inc.to
+    );
+    if inc.chaos {
+        out.push_str("> **GameDay drill (chaos)**: not a real incident; nothing real moved.\n\n");
+    }
+    let outcome = match (inc.status.as_str(), inc.dry_run) {
+        (_, true) => format!(
+            "{} (dry run: the runbook only recorded its calls)",
+            inc.status
+        ),
+        ("done", _) => "done: every step completed".to_string(),
+        ("failed", _) => "failed: a step failed for good (see Steps)".to_string(),
+        ("running", _) => "still running (or the engine stopped mid-run)".to_string(),
+        (s, _) => s.to_string(),
+    };
+    let _ = writeln!(out, "- Outcome: **{outcome}**");
+    let _ = writeln!(out, "- Reason: {}", inc.reason);
+    let _ = writeln!(out, "- Opened: {}", clock(inc.opened_at));
+    match inc.closed_at {
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "- Closed: {} (runbook took {})",
+                clock(c),
+                human_secs((c - inc.opened_at) as f64)
+            );
+        }
+        None => out.push_str("- Closed: not yet\n"),
+    }
+    let decision = opening(f);
+    let events = timeline(f, decision);
+    let first = events.first().map(|e| e.at).unwrap_or(inc.opened_at);
+    let decided = decision.map(|d| d.at).unwrap_or(inc.opened_at);
+    let _ = writeln!(
+        out,
+        "- Time to decision: {} from the first burn; time to mitigation: {}\n",
+        human_secs((decided - first).max(0) as f64),
+        inc.closed_at
+            .map(|c| human_secs((c - first).max(0) as f64))
+            .unwrap_or_else(|| "not yet".into())
+    );
+
+    out.push_str("## Timeline\n\n| time (UTC) | since first burn | event |\n|---|---|---|\n");
+    for e in &events {
+        let _ = writeln!(
+            out,
+            "| {} | +{} | {} |",
+            clock(e.at),
+            human_secs((e.at - first).max(0) as f64),
+            cell(&e.what)
+        );
+    }
+    out.push('\n');
+
+    let facts: Vec<StreamFacts> = decision
+        .and_then(|d| d.detail.pointer("/evidence/slos"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    drove(&mut out, &facts, decision);
+    budget(&mut out, &facts, services, cfg);
+    guards(&mut out, f, decision);
+    steps(&mut out, inc);
+    out
+}
+
+/// Markdown table cells: no pipes or line breaks from free text.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
+    let inc = &f.incident;
+    let decided = decision.map(|d| d.at).unwrap_or(inc.opened_at);
+    let mut events = Vec::new();
+    let mut first_burn = false;
+    let mut first_page = false;
+    for d in &f.decisions {
+        let text = |k: &str| {
+            d.detail
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        match d.kind.as_str() {
+            "alert" => {
+                let firing = d
+                    .detail
+                    .get("firing")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let severity = text("severity");
+                let what = format!(
+                    "{} tier of {} {} in {}",
+                    severity,
+                    text("slo"),
+                    if firing { "fires" } else { "resolves" },
+                    text("region")
+                );
+                if firing && !first_burn && d.at <= decided {
+                    first_burn = true;
+                    events.push(Event {
+                        at: d.at,
+                        what: format!("**first burn**: {what}"),
+                    });
+                } else if firing && severity == "page" && !first_page && d.at <= decided {
+                    first_page = true;
+                    events.push(Event {
+                        at: d.at,
+                        what: format!("**page**: {what}"),
+                    });
+                } else if d.at > decided || !firing {
+                    events.push(Event { at: d.at, what });
+                }
+            }
+            "notify" => {
+                let message = text("message");
+                let page = message.contains("Alertmanager") || message.contains("page");
+                let label = if page && !first_page && d.at <= decided {
+                    first_page = true;
+                    "**page**: "
+                } else {
+                    "notice: "
+                };
+                if !first_burn && message.contains("is burning") {
+                    first_burn = true;
+                }
+                events.push(Event {
+                    at: d.at,
+                    what: format!("{label}{message}"),
+                });
+            }
+            "blocked" => events.push(Event {
+                at: d.at,
+                what: format!("refused: {}", text("reason")),
+            }),
+            "approval_requested" if d.incident == Some(inc.id) => events.push(Event {
+                at: d.at,
+                what: format!(
+                    "**decision**: approval requested for {} → {}: {}",
+                    text("from"),
+                    text("to"),
+                    text("reason")
+                ),
+            }),
+            "failover" if d.incident == Some(inc.id) => events.push(Event {
+                at: d.at,
+                what: format!(
+                    "**decision**: fail over {} → {}{}: {}",
+                    text("from"),
+                    text("to"),
+                    if d.detail.get("forced").and_then(Value::as_bool) == Some(true) {
+                        " (forced)"
+                    } else {
+                        ""
+                    },
+                    text("reason")
+                ),
+            }),
+            "operator" => events.push(Event {
+                at: d.at,
+                what: format!(
+                    "operator: {} ({})",
+                    d.detail
+                        .pointer("/command/command")
+                        .and_then(Value::as_str)
+                        .unwrap_or("call"),
+                    text("reason")
+                ),
+            }),
+            _ => {}
+        }
+    }
+    let mut previous = inc.opened_at;
+    for s in &inc.steps {
+        events.push(Event {
+            at: s.at,
+            what: format!(
+                "step {} `{}` ({}) {} after {}{}",
+                s.index + 1,
+                s.name,
+                s.kind,
+                s.status,
+                human_secs((s.at - previous).max(0) as f64),
+                if s.attempt > 1 {
+                    format!(", attempt {}", s.attempt)
+                } else {
+                    String::new()
+                }
+            ),
+        });
+        previous = s.at;
+    }
+    if let Some(c) = inc.closed_at {
+        events.push(Event {
+            at: c,
+            what: format!("**runbook ended**: {}", inc.status),
+        });
+    }
+    // Stable: the journal's order within one second.
+    events.sort_by_key(|e| e.at);
+    events
+}
+
+fn data_text(d: &DataStatus) -> String {
+    match d {
+        DataStatus::Complete => "complete".into(),
+        DataStatus::NoData => "no data".into(),
+        DataStatus::Degraded(why) => format!("degraded ({why})"),
+        DataStatus::Unreachable(why) => format!("unreachable ({why})"),
+    }
+}
+
+fn drove(out: &mut String, facts: &[StreamFacts], decision: Option<&DecisionFact>) {
+    out.push_str("## What drove the decision\n\n");
+    let Some(d) = decision else {
+        out.push_str("The journal holds no decision for this incident.\n\n");
+        return;
+    };
+    if facts.is_empty() {
+        out.push_str(
+            "The decision was journaled without the SLO evidence (an operator call, or a journal written by an older sloguard).\n\n",
+        );
+    } else {
+        let windows: Vec<String> = {
+            let mut w: Vec<(u64, String)> = facts
+                .iter()
+                .flat_map(|f| f.windows.iter().map(|(w, _, _)| w.clone()))
+                .map(|w| {
+                    (
+                        crate::window::Window::parse(&w)
+                            .map(|x| x.secs())
+                            .unwrap_or(0),
+                        w,
+                    )
+                })
+                .collect();
+            w.sort();
+            w.dedup();
+            w.into_iter().map(|(_, w)| w).collect()
+        };
+        let _ = writeln!(
+            out,
+            "Burn rates at {} (1× spends the budget exactly over the period):\n",
+            clock(d.at)
+        );
+        let _ = writeln!(
+            out,
+            "| SLO | region | data | tiers holding | {} |\n|---|---|---|---|{}",
+            windows.join(" | "),
+            "---|".repeat(windows.len())
+        );
+        for f in facts {
+            let holding: Vec<&str> = f.holding.iter().map(|s| s.as_str()).collect();
+            let burns: Vec<String> = windows
+                .iter()
+                .map(|w| {
+                    f.windows
+                        .iter()
+                        .find(|(x, _, _)| x == w)
+                        .and_then(|(_, b, _)| *b)
+                        .map(|b| format!("{b:.2}×"))
+                        .unwrap_or_else(|| "-".into())
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                f.slo_id(),
+                f.region,
+                cell(&data_text(&f.data)),
+                if holding.is_empty() {
+                    "none".into()
+                } else {
+                    holding.join(", ")
+                },
+                burns.join(" | ")
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(regions) = d
+        .detail
+        .pointer("/evaluation/regions")
+        .and_then(Value::as_object)
+    {
+        out.push_str("Per region, as the policy saw it:\n\n| region | burning | down | monitoring lost | data present | data complete | probes | short-window burn |\n|---|---|---|---|---|---|---|---|\n");
+        for (r, h) in regions {
+            let b = |k: &str| match h.get(k).and_then(Value::as_bool) {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            };
+            let probes = match h.get("probes_passing").and_then(Value::as_bool) {
+                Some(true) => "passing",
+                Some(false) => "failing",
+                None => "not probed",
+            };
+            let _ = writeln!(
+                out,
+                "| {r} | {} | {} | {} | {} | {} | {probes} | {:.2}× |",
+                b("burning"),
+                b("down"),
+                b("monitoring_lost"),
+                b("has_data"),
+                b("complete"),
+                h.get("short_burn").and_then(Value::as_f64).unwrap_or(0.0)
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn budget(out: &mut String, facts: &[StreamFacts], services: &[Service], cfg: &Config) {
+    out.push_str("## Error budget consumed\n\n");
+    if facts.is_empty() {
+        out.push_str("No SLO evidence was journaled with the decision.\n\n");
+        return;
+    }
+    let _ = cfg;
+    out.push_str("Over each SLO's period, at the decision (the period window's burn rate is the share of the budget spent):\n\n| SLO | region | objective | period | availability | budget consumed | budget remaining |\n|---|---|---|---|---|---|---|\n");
+    for f in facts {
+        let slo = services
+            .iter()
+            .filter(|s| s.name == f.service)
+            .flat_map(|s| s.slos.iter())
+            .find(|s| s.name == f.slo);
+        let period = slo.map(|s| s.period.to_string());
+        // The period window, else the longest window journaled.
+        let row = period
+            .as_ref()
+            .and_then(|p| f.windows.iter().find(|(w, _, _)| w == p))
+            .or_else(|| f.windows.last());
+        let (burn, ratio) = row.map(|(_, b, r)| (*b, *r)).unwrap_or((None, None));
+        let pct = |x: f64| format!("{}%", decimal((x * 10_000.0).round() / 100.0));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            f.slo_id(),
+            f.region,
+            slo.map(|s| format!("{}%", decimal(s.objective)))
+                .unwrap_or_else(|| "(not in the specs)".into()),
+            period
+                .or_else(|| row.map(|(w, _, _)| w.clone()))
+                .unwrap_or_default(),
+            ratio
+                .map(|r| pct(1.0 - r))
+                .unwrap_or_else(|| "no data".into()),
+            burn.map(pct).unwrap_or_else(|| "no data".into()),
+            burn.map(|b| pct((1.0 - b).max(0.0)))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    out.push('\n');
+}
+
+fn guards(out: &mut String, f: &ReportFacts, decision: Option<&DecisionFact>) {
+    out.push_str("## Guards checked\n\n");
+    let checks: Vec<GuardCheck> = decision
+        .and_then(|d| d.detail.pointer("/evidence/guards"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    if checks.is_empty() {
+        out.push_str("The decision was journaled without its guard checks.\n\n");
+    } else {
+        out.push_str("| guard | held | facts |\n|---|---|---|\n");
+        for c in &checks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                c.guard,
+                if c.passed { "yes" } else { "**no**" },
+                cell(&c.detail)
+            );
+        }
+        out.push('\n');
+    }
+    let decided = decision.map(|d| d.at).unwrap_or(f.incident.opened_at);
+    let refusals: Vec<&DecisionFact> = f
+        .decisions
+        .iter()
+        .filter(|d| d.kind == "blocked" && d.at <= decided)
+        .collect();
+    if !refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "Before the decision the guards refused {} time(s); the last:\n",
+            refusals.len()
+        );
+        for d in refusals.iter().rev().take(5).rev() {
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                clock(d.at),
+                d.detail
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn steps(out: &mut String, inc: &IncidentRow) {
+    out.push_str("## Steps\n\n");
+    if inc.steps.is_empty() {
+        out.push_str("No step ran.\n");
+        return;
+    }
+    out.push_str("| # | step | kind | attempt | status | ended (UTC) | took | what it did |\n|---|---|---|---|---|---|---|---|\n");
+    let mut previous = inc.opened_at;
+    for s in &inc.steps {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.index + 1,
+            s.name,
+            s.kind,
+            s.attempt,
+            s.status,
+            clock(s.at),
+            human_secs((s.at - previous).max(0) as f64),
+            cell(&s.detail)
+        );
+        previous = s.at;
+    }
+}
+
+/// A standalone HTML page of a Markdown report (no external resources).
+pub fn html(markdown: &str, title: &str) -> String {
+    use pulldown_cmark::{html::push_html, Options, Parser};
+    let mut body = String::new();
+    push_html(&mut body, Parser::new_ext(markdown, Options::ENABLE_TABLES));
+    let title = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+body{{font:14px system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#1d2530}}\
+table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #cfd6de;padding:3px 8px;text-align:left}}\
+th{{background:#eef2f6}}blockquote{{background:#fff4d6;border-left:4px solid #e0a800;margin:0;padding:6px 12px}}\
+code{{background:#f2f4f7;padding:0 3px}}</style></head>\n<body>\n{body}</body></html>\n"
+    )
+}
