@@ -1,6 +1,9 @@
 //! The HTTP face of `serve`: `/metrics` (Prometheus text via prometheus-client),
 //! `/api/v1/status` (the engine's latest snapshot as JSON, with p50/p99 query and
 //! evaluation latency), `/healthz` (the process is up) and `/readyz` (the backfill is done).
+//! The built-in dashboard (`/`) reads `/api/v1/status`, `/api/v1/history` (`?since=` for
+//! the new points only), `/api/v1/incidents` (with `chaos`) and `/api/v1/slos` (every
+//! configured SLO with objective, period and tiers, the configured regions, `chaos`).
 //! Handlers only read shared state; the engine loop writes it.
 
 pub mod listen;
@@ -109,6 +112,94 @@ pub struct AppState {
     pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
     /// This replica's probe view of every probed region, served to peers on `/v1/probes`.
     pub probes: RwLock<Vec<crate::probe::ProbeView>>,
+    /// Every configured SLO and region, for the dashboard's panels before any data.
+    pub catalog: Catalog,
+}
+
+/// What the dashboard draws before (and besides) any evaluation: every configured SLO
+/// with its objective, period and tiers, and the configured regions (`/api/v1/slos`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Catalog {
+    pub slos: Vec<SloInfo>,
+    pub regions: Vec<String>,
+}
+
+/// One configured SLO as the dashboard needs it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SloInfo {
+    pub service: String,
+    pub slo: String,
+    /// Percent (99.9).
+    pub objective: f64,
+    /// The error budget as a ratio (0.001).
+    pub budget: f64,
+    /// The SLO period's window (`30d`): its burn rate is the share of the budget spent.
+    pub period: String,
+    /// Every window evaluated for the SLO, shortest first.
+    pub windows: Vec<String>,
+    pub tiers: Vec<TierInfo>,
+    /// A built-in SLO (the region probes), not from a spec file.
+    pub builtin: bool,
+}
+
+/// One burn-rate tier of an SLO: it holds when both windows burn above `factor`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TierInfo {
+    pub severity: crate::slo::Severity,
+    pub long_window: String,
+    pub short_window: String,
+    pub factor: f64,
+    /// The error-ratio threshold (factor × budget).
+    pub threshold: f64,
+}
+
+impl Catalog {
+    /// The SLOs and regions an engine evaluates (the period is an SLO's longest window:
+    /// specs refuse tier windows longer than the period).
+    pub fn of<S: crate::query::MetricsSource>(engine: &crate::engine::Engine<S>) -> Self {
+        use crate::slo::round_sig;
+        let streams = engine.streams();
+        let slos = streams
+            .slos
+            .iter()
+            .map(|e| {
+                let windows: Vec<String> = streams
+                    .groups
+                    .get(e.group)
+                    .map(|g| g.windows.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                SloInfo {
+                    service: e.service.clone(),
+                    slo: e.slo.clone(),
+                    objective: round_sig((1.0 - e.budget) * 100.0),
+                    budget: e.budget,
+                    period: streams
+                        .groups
+                        .get(e.group)
+                        .and_then(|g| g.windows.iter().max())
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    windows,
+                    tiers: e
+                        .tiers
+                        .iter()
+                        .map(|t| TierInfo {
+                            severity: t.severity,
+                            long_window: t.long.to_string(),
+                            short_window: t.short.to_string(),
+                            factor: t.factor,
+                            threshold: round_sig(t.factor * e.budget),
+                        })
+                        .collect(),
+                    builtin: e.service == crate::probe::PROBE_SERVICE,
+                }
+            })
+            .collect();
+        Catalog {
+            slos,
+            regions: engine.regions().all(),
+        }
+    }
 }
 
 /// One evaluation's burn rates, for the dashboard's charts.
@@ -175,7 +266,14 @@ impl AppState {
             automation_off: RwLock::new(None),
             failover: AtomicBool::new(false),
             chaos: AtomicBool::new(false),
+            catalog: Catalog::default(),
         }
+    }
+
+    /// The configured SLOs and regions the dashboard shows from its first render.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = catalog;
+        self
     }
 
     /// Wires the state to an app: its signal board, journal and inbox, made once here
@@ -288,8 +386,11 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
     linger: impl std::future::Future<Output = ()>,
 ) -> crate::app::App<S> {
     let (outbox, inbox) = crate::app::inbox();
-    let state =
-        Arc::new(AppState::new(api).wired(app.signals(), app.journal(), Some(outbox), chaos));
+    let state = Arc::new(
+        AppState::new(api)
+            .wired(app.signals(), app.journal(), Some(outbox), chaos)
+            .with_catalog(Catalog::of(app.engine())),
+    );
     // What the journal restored, and whether automation is off, is true before the
     // backfill: the first answers say so.
     state.set_policy(app.policy());
@@ -335,6 +436,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(dashboard))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/slos", get(slos))
         .route("/api/v1/alertmanager", axum::routing::post(alertmanager))
         .route("/api/v1/failover", axum::routing::post(op_failover))
         .route(
@@ -375,8 +477,10 @@ async fn probes(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn incidents(State(s): State<Arc<AppState>>) -> Response {
+    let chaos = s.chaos.load(Ordering::Relaxed);
     let Some(journal) = s.journal.clone() else {
-        return Json(serde_json::json!({"incidents": [], "policy": []})).into_response();
+        return Json(serde_json::json!({"incidents": [], "policy": [], "chaos": chaos}))
+            .into_response();
     };
     let rows = journal
         .lock()
@@ -384,7 +488,8 @@ async fn incidents(State(s): State<Arc<AppState>>) -> Response {
         .and_then(|j| j.incidents(100).map_err(|_| ()));
     let policy = s.policy.read().map(|p| p.clone()).unwrap_or_default();
     match rows {
-        Ok(rows) => Json(serde_json::json!({"incidents": rows, "policy": policy})).into_response(),
+        Ok(rows) => Json(serde_json::json!({"incidents": rows, "policy": policy, "chaos": chaos}))
+            .into_response(),
         Err(()) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(serde_json::json!({"error": "journal unavailable"})),
@@ -754,13 +859,33 @@ async fn dashboard() -> Response {
         .into_response()
 }
 
-async fn history(State(s): State<Arc<AppState>>) -> Response {
+#[derive(Debug, serde::Deserialize)]
+struct HistoryQuery {
+    /// Only the points after this unix time (the dashboard polls for what is new).
+    since: Option<i64>,
+}
+
+async fn history(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
+) -> Response {
+    let since = q.since.unwrap_or(i64::MIN);
     let h: Vec<HistoryPoint> = s
         .history
         .read()
-        .map(|h| h.iter().cloned().collect())
+        .map(|h| h.iter().filter(|p| p.at > since).cloned().collect())
         .unwrap_or_default();
     Json(h).into_response()
+}
+
+/// Every configured SLO (objective, period, tiers) and region, and whether this is a drill.
+async fn slos(State(s): State<Arc<AppState>>) -> Response {
+    Json(serde_json::json!({
+        "slos": s.catalog.slos,
+        "regions": s.catalog.regions,
+        "chaos": s.chaos.load(Ordering::Relaxed),
+    }))
+    .into_response()
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
