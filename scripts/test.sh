@@ -32,6 +32,15 @@ fi
 "$MOTO_VENV/bin/python" -c 'import jsonschema, yaml' 2>/dev/null \
   || "$MOTO_VENV/bin/pip" install -q jsonschema pyyaml
 export SLOGUARD_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+# The AWS CLI (v1, from PyPI) in its own venv: the playbook test runs every `aws` line
+# of a generated playbook through it, so each call's argument shapes are checked.
+AWSCLI_VENV="$PWD/target/awscli-venv"
+if [ ! -x "$AWSCLI_VENV/bin/aws" ]; then
+  echo "== installing awscli into $AWSCLI_VENV"
+  python3 -m venv "$AWSCLI_VENV"
+  "$AWSCLI_VENV/bin/pip" install -q awscli
+fi
+export SLOGUARD_AWS_CLI="$AWSCLI_VENV/bin/aws"
 export SLOGUARD_PYTHON="$MOTO_VENV/bin/python"
 
 echo "== cargo fmt --check"

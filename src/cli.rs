@@ -191,6 +191,10 @@ pub enum Command {
         config: PathBuf,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
+        /// Read this journal instead of the config's `failover.journal` (e.g. one kept by
+        /// `gameday --journal`).
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
     /// Print the least-privilege IAM policy for exactly the configured runbook steps.
     IamPolicy {
@@ -295,6 +299,9 @@ pub enum Command {
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// Keep the drill's journal in this file (for `sloguard report --journal`).
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
 }
 

@@ -357,6 +357,24 @@ impl Journal {
         Ok(Journal { conn, _lock: None })
     }
 
+    /// Writes a copy of the whole journal to `path` (a drill's in-memory journal, kept
+    /// for `sloguard report`): into a temporary file beside it, then renamed over it.
+    pub fn save_copy(&self, path: &Path) -> Result<(), JournalError> {
+        let open_err = |e: rusqlite::Error| JournalError::Open {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let tmp = path.with_extension("db.partial");
+        let _ = std::fs::remove_file(&tmp);
+        self.conn
+            .execute("VACUUM INTO ?1", [tmp.display().to_string()])
+            .map_err(open_err)?;
+        std::fs::rename(&tmp, path).map_err(|e| JournalError::Permissions {
+            path: path.display().to_string(),
+            source: e,
+        })
+    }
+
     /// The next free incident id.
     pub fn next_incident_id(&self) -> Result<u64, JournalError> {
         let max: Option<i64> = self

@@ -260,20 +260,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             incident,
             config,
             format,
+            journal,
         } => {
             let (cfg, services) = load_config(&config)?;
-            let fo = cfg
-                .failover
-                .as_ref()
-                .context("the configuration has no failover section (no journal)")?;
+            let path = match journal {
+                Some(p) => p,
+                None => cfg
+                    .failover
+                    .as_ref()
+                    .context("the configuration has no failover section (no journal)")?
+                    .journal
+                    .clone(),
+            };
             anyhow::ensure!(
-                fo.journal.exists(),
+                path.exists(),
                 "no journal at {} (no incident recorded yet)",
-                fo.journal.display()
+                path.display()
             );
-            let j = journal::Journal::open_read_only(&fo.journal)?;
+            let j = journal::Journal::open_read_only(&path)?;
             let facts = sloguard::report::gather(&j, incident)?
-                .with_context(|| format!("no incident {incident} in {}", fo.journal.display()))?;
+                .with_context(|| format!("no incident {incident} in {}", path.display()))?;
             let md = sloguard::report::render(&facts, &cfg, &services);
             match format {
                 sloguard::cli::ReportFormat::Md => print!("{md}"),
@@ -398,6 +404,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scenario,
             config,
             output,
+            journal,
         } => {
             let (sc, d, services) =
                 drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
@@ -415,7 +422,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &timeline
                 }
             };
-            let report = rt.block_on(drill::run(&sc, &d, &services, observer))?;
+            let report = rt.block_on(drill::run_keeping_journal(
+                &sc,
+                &d,
+                &services,
+                observer,
+                journal.as_deref(),
+            ))?;
             match output {
                 Output::Json => json(&report)?,
                 Output::Text => print!(

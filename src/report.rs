@@ -201,9 +201,15 @@ fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
                 );
                 if firing && !first_burn && d.at <= decided {
                     first_burn = true;
+                    let label = if severity == "page" && !first_page {
+                        first_page = true;
+                        "**first burn and page**"
+                    } else {
+                        "**first burn**"
+                    };
                     events.push(Event {
                         at: d.at,
-                        what: format!("**first burn**: {what}"),
+                        what: format!("{label}: {what}"),
                     });
                 } else if firing && severity == "page" && !first_page && d.at <= decided {
                     first_page = true;

@@ -28,6 +28,7 @@ mod lint;
 mod one_tick;
 mod openslo;
 mod operator_flood;
+mod playbook_report;
 mod query_faults;
 mod quorum;
 mod region_loss;

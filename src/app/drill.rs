@@ -25,6 +25,8 @@ pub enum DrillError {
     App(#[from] AppError),
     #[error(transparent)]
     Specs(#[from] crate::slo::SpecError),
+    #[error("keeping the drill's journal: {0}")]
+    Journal(String),
 }
 
 /// The demo's scenario when none is given: the primary region fails 40 simulated
@@ -278,6 +280,18 @@ pub async fn run(
     services: &[Service],
     observer: &dyn Observer,
 ) -> Result<Report, DrillError> {
+    run_keeping_journal(scenario, drill, services, observer, None).await
+}
+
+/// [`run`], then (with `keep_journal`) a copy of the drill's journal written there, for
+/// `sloguard report` on the drill's incidents (all tagged chaos).
+pub async fn run_keeping_journal(
+    scenario: &Scenario,
+    drill: &Drill,
+    services: &[Service],
+    observer: &dyn Observer,
+    keep_journal: Option<&std::path::Path>,
+) -> Result<Report, DrillError> {
     let (clock, schedule) = timing(drill, None);
     let app = app(drill, services, clock.clone()).await?;
     let collector = Collector::new(drill);
@@ -292,6 +306,15 @@ pub async fn run(
         std::future::pending(),
     )
     .await;
+    if let Some(path) = keep_journal {
+        if let Some(j) = app.journal() {
+            let j = j
+                .lock()
+                .map_err(|_| DrillError::Journal("journal lock poisoned".into()))?;
+            j.save_copy(path)
+                .map_err(|e| DrillError::Journal(e.to_string()))?;
+        }
+    }
     finish(scenario, &app, services, collector)
 }
 
