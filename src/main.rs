@@ -280,7 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let j = journal::Journal::open_read_only(&path)?;
             let facts = sloguard::report::gather(&j, incident)?
                 .with_context(|| format!("no incident {incident} in {}", path.display()))?;
-            let md = sloguard::report::render(&facts, &cfg, &services);
+            let md = sloguard::report::render(&facts, &sloguard::report::slo_meta(&services));
             match format {
                 sloguard::cli::ReportFormat::Md => print!("{md}"),
                 sloguard::cli::ReportFormat::Html => print!(

@@ -12,7 +12,6 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::backtest::format_time;
-use crate::config::Config;
 use crate::journal::{IncidentRow, Journal, JournalError};
 use crate::policy::GuardCheck;
 use crate::slo::{decimal, Service};
@@ -25,6 +24,30 @@ const LOOKBACK_SECS: i64 = 7 * 86_400;
 
 /// Decisions read for one report at most (alerts, notices, refusals, the decision).
 const MAX_DECISIONS: u32 = 20_000;
+
+/// What the report needs of an SLO's spec: its objective (percent) and period window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloMeta {
+    pub service: String,
+    pub slo: String,
+    pub objective: f64,
+    pub period: String,
+}
+
+/// The metadata of every SLO of `services`.
+pub fn slo_meta(services: &[Service]) -> Vec<SloMeta> {
+    services
+        .iter()
+        .flat_map(|s| {
+            s.slos.iter().map(|slo| SloMeta {
+                service: s.name.clone(),
+                slo: slo.name.clone(),
+                objective: slo.objective,
+                period: slo.period.to_string(),
+            })
+        })
+        .collect()
+}
 
 /// One journaled decision, its detail decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +117,7 @@ fn opening(f: &ReportFacts) -> Option<&DecisionFact> {
 }
 
 /// The report as Markdown.
-pub fn render(f: &ReportFacts, cfg: &Config, services: &[Service]) -> String {
+pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
     let inc = &f.incident;
     let mut out = String::new();
     let _ = writeln!(
@@ -159,7 +182,7 @@ pub fn render(f: &ReportFacts, cfg: &Config, services: &[Service]) -> String {
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     drove(&mut out, &facts, decision);
-    budget(&mut out, &facts, services, cfg);
+    budget(&mut out, &facts, slos);
     guards(&mut out, f, decision);
     steps(&mut out, inc);
     out
@@ -223,16 +246,19 @@ fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
             }
             "notify" => {
                 let message = text("message");
-                let page = message.contains("Alertmanager") || message.contains("page");
+                let page = message.starts_with("Alertmanager paged");
+                // Without a journaled alert change (the tiers already held when the engine
+                // started), the policy's first count is the first burn it saw.
+                let burn = message.contains(" is burning ") || message.contains(" is down ");
                 let label = if page && !first_page && d.at <= decided {
                     first_page = true;
                     "**page**: "
+                } else if burn && !first_burn && d.at <= decided {
+                    first_burn = true;
+                    "**first burn** (as the engine first saw it): "
                 } else {
                     "notice: "
                 };
-                if !first_burn && message.contains("is burning") {
-                    first_burn = true;
-                }
                 events.push(Event {
                     at: d.at,
                     what: format!("{label}{message}"),
@@ -419,21 +445,18 @@ fn drove(out: &mut String, facts: &[StreamFacts], decision: Option<&DecisionFact
     }
 }
 
-fn budget(out: &mut String, facts: &[StreamFacts], services: &[Service], cfg: &Config) {
+fn budget(out: &mut String, facts: &[StreamFacts], slos: &[SloMeta]) {
     out.push_str("## Error budget consumed\n\n");
     if facts.is_empty() {
         out.push_str("No SLO evidence was journaled with the decision.\n\n");
         return;
     }
-    let _ = cfg;
     out.push_str("Over each SLO's period, at the decision (the period window's burn rate is the share of the budget spent):\n\n| SLO | region | objective | period | availability | budget consumed | budget remaining |\n|---|---|---|---|---|---|---|\n");
     for f in facts {
-        let slo = services
+        let slo = slos
             .iter()
-            .filter(|s| s.name == f.service)
-            .flat_map(|s| s.slos.iter())
-            .find(|s| s.name == f.slo);
-        let period = slo.map(|s| s.period.to_string());
+            .find(|s| s.service == f.service && s.slo == f.slo);
+        let period = slo.map(|s| s.period.clone());
         // The period window, else the longest window journaled.
         let row = period
             .as_ref()

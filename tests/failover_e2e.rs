@@ -191,6 +191,62 @@ fn outage_in_the_active_region_runs_the_runbook() {
         "{incidents}"
     );
     assert_eq!(incidents["incidents"].as_array().unwrap().len(), 1);
+
+    // The post-incident report of the real journal, from the CLI (read-only beside the
+    // running engine) and from the engine's own endpoint.
+    let id = inc["id"].as_u64().unwrap().to_string();
+    let cli = common::run(
+        sloguard()
+            .args(["report", &id, "--config"])
+            .arg(run._dir.path().join("sloguard.yaml")),
+    );
+    assert!(cli.status.success(), "{}", text(&cli));
+    let md = String::from_utf8(cli.stdout).unwrap();
+    assert!(
+        !md.contains("GameDay drill"),
+        "a real incident is not a drill:\n{md}"
+    );
+    assert!(
+        md.contains("**decision**: fail over us-east-1 → eu-west-1"),
+        "{md}"
+    );
+    assert!(md.contains("**first burn"), "{md}");
+    for step in inc["steps"].as_array().unwrap() {
+        let step = step["name"].as_str().unwrap();
+        assert!(
+            md.contains(&format!("`{step}`")),
+            "step {step} in the timeline:\n{md}"
+        );
+    }
+    let burning = md
+        .lines()
+        .find(|l| l.starts_with("| api/availability | us-east-1 | complete |"))
+        .unwrap_or_else(|| panic!("no evidence row:\n{md}"));
+    assert!(burning.contains("| page"), "{burning}");
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| healthy target | yes |")),
+        "{md}"
+    );
+    let (code, page) = curl(&format!("{}/api/v1/incidents/{id}/report", run.base));
+    assert_eq!(code, 200);
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("<h2>Guards checked</h2>"),
+        "{page}"
+    );
+    let (code, served_md) = curl(&format!(
+        "{}/api/v1/incidents/{id}/report?format=md",
+        run.base
+    ));
+    assert_eq!(code, 200);
+    assert!(
+        served_md.contains("**decision**: fail over us-east-1 → eu-west-1"),
+        "{served_md}"
+    );
+    assert_eq!(
+        curl(&format!("{}/api/v1/incidents/99/report", run.base)).0,
+        404
+    );
 }
 
 #[test]

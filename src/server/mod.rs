@@ -453,6 +453,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/signal/{domain}/{region}", get(signal))
         .route("/v1/probes", get(probes))
         .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}/report", get(incident_report))
         .with_state(state)
 }
 
@@ -496,6 +497,54 @@ async fn incidents(State(s): State<Arc<AppState>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /api/v1/incidents/{id}/report[?format=md]`: the post-incident report (HTML by
+/// default), as `sloguard report` writes it. The journal is read under its lock, the
+/// report rendered after the lock is released.
+async fn incident_report(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let Some(journal) = s.journal.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "failover is not configured: no journal\n",
+        )
+            .into_response();
+    };
+    let facts = match journal.lock() {
+        Ok(j) => crate::report::gather(&j, id),
+        Err(_) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "journal unavailable\n").into_response()
+        }
+    };
+    let facts = match facts {
+        Ok(Some(f)) => f,
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no incident {id}\n")).into_response(),
+        Err(e) => {
+            tracing::error!(incident = id, error = %e, "cannot read the journal for a report");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "journal unavailable\n").into_response();
+        }
+    };
+    let slos: Vec<crate::report::SloMeta> = s
+        .catalog
+        .slos
+        .iter()
+        .map(|c| crate::report::SloMeta {
+            service: c.service.clone(),
+            slo: c.slo.clone(),
+            objective: c.objective,
+            period: c.period.clone(),
+        })
+        .collect();
+    let md = crate::report::render(&facts, &slos);
+    if q.get("format").map(String::as_str) == Some("md") {
+        return ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response();
+    }
+    let page = crate::report::html(&md, &format!("sloguard incident {id}"));
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 /// Compares digests in constant time: neither the content nor the length of the

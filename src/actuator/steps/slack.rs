@@ -20,7 +20,7 @@ pub struct Slack {
     /// A file holding the incoming-webhook URL (`https://hooks.slack.com/services/...`).
     pub webhook_url_file: PathBuf,
     /// Base URL of this engine as people reach it; the message links the incident's
-    /// report at `<link_base>/api/v1/incidents` (no link when absent).
+    /// report at `<link_base>/api/v1/incidents/<id>/report` (no link when absent).
     #[serde(default)]
     pub link_base: Option<String>,
 }
@@ -43,8 +43,9 @@ impl Slack {
         ];
         if let Some(base) = &self.link_base {
             fields.push(serde_json::json!({"type": "mrkdwn", "text": format!(
-                "*Report*\n<{}/api/v1/incidents|incident {}>",
+                "*Report*\n<{}/api/v1/incidents/{}/report|incident {}>",
                 base.trim_end_matches('/'),
+                inc.id,
                 inc.id
             )}));
         }
