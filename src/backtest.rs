@@ -109,27 +109,19 @@ pub fn format_time(ts: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// `backtest --data FILE`: reads the file and replays it; files over 64 MB report their
-/// progress in tenths through `progress` (the binary prints it on stderr).
+/// `backtest --data FILE`: reads the file and replays it, reporting `progress(done,
+/// total)` in bytes of the file (the binary draws a bar from it on a terminal).
 pub fn run_file(
     services: &[Service],
     data: &std::path::Path,
     opts: &Options,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Report, BacktestError> {
     let text = std::fs::read_to_string(data).map_err(|source| BacktestError::Read {
         path: data.to_path_buf(),
         source,
     })?;
-    let big = text.len() > 64 << 20;
-    let mut last = 0;
-    run(services, &text, opts, |done, total| {
-        let pct = done * 100 / total.max(1);
-        if big && pct >= last + 10 {
-            last = pct;
-            progress(pct);
-        }
-    })
+    run(services, &text, opts, progress)
 }
 
 /// A time given on the command line: RFC 3339, or unix seconds.
@@ -206,7 +198,7 @@ pub fn run(
             next_eval += step;
         }
         ingestor.ingest(ids[s.series as usize], ts, s.value);
-        if i % 1_000_000 == 999_999 {
+        if i % 16_384 == 16_383 {
             progress(text.len() / 2 + text.len() / 2 * i / total, text.len());
         }
     }

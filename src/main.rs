@@ -176,10 +176,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     lateness: secs("lateness", &lateness)?,
                     ..Default::default()
                 };
-                backtest::run_file(&services, &data, &opts, |pct| {
-                    eprintln!("backtest: {pct}% of {}", data.display())
+                let bar = progress_bar("backtest");
+                let report = backtest::run_file(&services, &data, &opts, |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
                 })
-                .with_context(|| format!("backtest of {}", data.display()))?
+                .with_context(|| format!("backtest of {}", data.display()))?;
+                bar.finish_and_clear();
+                report
             };
             match output {
                 Output::Json => json(&report)?,
@@ -194,12 +198,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 at.unwrap_or_else(app::clock::wall_now),
             ));
             let source = Configured::from_config(&cfg)?;
+            let bar = progress_bar("backfill");
             let progress = |done: usize, total: usize| {
-                if total > 8 && done.is_multiple_of((total / 4).max(1)) {
-                    eprintln!("backfill: {done}/{total} range queries");
-                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
             };
             let snap = rt.block_on(app::evaluate_once(&cfg, &services, source, clock, progress))?;
+            bar.finish_and_clear();
             match output {
                 Output::Json => json(&snap)?,
                 Output::Text => print!("{}", snapshot::render(&snap)),
@@ -453,7 +458,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &services,
                     d,
                     &Default::default(),
-                    |_| {},
+                    |_, _| {},
                 )?),
                 None => None,
             };
@@ -601,6 +606,20 @@ fn operator_call(
         409 => Ok(code(false)),
         _ => anyhow::bail!("HTTP {status}"),
     }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (indicatif hides it
+/// otherwise, so piped output gets nothing extra).
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {percent:>3}% {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(what.to_string());
+    bar
 }
 
 fn parse_time(s: &str) -> anyhow::Result<i64> {

@@ -137,7 +137,7 @@ fn series_end(b: &[u8], line: usize) -> Result<usize, ParseError> {
     Ok(i)
 }
 
-/// Parses a whole file. `progress` is called every million lines with (bytes done, total).
+/// Parses a whole file. `progress` is called every 16,384 lines with (bytes done, total).
 pub fn parse(text: &str, mut progress: impl FnMut(usize, usize)) -> Result<Parsed, ParseError> {
     let mut parsed = Parsed::default();
     let mut index: HashMap<&str, u32> = HashMap::new();
@@ -147,7 +147,7 @@ pub fn parse(text: &str, mut progress: impl FnMut(usize, usize)) -> Result<Parse
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let line_start = offset;
         offset += raw.len() + 1;
-        if n % 1_000_000 == 999_999 {
+        if n % 16_384 == 16_383 {
             progress(line_start, text.len());
         }
         if line.is_empty() {

@@ -83,3 +83,69 @@ fn each_event_once_and_colour_only_where_it_belongs() {
     assert!(!text(&o).contains('\u{1b}'), "{}", text(&o));
     once(&text(&o), "DECISION");
 }
+
+/// Long work shows a progress bar on a terminal and nothing extra when piped: a 7-day,
+/// two-region backtest under a pseudo-TTY draws `backtest [===>  ]  N%`; the same run
+/// with stderr piped writes nothing there.
+#[test]
+fn backtest_progress_bar_only_on_a_terminal() {
+    use sloguard::sim::{self, CounterScenario, RegionTraffic};
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    write_specs(
+        &specs,
+        &[(
+            "api.yaml",
+            &sloth_spec(
+                "api",
+                r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#,
+                r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#,
+            ),
+        )],
+    );
+    let regions = ["us-east-1", "eu-west-1"].map(|r| RegionTraffic {
+        region: r.into(),
+        rps: 100.0,
+        error_ratio: 0.001,
+    });
+    let data = dir.path().join("week.om");
+    let scenario = CounterScenario {
+        start: 1_790_000_000 / 86_400 * 86_400,
+        duration: 7 * 86_400,
+        interval: 30,
+        job: "api".into(),
+        regions: regions.to_vec(),
+        outages: Vec::new(),
+    };
+    std::fs::write(&data, sim::openmetrics(&scenario)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_sloguard");
+    let line = format!(
+        "{bin} backtest --specs {} --data {} > /dev/null",
+        specs.display(),
+        data.display()
+    );
+    let tty = run(std::process::Command::new(tool("script")).args(["-qec", &line, "/dev/null"]));
+    assert!(tty.status.success(), "{}", text(&tty));
+    let drawn = String::from_utf8_lossy(&tty.stdout);
+    assert!(
+        drawn.contains("backtest [") && drawn.contains('%'),
+        "no bar on a TTY: {drawn:?}"
+    );
+    assert!(drawn.contains("=>"), "the bar never moved: {drawn:?}");
+
+    let piped = run(sloguard()
+        .args(["backtest", "--specs"])
+        .arg(&specs)
+        .arg("--data")
+        .arg(&data));
+    assert!(piped.status.success(), "{}", text(&piped));
+    assert!(
+        piped.stderr.is_empty(),
+        "piped stderr: {:?}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&piped.stdout).contains("alerts"),
+        "the report itself"
+    );
+}
