@@ -139,7 +139,7 @@ pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
         (s, _) => s.to_string(),
     };
     let _ = writeln!(out, "- Outcome: **{outcome}**");
-    let _ = writeln!(out, "- Reason: {}", inc.reason);
+    let _ = writeln!(out, "- Reason: {}", plain(&inc.reason));
     let _ = writeln!(out, "- Opened: {}", clock(inc.opened_at));
     match inc.closed_at {
         Some(c) => {
@@ -188,6 +188,25 @@ pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
     out
 }
 
+/// Journaled free text as Markdown that means only itself: no emphasis, code, links or
+/// HTML (a reason typed into the operator API must not become a link or markup), on one
+/// line.
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Markdown table cells: no pipes or line breaks from free text.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
@@ -200,13 +219,7 @@ fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
     let mut first_burn = false;
     let mut first_page = false;
     for d in &f.decisions {
-        let text = |k: &str| {
-            d.detail
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let text = |k: &str| plain(d.detail.get(k).and_then(Value::as_str).unwrap_or_default());
         match d.kind.as_str() {
             "alert" => {
                 let firing = d
@@ -402,7 +415,7 @@ fn drove(out: &mut String, facts: &[StreamFacts], decision: Option<&DecisionFact
                 "| {} | {} | {} | {} | {} |",
                 f.slo_id(),
                 f.region,
-                cell(&data_text(&f.data)),
+                cell(&plain(&data_text(&f.data))),
                 if holding.is_empty() {
                     "none".into()
                 } else {
@@ -501,7 +514,7 @@ fn guards(out: &mut String, f: &ReportFacts, decision: Option<&DecisionFact>) {
                 "| {} | {} | {} |",
                 c.guard,
                 if c.passed { "yes" } else { "**no**" },
-                cell(&c.detail)
+                cell(&plain(&c.detail))
             );
         }
         out.push('\n');
@@ -523,10 +536,12 @@ fn guards(out: &mut String, f: &ReportFacts, decision: Option<&DecisionFact>) {
                 out,
                 "- {}: {}",
                 clock(d.at),
-                d.detail
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
+                plain(
+                    d.detail
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                )
             );
         }
         out.push('\n');
@@ -552,7 +567,7 @@ fn steps(out: &mut String, inc: &IncidentRow) {
             s.status,
             clock(s.at),
             human_secs((s.at - previous).max(0) as f64),
-            cell(&s.detail)
+            cell(&plain(&s.detail))
         );
         previous = s.at;
     }
@@ -560,9 +575,15 @@ fn steps(out: &mut String, inc: &IncidentRow) {
 
 /// A standalone HTML page of a Markdown report (no external resources).
 pub fn html(markdown: &str, title: &str) -> String {
-    use pulldown_cmark::{html::push_html, Options, Parser};
+    use pulldown_cmark::{html::push_html, Event, Options, Parser};
+    // Journaled text (reasons from the operator API, step output) is never markup: raw
+    // HTML in the Markdown is shown as text.
+    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        e => e,
+    });
     let mut body = String::new();
-    push_html(&mut body, Parser::new_ext(markdown, Options::ENABLE_TABLES));
+    push_html(&mut body, events);
     let title = title
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -574,4 +595,30 @@ table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #cfd6de;pa
 th{{background:#eef2f6}}blockquote{{background:#fff4d6;border-left:4px solid #e0a800;margin:0;padding:6px 12px}}\
 code{{background:#f2f4f7;padding:0 3px}}</style></head>\n<body>\n{body}</body></html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journaled_text_never_becomes_markup_in_the_html() {
+        let hostile = "<script>alert(1)</script> [x](javascript:alert(1)) **b** `c`\n# h";
+        let md = format!(
+            "- Reason: {}\n\n| a |\n|---|\n| {} |\n",
+            plain(hostile),
+            cell(&plain(hostile))
+        );
+        let page = html(&md, "t<i>");
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("href="), "{page}");
+        assert!(
+            !page.contains("<strong>") && !page.contains("<code>") && !page.contains("<h1>"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("<title>t&lt;i&gt;</title>"), "{page}");
+        // Raw HTML written into the Markdown itself is text too.
+        assert!(!html("<img src=x onerror=alert(1)>", "t").contains("<img"));
+    }
 }

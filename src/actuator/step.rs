@@ -131,12 +131,29 @@ pub struct IamStatement {
     pub resources: Vec<String>,
 }
 
-/// `s` as one shell word: unchanged when it has no special characters, else single-quoted.
-/// Used to show argv and free text (subjects, reasons) unambiguously in descriptions.
+/// `s` as one shell word: unchanged when it has no special characters, else single-quoted;
+/// with control characters (a newline, an escape), ANSI-C quoted (`$'a\nb'`), so the word
+/// stays on one line and no terminal sequence reaches a reader. Used to show argv and free
+/// text (subjects, reasons) unambiguously in descriptions and playbooks.
 pub(crate) fn shell_quote(s: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%^".contains(c);
     if !s.is_empty() && s.chars().all(plain) {
         s.to_string()
+    } else if s.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -154,5 +171,8 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote("a\nb"), r"$'a\nb'");
+        assert_eq!(shell_quote("it's\n\\"), r"$'it\'s\n\\'");
+        assert_eq!(shell_quote("\u{1b}[2J"), r"$'\u001b[2J'");
     }
 }
