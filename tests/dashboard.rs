@@ -489,3 +489,154 @@ fn demo_dashboard_shows_every_slo_the_policy_and_the_failover() {
     );
     println!("screenshot: {}", shot.display());
 }
+
+/// A scenario whose fault outlasts it, so the state at the end (which a finished demo
+/// keeps serving) is the fault's.
+fn lasting_fault_scenario(dir: &std::path::Path, name: &str, kind: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name: {name}
+duration: 1h
+step: 30s
+specs: {specs}
+config:
+  regions:
+    down_after: 2m
+    probes:
+      us-east-1: https://us-east-1.probe.example.com/healthz
+      eu-west-1: https://eu-west-1.probe.example.com/healthz
+traffic:
+  us-east-1: {{rps: 200, error_ratio: 0.0002}}
+  eu-west-1: {{rps: 200, error_ratio: 0.0002}}
+faults:
+  - {{kind: {kind}, region: us-east-1, start: 30m, duration: 2h}}
+"#,
+            specs = repo().join("slo-specs").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The region pills (data-region → (data-role, data-state, data-probes)) after a demo of
+/// `scenario` has finished.
+fn pills_after(
+    scenario: &std::path::Path,
+    dir: &std::path::Path,
+) -> Vec<(String, String, String, String)> {
+    let port = free_port();
+    let log = dir.join(format!(
+        "{}.log",
+        scenario.file_stem().unwrap().to_str().unwrap()
+    ));
+    let _demo = Kill(
+        sloguard()
+            .args([
+                "demo",
+                "--speed",
+                "3000",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--scenario",
+            ])
+            .arg(scenario)
+            .current_dir(repo())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("demo finished")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "demo did not finish: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let html = dump(
+        &format!("http://127.0.0.1:{port}/"),
+        &dir.join(format!("profile-{port}")),
+    );
+    let pills: Vec<(String, String, String, String)> = html
+        .split("<span class=\"pill\"")
+        .skip(1)
+        .map(|chunk| {
+            let tag = format!("<x{}", &chunk[..chunk.find('>').unwrap() + 1]);
+            let probes = attr(
+                &format!(
+                    "<x{}",
+                    &chunk[chunk.find("data-probes=").map(|i| i - 1).unwrap_or(0)..]
+                ),
+                "data-probes",
+            )
+            .unwrap_or_default();
+            (
+                attr(&tag, "data-region").unwrap(),
+                attr(&tag, "data-role").unwrap(),
+                attr(&tag, "data-state").unwrap(),
+                probes,
+            )
+        })
+        .collect();
+    assert_eq!(pills.len(), 2, "{html}");
+    pills
+}
+
+#[test]
+fn dashboard_shows_a_region_down_and_monitoring_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    // The active region vanishes and stays gone: failed over, the old primary down with
+    // its probes failing.
+    let down = pills_after(
+        &lasting_fault_scenario(dir.path(), "down-to-the-end", "region_down"),
+        dir.path(),
+    );
+    assert!(
+        down.contains(&(
+            "us-east-1".into(),
+            "standby".into(),
+            "down".into(),
+            "failing".into()
+        )),
+        "{down:?}"
+    );
+    assert!(
+        down.contains(&(
+            "eu-west-1".into(),
+            "active".into(),
+            "healthy".into(),
+            "ok".into()
+        )),
+        "{down:?}"
+    );
+    // Only its telemetry is gone: still active, monitoring lost, probes passing.
+    let lost = pills_after(
+        &lasting_fault_scenario(dir.path(), "lost-to-the-end", "no_data"),
+        dir.path(),
+    );
+    assert!(
+        lost.contains(&(
+            "us-east-1".into(),
+            "active".into(),
+            "monitoring_lost".into(),
+            "ok".into()
+        )),
+        "{lost:?}"
+    );
+    assert!(
+        lost.contains(&(
+            "eu-west-1".into(),
+            "standby".into(),
+            "healthy".into(),
+            "ok".into()
+        )),
+        "{lost:?}"
+    );
+}
