@@ -767,6 +767,12 @@ fn build(
                 if d.runbook.is_empty() {
                     problems.push(format!("{f}: failover.domains[{i}].runbook: no steps"));
                 }
+                // The name is a URL path segment (/v1/signal/<domain>/…) and a file name
+                // (`playbook --out`): letters, digits, '.', '_' and '-'.
+                let url_safe = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+                if d.name.is_empty() || !d.name.chars().all(url_safe) || d.name.starts_with('.') {
+                    problems.push(format!("{f}: failover.domains[{i}].name: {:?} must be letters, digits, '.', '_' and '-' (not starting with '.')", d.name));
+                }
                 DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook, route53: d.route53 }
             })
             .collect();
@@ -1144,5 +1150,19 @@ mod failover_tests {
         ] {
             assert!(all.contains(want), "{want} missing from:\n{all}");
         }
+    }
+}
+
+/// Why `name` (a step's) cannot be shown in playbooks, reports and the dashboard as it
+/// is: empty, over 128 characters, or holding control characters or backticks.
+pub fn bad_name(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.chars().count() > 128 {
+        Some("is longer than 128 characters")
+    } else if name.chars().any(|c| c.is_control() || c == '`' || c == '|') {
+        Some("must not hold control characters, '`' or '|'")
+    } else {
+        None
     }
 }

@@ -37,6 +37,8 @@ pub enum JournalError {
     NotAFile { path: String },
     #[error("journal {path} is in use by another sloguard process (lock {lock}): one journal per replica")]
     Locked { path: String, lock: String },
+    #[error("journal {path}: {why}: refusing to replace it")]
+    Refused { path: String, why: String },
     #[error("journal {path}: cannot make it owner-only (0600): {source}")]
     Permissions {
         path: String,
@@ -220,6 +222,9 @@ impl Journal {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        // A writer's transaction (the engine's, beside this read) is waited for briefly.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         // Reading needs the schema to be there; a read proves it.
         conn.query_row("SELECT COUNT(*) FROM policy_state", [], |r| {
             r.get::<_, i64>(0)
@@ -358,21 +363,62 @@ impl Journal {
     }
 
     /// Writes a copy of the whole journal to `path` (a drill's in-memory journal, kept
-    /// for `sloguard report`): into a temporary file beside it, then renamed over it.
+    /// for `sloguard report`), owner-only, into a temporary file beside it, then renamed
+    /// over it. Only a missing file or an earlier drill copy is replaced: never a file
+    /// that is not a journal, one holding real (non-drill) decisions, or an engine's live
+    /// journal (its lock or WAL files beside it).
     pub fn save_copy(&self, path: &Path) -> Result<(), JournalError> {
-        let open_err = |e: rusqlite::Error| JournalError::Open {
-            path: path.display().to_string(),
+        Journal::replaceable_by_copy(path)?;
+        let tmp = sibling(path, &format!(".{}.partial", std::process::id()));
+        let io_err = |p: &Path, e: std::io::Error| JournalError::Permissions {
+            path: p.display().to_string(),
             source: e,
         };
-        let tmp = path.with_extension("db.partial");
-        let _ = std::fs::remove_file(&tmp);
-        self.conn
+        let written = self
+            .conn
             .execute("VACUUM INTO ?1", [tmp.display().to_string()])
-            .map_err(open_err)?;
-        std::fs::rename(&tmp, path).map_err(|e| JournalError::Permissions {
+            .map_err(|e| JournalError::Open {
+                path: tmp.display().to_string(),
+                source: e,
+            })
+            .and_then(|_| owner_only(&tmp, false).map_err(|e| io_err(&tmp, e)))
+            .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| io_err(path, e)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// Whether [`Journal::save_copy`] may write `path`: missing, or an earlier drill copy.
+    pub fn replaceable_by_copy(path: &Path) -> Result<(), JournalError> {
+        let refuse = |why: String| JournalError::Refused {
             path: path.display().to_string(),
-            source: e,
-        })
+            why,
+        };
+        for suffix in [".lock", "-wal", "-shm"] {
+            let beside = sibling(path, suffix);
+            if beside.exists() {
+                return Err(refuse(format!(
+                    "{} is beside it (an engine's journal)",
+                    beside.display()
+                )));
+            }
+        }
+        if std::fs::symlink_metadata(path).is_ok() {
+            let existing = Journal::open_read_only(path)
+                .map_err(|e| refuse(format!("it is not a sloguard journal ({e})")))?;
+            let real: i64 = existing.conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM decisions WHERE chaos = 0) + (SELECT COUNT(*) FROM incidents WHERE chaos = 0)",
+                [],
+                |r| r.get(0),
+            )?;
+            if real > 0 {
+                return Err(refuse(format!(
+                    "it holds {real} real (non-drill) decisions or incidents"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The next free incident id.
@@ -522,6 +568,10 @@ impl Journal {
 
     /// One incident with its steps.
     pub fn incident(&self, id: u64) -> Result<Option<IncidentRow>, JournalError> {
+        // Ids are SQLite integers: one beyond them names no incident (and must not wrap).
+        if i64::try_from(id).is_err() {
+            return Ok(None);
+        }
         Ok(self
             .incidents_where(&format!("WHERE id = {}", id as i64), 1)?
             .pop())
@@ -543,16 +593,42 @@ impl Journal {
             .optional()?)
     }
 
-    /// Decisions of `domain` journaled in `[since, until]`, oldest first, at most `limit`.
+    /// The decisions journaled with incident `id`, oldest first.
+    pub fn decisions_of_incident(&self, id: u64) -> Result<Vec<DecisionRow>, JournalError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(Vec::new());
+        };
+        let mut st = self.conn.prepare(
+            "SELECT at, domain, incident, kind, detail FROM decisions WHERE incident = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest `limit` decisions (by time) of `domain` journaled in `[since, until]`, oldest
+    /// first, and how many there are in all.
     pub fn decisions_of(
         &self,
         domain: &str,
         since: i64,
         until: i64,
         limit: u32,
-    ) -> Result<Vec<DecisionRow>, JournalError> {
+    ) -> Result<(Vec<DecisionRow>, u64), JournalError> {
+        let total: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM decisions WHERE domain = ?1 AND at >= ?2 AND at <= ?3",
+            params![domain, since, until],
+            |r| r.get(0),
+        )?;
         let mut st = self.conn.prepare(
-            "SELECT at, domain, incident, kind, detail FROM decisions WHERE domain = ?1 AND at >= ?2 AND at <= ?3 ORDER BY id LIMIT ?4",
+            "SELECT at, domain, incident, kind, detail FROM (SELECT id, at, domain, incident, kind, detail FROM decisions WHERE domain = ?1 AND at >= ?2 AND at <= ?3 ORDER BY at DESC, id DESC LIMIT ?4) ORDER BY at, id",
         )?;
         let rows = st.query_map(params![domain, since, until, limit], |r| {
             Ok((
@@ -563,7 +639,7 @@ impl Journal {
                 r.get(4)?,
             ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok((rows.collect::<Result<_, _>>()?, total as u64))
     }
 
     /// Incidents whose runbook had not finished (the process stopped mid-run).

@@ -413,6 +413,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (sc, d, services) =
                 drill::prepare(Some(&scenario), config.as_deref(), drill::DRILL_START)?;
+            if let Some(path) = &journal {
+                // Refused before the drill runs, not after: a live or real journal, or a
+                // file that is not a journal.
+                journal::Journal::replaceable_by_copy(path)?;
+            }
             let started = std::time::Instant::now();
             let timeline = drill::Timeline { start: d.start };
             let observer: &dyn app::Observer = match output {

@@ -43,7 +43,12 @@ pub fn render(inputs: &Inputs, fo: &FailoverConfig, domain: &DomainConfig) -> St
     let cfg = inputs.cfg;
     let active = cfg.regions.active.clone().unwrap_or_default();
     let standby = &cfg.regions.standby;
-    let engine_url = format!("http://{}", cfg.listen);
+    // A wildcard listen address is reached on loopback from the engine's own host.
+    let listen = cfg
+        .listen
+        .replace("0.0.0.0:", "127.0.0.1:")
+        .replace("[::]:", "127.0.0.1:");
+    let engine_url = format!("http://{listen}");
     let ctx = ManualContext {
         engine_url: engine_url.clone(),
         aws_region: fo.aws_region.clone(),
@@ -52,10 +57,15 @@ pub fn render(inputs: &Inputs, fo: &FailoverConfig, domain: &DomainConfig) -> St
     let _ = writeln!(out, "# Failover playbook: domain `{}`\n", domain.name);
     let _ = writeln!(
         out,
-        "Written by `sloguard playbook --config {}` from the engine config, the SLO specs in \
-         `{}` and the GameDay scenarios; write it again after changing any of them.\n",
-        inputs.config_arg,
-        cfg.specs.display()
+        "Written by `{}` from the engine config, the SLO specs in `{}` and the GameDay \
+         scenarios; write it again after changing any of them.\n",
+        md(&shell_line(&[
+            "sloguard",
+            "playbook",
+            "--config",
+            inputs.config_arg
+        ])),
+        md(&cfg.specs.display().to_string())
     );
     let _ = writeln!(
         out,
@@ -148,6 +158,19 @@ pub fn render(inputs: &Inputs, fo: &FailoverConfig, domain: &DomainConfig) -> St
 /// A configured duration as written in configs (`30s`, `1h`, `2m30s`).
 fn span(secs: u64) -> String {
     Window::from_secs(secs).to_string()
+}
+
+/// Text from files (scenario names, queries, paths) safe inside a table cell or an
+/// inline code span: one line, no pipes or backticks.
+fn md(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '|' => '¦',
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -326,7 +349,7 @@ fn guards(out: &mut String, cfg: &Config, fo: &FailoverConfig, domain: &DomainCo
                 domain
                     .preconditions
                     .iter()
-                    .map(|(n, q)| format!("`{n}` = `{q}`"))
+                    .map(|(n, q)| format!("`{}` = `{}`", md(n), md(q)))
                     .collect::<Vec<_>>()
                     .join("; ")
             )
@@ -374,11 +397,7 @@ fn step_section(out: &mut String, i: usize, spec: &StepSpec, inc: &Incident, ctx
             crate::actuator::OnFailure::Continue => "continue with the next step",
         }
     );
-    let _ = writeln!(
-        out,
-        "- API call: `{}`",
-        spec.step.describe(inc).replace('`', "'")
-    );
+    let _ = writeln!(out, "- API call: `{}`", md(&spec.step.describe(inc)));
     let Manual {
         commands,
         verify,
@@ -527,9 +546,9 @@ fn rehearse(out: &mut String, inputs: &Inputs, active: &str) {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} |",
-            f.scenario.name,
-            faults(&f.scenario.faults),
-            expects(&f.scenario)
+            md(&f.scenario.name),
+            md(&faults(&f.scenario.faults)),
+            md(&expects(&f.scenario))
         );
     }
     out.push('\n');

@@ -49,6 +49,9 @@ pub fn slo_meta(services: &[Service]) -> Vec<SloMeta> {
         .collect()
 }
 
+/// Characters of one journaled text (a reason, a step's output) shown in a report.
+const MAX_TEXT: usize = 2_000;
+
 /// One journaled decision, its detail decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionFact {
@@ -63,8 +66,10 @@ pub struct DecisionFact {
 pub struct ReportFacts {
     pub incident: IncidentRow,
     /// The domain's decisions from the end of its previous incident (or a week before
-    /// this one) to this one's end, oldest first.
+    /// this one) to this one's end, oldest first: the newest [`MAX_DECISIONS`] of them.
     pub decisions: Vec<DecisionFact>,
+    /// How many decisions that range holds in all (more than read: older ones left out).
+    pub decisions_total: u64,
 }
 
 /// Reads incident `id` and the decisions around it; None when there is no such incident.
@@ -77,8 +82,16 @@ pub fn gather(j: &Journal, id: u64) -> Result<Option<ReportFacts>, JournalError>
         None => incident.opened_at - LOOKBACK_SECS,
     };
     let until = incident.closed_at.unwrap_or(i64::MAX);
-    let decisions = j
-        .decisions_of(&incident.domain, since, until, MAX_DECISIONS)?
+    let (mut rows, decisions_total) =
+        j.decisions_of(&incident.domain, since, until, MAX_DECISIONS)?;
+    // The incident's own decisions are always there, however many came before them.
+    for own in j.decisions_of_incident(id)? {
+        if !rows.contains(&own) {
+            rows.push(own);
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let decisions = rows
         .into_iter()
         .map(|(at, _, incident, kind, detail)| DecisionFact {
             at,
@@ -90,6 +103,7 @@ pub fn gather(j: &Journal, id: u64) -> Result<Option<ReportFacts>, JournalError>
     Ok(Some(ReportFacts {
         incident,
         decisions,
+        decisions_total,
     }))
 }
 
@@ -153,9 +167,9 @@ pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
         None => out.push_str("- Closed: not yet\n"),
     }
     let decision = opening(f);
-    let events = timeline(f, decision);
-    let first = events.first().map(|e| e.at).unwrap_or(inc.opened_at);
+    let (events, first_burn, earlier) = timeline(f, decision);
     let decided = decision.map(|d| d.at).unwrap_or(inc.opened_at);
+    let first = first_burn.unwrap_or(decided);
     let _ = writeln!(
         out,
         "- Time to decision: {} from the first burn; time to mitigation: {}\n",
@@ -165,13 +179,32 @@ pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
             .unwrap_or_else(|| "not yet".into())
     );
 
-    out.push_str("## Timeline\n\n| time (UTC) | since first burn | event |\n|---|---|---|\n");
+    out.push_str("## Timeline\n\n");
+    if first_burn.is_none() {
+        out.push_str("No burn was journaled before the decision (an operator's call, or a journal of an older sloguard): times count from the decision.\n\n");
+    }
+    if earlier > 0 {
+        let _ = writeln!(
+            out,
+            "{earlier} earlier decision(s) since the previous incident (a burn that ended, refusals, notices) are not shown.\n"
+        );
+    }
+    if f.decisions_total > f.decisions.len() as u64 {
+        let _ = writeln!(
+            out,
+            "The journal holds {} decisions in this range; the newest {} were read.\n",
+            f.decisions_total,
+            f.decisions.len()
+        );
+    }
+    out.push_str("| time (UTC) | since first burn | event |\n|---|---|---|\n");
     for e in &events {
         let _ = writeln!(
             out,
-            "| {} | +{} | {} |",
+            "| {} | {}{} | {} |",
             clock(e.at),
-            human_secs((e.at - first).max(0) as f64),
+            if e.at < first { "−" } else { "+" },
+            human_secs((e.at - first).abs() as f64),
             cell(&e.what)
         );
     }
@@ -192,8 +225,12 @@ pub fn render(f: &ReportFacts, slos: &[SloMeta]) -> String {
 /// HTML (a reason typed into the operator API must not become a link or markup), on one
 /// line.
 fn plain(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut out = String::with_capacity(s.len().min(MAX_TEXT + 8));
+    for (n, c) in s.chars().enumerate() {
+        if n == MAX_TEXT {
+            out.push('…');
+            break;
+        }
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '&' => {
                 out.push('\\');
@@ -212,13 +249,68 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
+/// Where the burn that led to the decision began: the index of the alert change after
+/// which some gating tier fired without a break until the decision (the last time none
+/// fired ends any earlier episode); else the policy's latest first count ("is burning
+/// (1/N)", "is down") before it. None when neither is journaled.
+fn episode_start(f: &ReportFacts, decided: i64) -> Option<usize> {
+    let mut firing: std::collections::BTreeSet<(String, String, String)> = Default::default();
+    let mut start = None;
+    for (i, d) in f.decisions.iter().enumerate() {
+        if d.at > decided || d.kind != "alert" {
+            continue;
+        }
+        let key = |k: &str| {
+            d.detail
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let id = (key("slo"), key("region"), key("severity"));
+        if d.detail.get("firing").and_then(Value::as_bool) == Some(true) {
+            if firing.is_empty() {
+                start = Some(i);
+            }
+            firing.insert(id);
+        } else {
+            firing.remove(&id);
+            if firing.is_empty() {
+                start = None;
+            }
+        }
+    }
+    start.or_else(|| {
+        f.decisions.iter().rposition(|d| {
+            let message = d
+                .detail
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            d.at <= decided
+                && d.kind == "notify"
+                && (message.contains(" is burning its error budget (1/")
+                    || message.contains(" is down ("))
+        })
+    })
+}
+
+/// The timeline from the first burn of the episode that led to the decision (earlier
+/// decisions since the previous incident are only counted), and that first burn's time.
+fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> (Vec<Event>, Option<i64>, usize) {
     let inc = &f.incident;
     let decided = decision.map(|d| d.at).unwrap_or(inc.opened_at);
+    let start = episode_start(f, decided);
+    let first_at = start.map(|i| f.decisions[i].at);
     let mut events = Vec::new();
-    let mut first_burn = false;
     let mut first_page = false;
-    for d in &f.decisions {
+    let mut earlier = 0;
+    for (i, d) in f.decisions.iter().enumerate() {
+        if start.is_some_and(|s| i < s) || (start.is_none() && d.at < decided) {
+            earlier += 1;
+            continue;
+        }
+        let first = start == Some(i);
         let text = |k: &str| plain(d.detail.get(k).and_then(Value::as_str).unwrap_or_default());
         match d.kind.as_str() {
             "alert" => {
@@ -235,40 +327,28 @@ fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
                     if firing { "fires" } else { "resolves" },
                     text("region")
                 );
-                if firing && !first_burn && d.at <= decided {
-                    first_burn = true;
-                    let label = if severity == "page" && !first_page {
-                        first_page = true;
-                        "**first burn and page**"
-                    } else {
-                        "**first burn**"
-                    };
-                    events.push(Event {
-                        at: d.at,
-                        what: format!("{label}: {what}"),
-                    });
-                } else if firing && severity == "page" && !first_page && d.at <= decided {
-                    first_page = true;
-                    events.push(Event {
-                        at: d.at,
-                        what: format!("**page**: {what}"),
-                    });
-                } else if d.at > decided || !firing {
-                    events.push(Event { at: d.at, what });
-                }
+                let page = firing && severity == "page" && !first_page && d.at <= decided;
+                first_page |= page;
+                let label = match (first, page) {
+                    (true, true) => "**first burn and page**: ",
+                    (true, false) => "**first burn**: ",
+                    (false, true) => "**page**: ",
+                    (false, false) => "",
+                };
+                events.push(Event {
+                    at: d.at,
+                    what: format!("{label}{what}"),
+                });
             }
             "notify" => {
                 let message = text("message");
-                let page = message.starts_with("Alertmanager paged");
-                // Without a journaled alert change (the tiers already held when the engine
-                // started), the policy's first count is the first burn it saw.
-                let burn = message.contains(" is burning ") || message.contains(" is down ");
-                let label = if page && !first_page && d.at <= decided {
-                    first_page = true;
-                    "**page**: "
-                } else if burn && !first_burn && d.at <= decided {
-                    first_burn = true;
+                let page =
+                    message.starts_with("Alertmanager paged") && !first_page && d.at <= decided;
+                first_page |= page;
+                let label = if first {
                     "**first burn** (as the engine first saw it): "
+                } else if page {
+                    "**page**: "
                 } else {
                     "notice: "
                 };
@@ -346,7 +426,7 @@ fn timeline(f: &ReportFacts, decision: Option<&DecisionFact>) -> Vec<Event> {
     }
     // Stable: the journal's order within one second.
     events.sort_by_key(|e| e.at);
-    events
+    (events, first_at, earlier)
 }
 
 fn data_text(d: &DataStatus) -> String {

@@ -500,3 +500,203 @@ fn every_shipped_scenario_gives_a_report_or_says_there_is_no_incident() {
     }
     assert!(reported >= 3, "{reported} scenarios with a failover");
 }
+
+#[test]
+fn gameday_journal_replaces_only_an_earlier_drill_copy() {
+    use sloguard::journal::Journal;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = example_config(dir.path());
+    let scenario = repo().join("tests/gameday/primary-outage.yaml");
+    let gameday = |journal: &Path| {
+        run(sloguard()
+            .args(["gameday", "--output", "json", "--scenario"])
+            .arg(&scenario)
+            .arg("--config")
+            .arg(&cfg_path)
+            .arg("--journal")
+            .arg(journal))
+    };
+    // Not a journal: refused before the drill, the file untouched.
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, "precious\n").unwrap();
+    let out = gameday(&precious);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a sloguard journal"),
+        "{}",
+        text(&out)
+    );
+    assert!(out.stdout.is_empty(), "refused before the drill ran");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "precious\n");
+
+    // A live engine's journal (its lock beside it): refused, still the engine's.
+    let live = dir.path().join("live.db");
+    let engine = Journal::open(&live).unwrap();
+    engine
+        .record_decision(
+            1,
+            "web",
+            None,
+            "notify",
+            &serde_json::json!({"message": "real"}),
+            false,
+        )
+        .unwrap();
+    let out = gameday(&live);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is beside it"), "{}", text(&out));
+    assert_eq!(
+        engine.decisions(10).unwrap().len(),
+        1,
+        "the engine's journal is intact"
+    );
+    drop(engine);
+
+    // A journal holding real decisions, even with nothing beside it: refused.
+    let real = dir.path().join("real.db");
+    std::fs::copy(&live, &real).unwrap();
+    let out = gameday(&real);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("real (non-drill)"), "{}", text(&out));
+
+    // An earlier drill copy is replaced, owner-only, and nothing is left beside it.
+    let copy = dir.path().join("drill.db");
+    for _ in 0..2 {
+        let out = gameday(&copy);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("drill.db") && n != "drill.db")
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+#[test]
+fn report_counts_from_the_burn_that_led_to_the_decision_and_always_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = example_config(dir.path());
+    let (journal, _) = drill_journal(dir.path(), &cfg_path, "primary-outage");
+    let time_to_decision = |md: &str| {
+        md.lines()
+            .find(|l| l.starts_with("- Time to decision:"))
+            .unwrap_or_else(|| panic!("{md}"))
+            .to_string()
+    };
+    let before = String::from_utf8(report(&cfg_path, &journal, "1", "md").stdout).unwrap();
+
+    // An old burn that ended days before, and more refusals than a report reads, all
+    // journaled after the decision's own row.
+    let conn = rusqlite::Connection::open(&journal).unwrap();
+    let opened: i64 = conn
+        .query_row("SELECT opened_at FROM incidents WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    for (at, firing) in [
+        (opened - 3 * 86_400, true),
+        (opened - 3 * 86_400 + 600, false),
+    ] {
+        conn.execute(
+            "INSERT INTO decisions (at, domain, incident, kind, detail, chaos) VALUES (?1, 'web', NULL, 'alert', ?2, 1)",
+            rusqlite::params![at, serde_json::json!({"slo": "checkout/requests-availability", "region": "us-east-1", "severity": "ticket", "firing": firing}).to_string()],
+        )
+        .unwrap();
+    }
+    let tx = conn.unchecked_transaction().unwrap();
+    for i in 0..20_001 {
+        tx.execute(
+            "INSERT INTO decisions (at, domain, incident, kind, detail, chaos) VALUES (?1, 'web', NULL, 'blocked', '{\"reason\":\"r\"}', 1)",
+            [opened - 86_400 + i % 3600],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(conn);
+
+    let out = report(&cfg_path, &journal, "1", "md");
+    assert!(out.status.success(), "{}", text(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(time_to_decision(&md), time_to_decision(&before), "{md}");
+    assert!(
+        md.contains("**decision**: fail over us-east-1 → eu-west-1"),
+        "{md}"
+    );
+    assert!(
+        md.lines().any(|l| l.starts_with("| hysteresis | yes |")),
+        "{md}"
+    );
+    assert!(
+        md.contains("earlier decision(s) since the previous incident"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The journal holds"),
+        "says it read only the newest: {md}"
+    );
+}
+
+/// Values that would break a playbook's Markdown, escape `--out` or change what a pasted
+/// command does are refused when the config is read, naming the field.
+#[test]
+fn names_and_values_that_would_break_a_playbook_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(example_config(dir.path())).unwrap();
+    let cases = [
+        (
+            "    - name: web\n",
+            "    - name: \"../../escaped\"\n",
+            "failover.domains[0].name",
+        ),
+        (
+            "    - name: web\n",
+            "    - name: \"web\\n```sh\\ntouch pwned\\n```\"\n",
+            "failover.domains[0].name",
+        ),
+        (
+            "        - name: page-oncall\n",
+            "        - name: \"page`x`\\n```\"\n",
+            "runbook[0].name",
+        ),
+        (
+            "          command: [/opt/dr/after-failover.sh]\n",
+            "          command: [\"PATH=/tmp/evil\", /opt/dr/after-failover.sh]\n",
+            "command[0]",
+        ),
+        (
+            "          record_name: app.example.com\n",
+            "          record_name: \"app.example.com' || 'x'=='x\"\n",
+            "record_name",
+        ),
+        (
+            "          topic_arn: arn:aws:sns:us-east-1:123456789012:sloguard-oncall\n",
+            "          topic_arn: \"arn:aws:sns:us-east-1:1:t'; touch pwned; '\"\n",
+            "topic_arn",
+        ),
+    ];
+    for (i, (from, to, field)) in cases.iter().enumerate() {
+        assert!(good.contains(from), "the example config has {from:?}");
+        let cfg = dir.path().join(format!("hostile{i}.yaml"));
+        std::fs::write(&cfg, good.replacen(from, to, 1)).unwrap();
+        let out_dir = dir.path().join(format!("out{i}/inner"));
+        let out = run(sloguard()
+            .args(["playbook", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out_dir));
+        assert_eq!(out.status.code(), Some(2), "{to:?}: {}", text(&out));
+        assert!(
+            text(&out).contains(field),
+            "{to:?} names {field}: {}",
+            text(&out)
+        );
+        assert!(!out_dir.exists() && !dir.path().join("escaped.md").exists());
+    }
+}

@@ -85,14 +85,21 @@ pub struct ManualContext {
     pub aws_region: String,
 }
 
-/// A step done by hand: shell command lines (one command each, quoted for a POSIX
-/// shell) that do what the step does, and those that show its effect is in place.
+/// A step done by hand: shell command lines (one command each, quoted for bash) that do what the step does, and those that show its effect is in place.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Manual {
     pub commands: Vec<String>,
     pub verify: Vec<String>,
     /// What the verify output shows once the step took effect.
     pub expect: String,
+}
+
+/// Whether `arn` looks like an ARN: `arn:` and only the characters ARNs use.
+pub fn arn_like(arn: &str) -> bool {
+    arn.starts_with("arn:")
+        && arn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":/_.-+=,@".contains(c))
 }
 
 /// The region of an ARN (`arn:aws:sns:us-east-1:…` → `us-east-1`), when it names one.

@@ -144,6 +144,11 @@ pub fn parse_steps(
             }
         };
         problems.extend(step.validate(&at, regions));
+        if let Some(n) = &name {
+            if let Some(why) = crate::config::bad_name(n) {
+                problems.push(format!("{at}.name: {n:?} {why}"));
+            }
+        }
         out.push(StepSpec {
             name: name.unwrap_or_else(|| format!("{}-{i}", step.kind())),
             step,

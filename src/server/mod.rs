@@ -544,7 +544,18 @@ async fn incident_report(
         return ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response();
     }
     let page = crate::report::html(&md, &format!("sloguard incident {id}"));
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The page is text and tables: no script, no outside resource may run in it.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        page,
+    )
+        .into_response()
 }
 
 /// Compares digests in constant time: neither the content nor the length of the

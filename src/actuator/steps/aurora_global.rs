@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 use crate::actuator::aws::BoxFut;
-use crate::actuator::step::{arn_region, shell_line, IamStatement, Manual, ManualContext, Step};
+use crate::actuator::step::{
+    arn_like, arn_region, shell_line, IamStatement, Manual, ManualContext, Step,
+};
 use crate::actuator::{Backends, Incident};
 use crate::window::Window;
 
@@ -117,7 +119,7 @@ impl Step for AuroraGlobal {
         let mut problems = Vec::new();
         for r in regions {
             match self.clusters.get(r) {
-                Some(arn) if arn.starts_with("arn:") => {}
+                Some(arn) if arn_like(arn) => {}
                 Some(arn) => problems.push(format!(
                     "{at}.clusters.{r}: {arn:?} is not a DB cluster ARN"
                 )),

@@ -153,6 +153,19 @@ impl Step for Exec {
         if self.command.is_empty() {
             problems.push(format!("{at}.command: empty command"));
         }
+        // A program named `A=b` would be read by `env` and shells as an assignment.
+        for (field, argv) in [
+            ("command", Some(&self.command)),
+            ("check", self.check.as_ref()),
+        ] {
+            if let Some(program) = argv.and_then(|a| a.first()) {
+                if program.contains('=') || program.is_empty() {
+                    problems.push(format!(
+                        "{at}.{field}[0]: {program:?} is not a program (empty, or holds '=')"
+                    ));
+                }
+            }
+        }
         for (i, name) in self.env.iter().enumerate() {
             if !valid_env_name(name) {
                 problems.push(format!(

@@ -127,6 +127,20 @@ impl Step for Route53Records {
         let mut problems = Vec::new();
         if self.zone_id.is_empty() {
             problems.push(format!("{at}.zone_id: missing hosted zone id"));
+        } else if !self.zone_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            problems.push(format!(
+                "{at}.zone_id: {:?} is not a hosted zone id",
+                self.zone_id
+            ));
+        }
+        // A DNS name: what Route 53 accepts, and nothing that changes the meaning of the
+        // playbook's verify query.
+        let dns = |c: char| c.is_ascii_alphanumeric() || "-._*".contains(c);
+        if self.record_name.is_empty() || !self.record_name.chars().all(dns) {
+            problems.push(format!(
+                "{at}.record_name: {:?} is not a DNS name",
+                self.record_name
+            ));
         }
         for r in regions {
             if !self.records.contains_key(r) {

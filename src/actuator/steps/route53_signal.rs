@@ -21,6 +21,8 @@ impl Step for Route53Signal {
         KIND.name
     }
 
+    /// The signal is this engine's own state: there is no separate call to make by hand.
+    /// It is raised by the runbook (or the failover vote), so the manual form is to check it.
     fn manual(&self, inc: &Incident, ctx: &ManualContext) -> Manual {
         let signal = |region: &str| {
             shell_line(&[
@@ -33,25 +35,13 @@ impl Step for Route53Signal {
                 &format!("{}/v1/signal/{}/{region}", ctx.engine_url, inc.domain),
             ])
         };
-        let failover = [
-            "sloguard",
-            "failover",
-            "--url",
-            &ctx.engine_url,
-            "--domain",
-            &inc.domain,
-            "--target",
-            &inc.to,
-            "--reason",
-            &inc.reason,
-        ];
         Manual {
-            commands: vec![shell_line(&failover)],
+            commands: Vec::new(),
             verify: vec![signal(&inc.to), signal(&inc.from)],
             expect: format!(
-                "200 for {} (failover requested), 503 for {}; the signal is this engine's \
-                 own, so by hand it is raised through the operator API (which runs the \
-                 domain's runbook under the guards; SLOGUARD_API_TOKEN_FILE names the token)",
+                "200 for {} (failover requested), 503 for {}. The signal is the engine's own \
+                 state, raised by this runbook and by the failover vote; nothing here raises \
+                 it by hand (`sloguard route53 plan` shows how Route 53 reads the signals).",
                 inc.to, inc.from
             ),
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Kind;
 use crate::actuator::aws::BoxFut;
 use crate::actuator::step::{
-    arn_region, shell_line, shell_quote, IamStatement, Manual, ManualContext, Step,
+    arn_like, arn_region, shell_line, shell_quote, IamStatement, Manual, ManualContext, Step,
 };
 use crate::actuator::{Backends, Incident};
 
@@ -103,7 +103,7 @@ impl Step for Sns {
 
     fn validate(&self, at: &str, _regions: &[String]) -> Vec<String> {
         let arn = &self.topic_arn;
-        if arn.starts_with("arn:") {
+        if arn_like(arn) {
             vec![]
         } else {
             vec![format!("{at}.topic_arn: {arn:?} is not an ARN")]
