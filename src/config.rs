@@ -1152,17 +1152,3 @@ mod failover_tests {
         }
     }
 }
-
-/// Why `name` (a step's) cannot be shown in playbooks, reports and the dashboard as it
-/// is: empty, over 128 characters, or holding control characters or backticks.
-pub fn bad_name(name: &str) -> Option<&'static str> {
-    if name.trim().is_empty() {
-        Some("must not be empty")
-    } else if name.chars().count() > 128 {
-        Some("is longer than 128 characters")
-    } else if name.chars().any(|c| c.is_control() || c == '`' || c == '|') {
-        Some("must not hold control characters, '`' or '|'")
-    } else {
-        None
-    }
-}

@@ -145,7 +145,7 @@ pub fn parse_steps(
         };
         problems.extend(step.validate(&at, regions));
         if let Some(n) = &name {
-            if let Some(why) = crate::config::bad_name(n) {
+            if let Some(why) = bad_name(n) {
                 problems.push(format!("{at}.name: {n:?} {why}"));
             }
         }
@@ -185,4 +185,18 @@ pub fn iam_policy(steps: &[&StepSpec]) -> serde_json::Value {
         }
     }
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Why `name` (a step's) cannot be shown in playbooks, reports and the dashboard as it
+/// is: empty, over 128 characters, or holding control characters or backticks.
+fn bad_name(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.chars().count() > 128 {
+        Some("is longer than 128 characters")
+    } else if name.chars().any(|c| c.is_control() || c == '`' || c == '|') {
+        Some("must not hold control characters, '`' or '|'")
+    } else {
+        None
+    }
 }
