@@ -472,16 +472,15 @@ impl FailoverDriver {
         out
     }
 
-    /// The gating streams of each domain as this evaluation saw them (kept to journal
+    /// The gating streams of domain `di` as this evaluation saw them (kept to journal
     /// with a failover the evaluation decides).
-    pub fn set_stream_facts(&mut self, facts: &[StreamFacts]) {
-        for d in &mut self.domains {
-            d.facts = facts
-                .iter()
-                .filter(|f| gates(&d.cfg, &f.service, &f.slo_id()))
-                .cloned()
-                .collect();
-        }
+    fn set_stream_facts(&mut self, di: usize, facts: &[StreamFacts]) {
+        let d = &mut self.domains[di];
+        d.facts = facts
+            .iter()
+            .filter(|f| gates(&d.cfg, &f.service, &f.slo_id()))
+            .cloned()
+            .collect();
     }
 
     /// Journals alert tiers of gating SLOs that started or stopped firing, per domain,
@@ -553,15 +552,27 @@ impl FailoverDriver {
         regions: &[String],
         preconditions: &BTreeMap<String, BTreeMap<String, Option<bool>>>,
         evidence: &BTreeMap<String, RegionEvidence>,
+        facts: &dyn Fn() -> Vec<StreamFacts>,
         now: i64,
     ) -> Vec<(usize, Vec<Action>)> {
         let mut out = Vec::new();
+        let mut all_facts: Option<Vec<StreamFacts>> = None;
         for di in 0..self.domains.len() {
             let pre = preconditions
                 .get(&self.domains[di].cfg.name)
                 .cloned()
                 .unwrap_or_default();
             let ev = evaluation_for(&self.domains[di].cfg, regions, health, pre, evidence);
+            // The streams' facts are journaled with a failover, which only an active
+            // region that is bad in this evaluation can bring: built only then.
+            let active = &self.domains[di].state.active;
+            if ev.regions.get(active).is_some_and(RegionHealth::bad) {
+                let all = all_facts.get_or_insert_with(facts);
+                self.set_stream_facts(di, all);
+            } else {
+                // Never journal an earlier episode's facts with a later decision.
+                self.domains[di].facts.clear();
+            }
             out.push((di, self.input(di, Input::Evaluation(ev), now)));
         }
         out

@@ -572,9 +572,6 @@ impl<S: MetricsSource> App<S> {
                 })
                 .collect();
             f.record_alerts(&changes, at);
-            if scheduled {
-                f.set_stream_facts(&snapshot.stream_facts());
-            }
         }
         if scheduled {
             if let Some(f) = self.failover.as_mut() {
@@ -583,7 +580,10 @@ impl<S: MetricsSource> App<S> {
                         f.input(di, Input::Votes(v), at);
                     }
                 }
-                for (di, actions) in f.on_health(&health, &self.regions, &pre, &self.evidence, at) {
+                let facts = || snapshot.stream_facts();
+                for (di, actions) in
+                    f.on_health(&health, &self.regions, &pre, &self.evidence, &facts, at)
+                {
                     let domain = f.domain_name(di).to_string();
                     out.decisions
                         .extend(actions.into_iter().map(|action| Decision {
