@@ -37,6 +37,8 @@ pub enum JournalError {
     NotAFile { path: String },
     #[error("journal {path} is in use by another sloguard process (lock {lock}): one journal per replica")]
     Locked { path: String, lock: String },
+    #[error("{path} is not a sloguard journal ({detail})")]
+    NotAJournal { path: String, detail: String },
     #[error("journal {path}: {why}: refusing to replace it")]
     Refused { path: String, why: String },
     #[error("journal {path}: cannot make it owner-only (0600): {source}")]
@@ -229,7 +231,14 @@ impl Journal {
         conn.query_row("SELECT COUNT(*) FROM policy_state", [], |r| {
             r.get::<_, i64>(0)
         })
-        .map_err(err)?;
+        .map_err(|e| JournalError::NotAJournal {
+            path: path.display().to_string(),
+            // SQLite's message, without rusqlite repeating it with the code.
+            detail: match &e {
+                rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+                e => e.to_string(),
+            },
+        })?;
         Ok(Journal { conn, _lock: None })
     }
 
