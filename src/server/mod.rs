@@ -110,6 +110,12 @@ pub struct AppState {
     pub failover: AtomicBool,
     /// Burn-rate history for the built-in dashboard (bounded).
     pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
+    /// The whole history as JSON, made once per change: (points, last `at`, body).
+    history_json: std::sync::Mutex<Option<(usize, i64, axum::body::Bytes)>>,
+    /// One dashboard read (status, history, incidents, report) builds its answer at a
+    /// time: however many clients poll, they wait for one another, never for a worker,
+    /// so `/v1/signal/…` and `/healthz` always have the other core.
+    heavy_reads: tokio::sync::Semaphore,
     /// This replica's probe view of every probed region, served to peers on `/v1/probes`.
     pub probes: RwLock<Vec<crate::probe::ProbeView>>,
     /// Every configured SLO and region, for the dashboard's panels before any data.
@@ -262,6 +268,8 @@ impl AppState {
             webhook: WebhookCounters::default(),
             outbox: None,
             history: RwLock::new(std::collections::VecDeque::new()),
+            history_json: std::sync::Mutex::new(None),
+            heavy_reads: tokio::sync::Semaphore::new(1),
             probes: RwLock::new(Vec::new()),
             automation_off: RwLock::new(None),
             failover: AtomicBool::new(false),
@@ -478,6 +486,9 @@ async fn probes(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn incidents(State(s): State<Arc<AppState>>) -> Response {
+    let Ok(_permit) = s.heavy_reads.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let chaos = s.chaos.load(Ordering::Relaxed);
     let Some(journal) = s.journal.clone() else {
         return Json(serde_json::json!({"incidents": [], "policy": [], "chaos": chaos}))
@@ -507,6 +518,9 @@ async fn incident_report(
     axum::extract::Path(id): axum::extract::Path<u64>,
     axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
+    let Ok(_permit) = s.heavy_reads.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let Some(journal) = s.journal.clone() else {
         return (
             StatusCode::NOT_FOUND,
@@ -929,13 +943,42 @@ async fn history(
     State(s): State<Arc<AppState>>,
     axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
 ) -> Response {
-    let since = q.since.unwrap_or(i64::MIN);
-    let h: Vec<HistoryPoint> = s
-        .history
-        .read()
-        .map(|h| h.iter().filter(|p| p.at > since).cloned().collect())
-        .unwrap_or_default();
-    Json(h).into_response()
+    let Ok(_permit) = s.heavy_reads.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let Some(since) = q.since else {
+        return (json, full_history(&s)).into_response();
+    };
+    let body = match s.history.read() {
+        Ok(h) => {
+            let newer: Vec<&HistoryPoint> = h.iter().filter(|p| p.at > since).collect();
+            serde_json::to_vec(&newer).unwrap_or_else(|_| b"[]".to_vec())
+        }
+        Err(_) => b"[]".to_vec(),
+    };
+    (json, body).into_response()
+}
+
+/// The whole history's JSON, serialised once per change however often it is asked for.
+fn full_history(s: &AppState) -> axum::body::Bytes {
+    let Ok(h) = s.history.read() else {
+        return axum::body::Bytes::from_static(b"[]");
+    };
+    let key = (h.len(), h.back().map_or(i64::MIN, |p| p.at));
+    if let Ok(cache) = s.history_json.lock() {
+        if let Some((n, at, body)) = cache.as_ref() {
+            if (*n, *at) == key {
+                return body.clone();
+            }
+        }
+    }
+    let body = axum::body::Bytes::from(serde_json::to_vec(&*h).unwrap_or_else(|_| b"[]".to_vec()));
+    drop(h);
+    if let Ok(mut cache) = s.history_json.lock() {
+        *cache = Some((key.0, key.1, body.clone()));
+    }
+    body
 }
 
 /// Every configured SLO (objective, period, tiers) and region, and whether this is a drill.
@@ -964,6 +1007,9 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 }
 
 async fn status(State(s): State<Arc<AppState>>) -> Response {
+    let Ok(_permit) = s.heavy_reads.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let snap = s.snapshot.read().ok().and_then(|g| g.clone());
     match snap {
         Some(snap) => Json(snap).into_response(),
