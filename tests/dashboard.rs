@@ -710,6 +710,20 @@ fn a_dashboard_read_flood_never_starves_the_signal() {
         size > 2_000_000,
         "a long run's history is large: {size} bytes"
     );
+    // 2,161 evaluations, more than the history keeps: the page says its charts are cut.
+    let html = dump(
+        &format!("http://127.0.0.1:{port}/"),
+        &dir.path().join("profile"),
+    );
+    let count = tags(&html, "id=\"count\"");
+    assert_eq!(count.len(), 1, "{html}");
+    assert_eq!(
+        attr(count[0], "data-truncated").as_deref(),
+        Some("true"),
+        "{}",
+        count[0]
+    );
+    assert!(texts(&html, "id=\"count\"")[0].contains("charts show the last 2000 evaluations"));
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flood: Vec<_> = (0..12)

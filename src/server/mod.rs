@@ -987,6 +987,8 @@ async fn slos(State(s): State<Arc<AppState>>) -> Response {
         "slos": s.catalog.slos,
         "regions": s.catalog.regions,
         "chaos": s.chaos.load(Ordering::Relaxed),
+        // Evaluations the history keeps: older ones fall off the charts.
+        "history_limit": HISTORY_POINTS,
     }))
     .into_response()
 }
