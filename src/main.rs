@@ -133,7 +133,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sync_wave,
                 namespace,
             };
-            let run = rulegen::generate_into(&services, &opts, &out, check)?;
+            let bar = progress_bar("generate");
+            bar.set_length(services.len() as u64);
+            let run = rulegen::generate_into(&services, &opts, &out, check, &|| bar.inc(1))?;
+            bar.finish_and_clear();
             let (stdout, stderr) = run.render();
             eprint!("{stderr}");
             print!("{stdout}");

@@ -149,3 +149,49 @@ fn backtest_progress_bar_only_on_a_terminal() {
         "the report itself"
     );
 }
+
+/// Generating many SLOs shows a bar on a terminal too, and nothing extra when piped.
+#[test]
+fn generate_progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    let files: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            let service = format!("svc{i:03}");
+            let spec = sloth_spec(
+                &service,
+                r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#,
+                r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#,
+            );
+            (format!("{service}.yaml"), spec)
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    write_specs(&specs, &refs);
+    let bin = env!("CARGO_BIN_EXE_sloguard");
+    let line = format!(
+        "{bin} generate --specs {} --out {} > /dev/null",
+        specs.display(),
+        dir.path().join("tty-rules").display()
+    );
+    let tty = run(std::process::Command::new(tool("script")).args(["-qec", &line, "/dev/null"]));
+    assert!(tty.status.success(), "{}", text(&tty));
+    let drawn = String::from_utf8_lossy(&tty.stdout);
+    assert!(drawn.contains("generate ["), "no bar on a TTY: {drawn:?}");
+
+    let piped = run(sloguard()
+        .args(["generate", "--specs"])
+        .arg(&specs)
+        .arg("--out")
+        .arg(dir.path().join("piped-rules")));
+    assert!(piped.status.success(), "{}", text(&piped));
+    assert!(
+        piped.stderr.is_empty(),
+        "piped stderr: {:?}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(dir.path().join("piped-rules/svc299.yaml").is_file());
+}

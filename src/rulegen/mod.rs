@@ -405,13 +405,15 @@ impl GenerateRun {
 
 /// Generates every output for `services` and writes it to `out` atomically (removing
 /// stale generated files), or with `check` only compares.
+/// `done` is called once per service generated (the binary draws a progress bar from it).
 pub fn generate_into(
     services: &[Service],
     opts: &Options,
     out: &std::path::Path,
     check: bool,
+    done: &(dyn Fn() + Sync),
 ) -> Result<GenerateRun, RulegenError> {
-    let generated = generate(services, opts)?;
+    let generated = generate_counting(services, opts, done)?;
     let plan = crate::files::plan(out, &generated.files, HEADER);
     if !check {
         crate::files::apply(out, &generated.files, &plan)?;
@@ -507,11 +509,24 @@ receivers:
 }
 
 pub fn generate(services: &[Service], opts: &Options) -> Result<Generated, RulegenError> {
+    generate_counting(services, opts, &|| {})
+}
+
+/// [`generate`], calling `done` once per service generated.
+pub fn generate_counting(
+    services: &[Service],
+    opts: &Options,
+    done: &(dyn Fn() + Sync),
+) -> Result<Generated, RulegenError> {
     use rayon::prelude::*;
     // Services are independent; order is kept so output and warnings are deterministic.
     let per_service: Vec<Result<Generated, RulegenError>> = services
         .par_iter()
-        .map(|s| generate_service(s, opts))
+        .map(|s| {
+            let g = generate_service(s, opts);
+            done();
+            g
+        })
         .collect();
     let mut files = Vec::new();
     let mut warnings = Vec::new();
