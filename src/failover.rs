@@ -419,11 +419,7 @@ impl FailoverDriver {
     ) -> Vec<policy::GuardCheck> {
         let p = &self.cfg.policy;
         let mut out = Vec::new();
-        let check = |guard: &str, passed: bool, detail: String| policy::GuardCheck {
-            guard: guard.into(),
-            passed,
-            detail,
-        };
+        let check = policy::GuardCheck::new;
         if forced {
             out.push(check(
                 "forced",
@@ -456,7 +452,7 @@ impl FailoverDriver {
             true,
             format!(
                 "{} of {} replica(s) needed vote for {to}",
-                policy::votes(after, to),
+                policy::votes_for(after, to),
                 p.quorum
             ),
         ));

@@ -610,15 +610,7 @@ impl Journal {
         let mut st = self.conn.prepare(
             "SELECT at, domain, incident, kind, detail FROM decisions WHERE incident = ?1 ORDER BY id",
         )?;
-        let rows = st.query_map([id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        })?;
+        let rows = st.query_map([id], decision_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -639,15 +631,7 @@ impl Journal {
         let mut st = self.conn.prepare(
             "SELECT at, domain, incident, kind, detail FROM (SELECT id, at, domain, incident, kind, detail FROM decisions WHERE domain = ?1 AND at >= ?2 AND at <= ?3 ORDER BY at DESC, id DESC LIMIT ?4) ORDER BY at, id",
         )?;
-        let rows = st.query_map(params![domain, since, until, limit], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        })?;
+        let rows = st.query_map(params![domain, since, until, limit], decision_row)?;
         Ok((rows.collect::<Result<_, _>>()?, total as u64))
     }
 
@@ -661,17 +645,20 @@ impl Journal {
         let mut st = self.conn.prepare(
             "SELECT at, domain, incident, kind, detail FROM decisions ORDER BY id LIMIT ?1",
         )?;
-        let rows = st.query_map([limit], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        })?;
+        let rows = st.query_map([limit], decision_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A `decisions` row selected as `at, domain, incident, kind, detail`.
+fn decision_row(r: &rusqlite::Row) -> rusqlite::Result<DecisionRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get::<_, Option<i64>>(2)?.map(|i| i as u64),
+        r.get(3)?,
+        r.get(4)?,
+    ))
 }
 
 /// The terminal form of incidents (`sloguard incidents`): one line each, then its steps.

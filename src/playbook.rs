@@ -467,11 +467,9 @@ fn failback(
             "By hand ({from} → {active}), the runbook's commands in the other direction:\n"
         );
         let back = incident(&domain.name, from, active);
-        // The signal step's manual form is the operator call, which `failback` above is.
         let lines: Vec<String> = domain
             .runbook
             .iter()
-            .filter(|s| s.kind() != crate::actuator::steps::route53_signal::KIND.name)
             .flat_map(|s| s.step.manual(&back, ctx).commands)
             .collect();
         sh(out, &lines);
@@ -547,7 +545,16 @@ fn rehearse(out: &mut String, inputs: &Inputs, active: &str) {
             out,
             "| `{}` | {} | {} |",
             md(&f.scenario.name),
-            md(&faults(&f.scenario.faults)),
+            md(&if f.scenario.faults.is_empty() {
+                "nothing".to_string()
+            } else {
+                f.scenario
+                    .faults
+                    .iter()
+                    .map(Fault::describe)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
             md(&expects(&f.scenario))
         );
     }
@@ -566,52 +573,6 @@ fn rehearse(out: &mut String, inputs: &Inputs, active: &str) {
         })
         .collect();
     sh(out, &lines);
-}
-
-fn faults(faults: &[Fault]) -> String {
-    if faults.is_empty() {
-        return "nothing".into();
-    }
-    faults
-        .iter()
-        .map(|f| match f {
-            Fault::Errors {
-                region,
-                slo,
-                start,
-                duration,
-                error_ratio,
-            } => format!(
-                "errors {}% in {}{} at {start} for {duration}",
-                decimal(error_ratio * 100.0),
-                region.as_deref().unwrap_or("every region"),
-                slo.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
-            ),
-            Fault::SourceDown { start, duration } => {
-                format!("query source down at {start} for {duration}")
-            }
-            Fault::PartialData { start, duration } => {
-                format!("partial data at {start} for {duration}")
-            }
-            Fault::NoData {
-                region,
-                start,
-                duration,
-            } => format!("{region} telemetry lost at {start} for {duration}"),
-            Fault::RegionDown {
-                region,
-                start,
-                duration,
-            } => format!("{region} down at {start} for {duration}"),
-            Fault::Precondition {
-                name,
-                start,
-                duration,
-                value,
-            } => format!("precondition {name} = {value} at {start} for {duration}"),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn expects(s: &Scenario) -> String {

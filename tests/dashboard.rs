@@ -101,16 +101,26 @@ fn texts(html: &str, marker: &str) -> Vec<String> {
     out
 }
 
-fn spawn_demo(port: u16, log: &std::path::Path) -> std::process::Child {
-    sloguard()
-        .args([
-            "demo",
-            "--speed",
-            "3000",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(repo())
+/// `demo` at `speed` on 127.0.0.1:`port` (of `scenario`, or the built-in one), its
+/// timeline into `log`.
+fn spawn_demo(
+    port: u16,
+    log: &std::path::Path,
+    speed: &str,
+    scenario: Option<&std::path::Path>,
+) -> std::process::Child {
+    let mut cmd = sloguard();
+    cmd.args([
+        "demo",
+        "--speed",
+        speed,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    if let Some(s) = scenario {
+        cmd.arg("--scenario").arg(s);
+    }
+    cmd.current_dir(repo())
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::null())
         .spawn()
@@ -139,7 +149,7 @@ fn demo_dashboard_shows_every_slo_the_policy_and_the_failover() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = dir.path().join("demo.log");
-    let demo = Kill(spawn_demo(port, &log));
+    let demo = Kill(spawn_demo(port, &log, "3000", None));
     let url = format!("http://127.0.0.1:{port}/");
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -531,23 +541,7 @@ fn pills_after(
         "{}.log",
         scenario.file_stem().unwrap().to_str().unwrap()
     ));
-    let _demo = Kill(
-        sloguard()
-            .args([
-                "demo",
-                "--speed",
-                "3000",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--scenario",
-            ])
-            .arg(scenario)
-            .current_dir(repo())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _demo = Kill(spawn_demo(port, &log, "3000", Some(scenario)));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
@@ -679,23 +673,7 @@ fn a_dashboard_read_flood_never_starves_the_signal() {
     std::fs::write(&scenario, text).unwrap();
     let port = free_port();
     let log = dir.path().join("demo.log");
-    let _demo = Kill(
-        sloguard()
-            .args([
-                "demo",
-                "--speed",
-                "20000",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--scenario",
-            ])
-            .arg(&scenario)
-            .current_dir(repo())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _demo = Kill(spawn_demo(port, &log, "20000", Some(&scenario)));
     let deadline = Instant::now() + Duration::from_secs(90);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()

@@ -266,12 +266,18 @@ pub struct GuardCheck {
     pub detail: String,
 }
 
-fn check(guard: &str, passed: bool, detail: String) -> GuardCheck {
-    GuardCheck {
-        guard: guard.into(),
-        passed,
-        detail,
+impl GuardCheck {
+    pub fn new(guard: &str, passed: bool, detail: String) -> Self {
+        GuardCheck {
+            guard: guard.into(),
+            passed,
+            detail,
+        }
     }
+}
+
+fn check(guard: &str, passed: bool, detail: String) -> GuardCheck {
+    GuardCheck::new(guard, passed, detail)
 }
 
 /// Every guard on a failover to `target` now, in the order they are applied. The list
@@ -420,11 +426,7 @@ fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Res
 }
 
 /// Votes for `target` from this replica and its peers (the quorum guard counts them).
-pub fn votes(state: &PolicyState, target: &str) -> u32 {
-    votes_for(state, target)
-}
-
-fn votes_for(state: &PolicyState, target: &str) -> u32 {
+pub fn votes_for(state: &PolicyState, target: &str) -> u32 {
     let own = u32::from(state.vote.as_deref() == Some(target));
     own + state
         .peer_votes

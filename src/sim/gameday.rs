@@ -95,6 +95,48 @@ pub enum Fault {
     },
 }
 
+impl Fault {
+    /// One line for people: what is injected, where, when and for how long.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::Errors {
+                region,
+                slo,
+                start,
+                duration,
+                error_ratio,
+            } => format!(
+                "errors {}% in {}{} at {start} for {duration}",
+                crate::slo::decimal(error_ratio * 100.0),
+                region.as_deref().unwrap_or("every region"),
+                slo.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+            ),
+            Fault::SourceDown { start, duration } => {
+                format!("query source down at {start} for {duration}")
+            }
+            Fault::PartialData { start, duration } => {
+                format!("partial data at {start} for {duration}")
+            }
+            Fault::NoData {
+                region,
+                start,
+                duration,
+            } => format!("{region} telemetry lost at {start} for {duration}"),
+            Fault::RegionDown {
+                region,
+                start,
+                duration,
+            } => format!("{region} down at {start} for {duration}"),
+            Fault::Precondition {
+                name,
+                start,
+                duration,
+                value,
+            } => format!("precondition {name} = {value} at {start} for {duration}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
