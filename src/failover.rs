@@ -106,6 +106,7 @@ pub fn evaluation_for(
                     .get(r)
                     .filter(|e| e.probed)
                     .map(|e| e.probe_passing),
+                covered: !rows.is_empty() && rows.iter().all(|h| h.covered),
             },
         );
     }

@@ -30,6 +30,9 @@ pub struct TierRow {
     pub region: String,
     #[serde(flatten)]
     pub tier: TierState,
+    /// The tier's long window is covered by data the engine has seen (at least 90%):
+    /// only then may it decide a failover. A tier that holds uncovered is *partial*.
+    pub covered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +43,10 @@ pub struct StreamRow {
     pub data: DataStatus,
     pub page_firing: bool,
     pub ticket_firing: bool,
+    /// Seconds of history the stream's windows cover without a hole (None: not
+    /// tracked, the built-in probe SLI).
+    #[serde(default)]
+    pub covered_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +111,35 @@ pub struct Snapshot {
     pub query_latency: Latency,
     pub evaluation_latency: Latency,
     pub queries_per_evaluation: usize,
+    /// Whether every start-up backfill succeeded, and the spans still to fetch.
+    pub coverage: CoverageView,
+}
+
+/// The engine's coverage as `/api/v1/status` and `eval` show it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CoverageView {
+    /// Every configured source has been backfilled once (until then: not ready, and no
+    /// failover decision).
+    pub backfilled: bool,
+    /// Spans the windows have not seen yet, fetched again with backoff.
+    pub gaps: Vec<GapView>,
+}
+
+/// One coverage gap.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapView {
+    pub service: String,
+    pub slo: String,
+    /// Regions it is missing for (empty: all).
+    pub regions: Vec<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub from: i64,
+    #[serde(serialize_with = "rfc3339")]
+    pub to: i64,
+    /// Part of the start-up backfill.
+    pub initial: bool,
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
 
 impl Snapshot {
@@ -192,8 +228,14 @@ pub struct StreamHealth {
     pub slo: String,
     pub region: String,
     pub data: DataStatus,
-    /// Severities of the tiers that hold now.
+    /// Severities of the tiers that hold now over covered long windows (the only ones
+    /// that may decide a failover).
     pub holding: Vec<Severity>,
+    /// Severities of tiers that hold over a long window the data does not cover yet:
+    /// shown, never decided on.
+    pub partial: Vec<Severity>,
+    /// Every tier's long window is covered and the region's start-up backfill succeeded.
+    pub covered: bool,
     /// The highest burn rate over the stream's tier short windows (None: no data there).
     pub short_burn: Option<f64>,
 }

@@ -16,6 +16,7 @@ mod burn_props;
 mod cli_failover;
 mod common;
 mod connections;
+mod coverage;
 mod crash_resume;
 mod dashboard;
 mod engine_prometheus;

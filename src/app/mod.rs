@@ -427,6 +427,31 @@ impl<S: MetricsSource> App<S> {
         out
     }
 
+    /// Fetches the coverage gaps due now (a failed start-up backfill, a span a region
+    /// missed) between scheduled evaluations, answering operator calls meanwhile; the
+    /// outcome carries a fresh snapshot but no decision.
+    pub async fn fill_gaps_serving(
+        &mut self,
+        ops: Option<&mut mpsc::Receiver<OperatorCall>>,
+    ) -> TickOutcome {
+        let at = self.clock.now();
+        let mut interleaved = Vec::new();
+        {
+            let Self {
+                engine,
+                failover,
+                clock,
+                ..
+            } = self;
+            with_operator(engine.fill_gaps(at), failover, clock, ops, &mut interleaved).await;
+        }
+        self.engine.evaluate_now();
+        let mut out = self.outcome(at, false);
+        out.decisions = interleaved;
+        out.snapshot = Some(self.snapshot());
+        out
+    }
+
     fn outcome(&self, at: i64, scheduled: bool) -> TickOutcome {
         TickOutcome {
             at,
@@ -841,8 +866,20 @@ pub async fn run<S: MetricsSource, T: Timer>(
         _ = &mut shutdown => return app,
     };
     observer.observe(&first);
-    observer.ready();
-    tracing::info!("backfill done; ready");
+    // Ready only once every source has been backfilled: a start that could not read
+    // the history retries it (with backoff) and decides nothing until it has.
+    let mut ready = false;
+    let mark_ready = |app: &App<S>, ready: &mut bool| {
+        if !*ready && app.engine.backfilled() {
+            *ready = true;
+            observer.ready();
+            tracing::info!("backfill done; ready");
+        }
+    };
+    mark_ready(&app, &mut ready);
+    if !ready {
+        tracing::warn!("backfill incomplete: not ready; retrying with backoff");
+    }
     let mut finished = app.take_finished();
     let interval = schedule.interval.max(1);
     let mut next = timer.now() + interval;
@@ -850,6 +887,7 @@ pub async fn run<S: MetricsSource, T: Timer>(
         if schedule.until.is_some_and(|u| next > u) {
             break;
         }
+        let retry = app.engine.next_gap_retry().filter(|t| *t < next);
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
@@ -879,10 +917,15 @@ pub async fn run<S: MetricsSource, T: Timer>(
                 }
                 observer.observe(&app.triggers_serving(&pending, Some(&mut inbox.operator)).await);
             }
+            _ = timer.wait_until(retry.unwrap_or(next)), if retry.is_some() => {
+                observer.observe(&app.fill_gaps_serving(Some(&mut inbox.operator)).await);
+                mark_ready(&app, &mut ready);
+            }
             _ = timer.wait_until(next) => {
                 let out = app.evaluate_serving(true, Some(&mut inbox.operator)).await;
                 let out = settle(&mut app, timer, &mut finished, out).await;
                 observer.observe(&out);
+                mark_ready(&app, &mut ready);
                 next += interval;
                 // A wall clock that fell behind (a slow source) skips, never bursts.
                 let now = timer.now();

@@ -265,6 +265,25 @@ impl Store {
             return false;
         }
         self.stats.late_accepted += 1;
+        self.place_past(id, ts, first, total);
+        true
+    }
+
+    /// Adds events of a past span the stream missed (a coverage gap fetched later):
+    /// like [`Self::add`], but a sample older than `lateness` still lands in every
+    /// level's bucket for its time while that bucket is in the level's ring (older
+    /// than the ring: outside every window, so nothing is lost).
+    pub fn add_history(&mut self, id: StreamId, ts: i64, first: u32, total: u32) {
+        if !self.started || ts >= self.open0_start {
+            self.add(id, ts, first, total);
+            return;
+        }
+        self.stats.samples += 1;
+        self.place_past(id, ts, first, total);
+    }
+
+    /// Places events at a time before the finest open bucket, at every level.
+    fn place_past(&mut self, id: StreamId, ts: i64, first: u32, total: u32) {
         let s = id.0 as usize;
         let levels = self.levels();
         for (i, l) in self.layout.levels.iter().enumerate() {
@@ -274,7 +293,7 @@ impl Store {
                 let o = &mut self.open[s * (levels - 1) + i - 1];
                 o.first += u64::from(first);
                 o.total += u64::from(total);
-                return true;
+                return;
             }
             if b >= self.cur[i] - l.slots as i64 {
                 let slot = b.rem_euclid(l.slots as i64) as usize;
@@ -287,7 +306,6 @@ impl Store {
                 sum.total += u64::from(cell[1] - before[1]);
             }
         }
-        true
     }
 
     /// Every level's window sum for one stream, finest first, into `out`.

@@ -174,6 +174,19 @@ impl Streams {
 
     /// Adds fractional event counts (rate × seconds); fractions carry over per stream.
     pub fn add_f64(&mut self, s: StreamRef, ts: i64, first: f64, total: f64) {
+        let (f, t) = self.whole(s, first, total);
+        self.add(s, ts, f, t);
+    }
+
+    /// [`Self::add_f64`] for a past span the stream missed (a coverage gap fetched after
+    /// the clock moved on): placed in its buckets whatever its age.
+    pub fn add_history_f64(&mut self, s: StreamRef, ts: i64, first: f64, total: f64) {
+        let (f, t) = self.whole(s, first, total);
+        self.groups[s.group].core.store.add_history(s.id, ts, f, t);
+    }
+
+    /// Whole event counts of fractional ones, carrying the fractions per stream.
+    fn whole(&mut self, s: StreamRef, first: f64, total: f64) -> (u32, u32) {
         let c = self.carry.entry(s).or_insert([0.0, 0.0]);
         let f = first.max(0.0) + c[0];
         let t = total.max(0.0) + c[1];
@@ -186,7 +199,7 @@ impl Streams {
                 x as u32
             }
         };
-        self.add(s, ts, clip(fw), clip(tw));
+        (clip(fw), clip(tw))
     }
 
     pub fn advance(&mut self, now: i64) {

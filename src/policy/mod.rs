@@ -61,7 +61,7 @@ impl Default for PolicyConfig {
 }
 
 /// One region's health at an evaluation, over the domain's gating SLOs.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RegionHealth {
     /// A gating SLO's page tier holds.
     pub burning: bool,
@@ -86,6 +86,33 @@ pub struct RegionHealth {
     /// replica's latest probe passed; Some(false) when it failed or none answered yet.
     #[serde(default)]
     pub probes_passing: Option<bool>,
+    /// The gating SLOs' windows are covered by data the engine has seen (the region's
+    /// start-up backfill succeeded and every tier's long window is at least 90%
+    /// covered): no decision rests on windows the engine has not seen.
+    #[serde(default = "covered_by_default")]
+    pub covered: bool,
+}
+
+/// Journals written before coverage existed decided on covered data.
+fn covered_by_default() -> bool {
+    true
+}
+
+impl Default for RegionHealth {
+    /// Nothing known: no data (so neither healthy nor burning), coverage not in question.
+    fn default() -> Self {
+        RegionHealth {
+            burning: false,
+            any_tier: false,
+            has_data: false,
+            complete: false,
+            short_burn: 0.0,
+            down: false,
+            monitoring_lost: false,
+            probes_passing: None,
+            covered: true,
+        }
+    }
 }
 
 impl RegionHealth {
@@ -99,6 +126,7 @@ impl RegionHealth {
             && self.complete
             && self.short_burn < max_burn
             && self.probes_passing != Some(false)
+            && self.covered
     }
 
     /// Bad enough to fail over from: burning, or down.
@@ -322,6 +350,9 @@ pub fn guard_checks(
         Some(h) if h.down => Err(format!("target {target} is down")),
         Some(h) if !h.has_data => Err(format!("target {target} has no data")),
         Some(h) if !h.complete => Err(format!("target {target} data is incomplete")),
+        Some(h) if !h.covered => Err(format!(
+            "target {target} data does not cover its windows yet (backfill pending or a gap being filled)"
+        )),
         Some(h) if h.burning || h.any_tier => {
             Err(format!("target {target} is not healthy (a tier holds there)"))
         }
@@ -518,8 +549,9 @@ fn on_evaluation(
     if active.has_data && !active.monitoring_lost {
         state.monitoring_lost = false;
     }
-    if !active.down && (!active.complete || !active.has_data) {
-        // Degraded or missing data is neither good nor bad: hold the count, decide nothing.
+    if !active.down && (!active.complete || !active.has_data || !active.covered) {
+        // Degraded, missing or uncovered data is neither good nor bad: hold the count,
+        // decide nothing.
         // Missing for `down_after` with no outside confirmation is monitoring lost:
         // operators hear it once; the region may well be serving.
         if active.monitoring_lost && !state.monitoring_lost {

@@ -6,9 +6,16 @@
 //! The number of queries per evaluation grows with the number of SLOs, never with the
 //! number of windows: the core keeps the windows. A failed or partial query marks the
 //! SLO's streams *degraded*; a region that stops answering is *no data*; neither is ever
-//! read as good or bad.
+//! read as good or bad, and neither is a non-finite sample (NaN/Inf): the stream it
+//! belongs to is degraded for that evaluation.
+//!
+//! Coverage ([`coverage`]): the engine knows, per stream, the span its data covers; a
+//! backfill that failed (or a region that missed a span) leaves a gap that is fetched
+//! again with backoff, and a tier decides a failover only over a covered long window.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod coverage;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::backtest::AlertRecord;
@@ -19,7 +26,10 @@ use crate::config::{EvaluationConfig, RegionsConfig};
 use crate::promql::SliTemplate;
 use crate::query::{MetricsSource, QueryError, QueryResult};
 use crate::slo::{RegionalSli, Service, Severity};
-use crate::snapshot::{DataStatus, Latency, RegionRow, Snapshot, StreamHealth, StreamRow, TierRow};
+use crate::snapshot::{
+    CoverageView, DataStatus, GapView, Latency, RegionRow, Snapshot, StreamHealth, StreamRow,
+    TierRow,
+};
 use crate::window::Window;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +71,20 @@ struct SloQueries {
 struct Fetched {
     points: BTreeMap<i64, StepEvents>,
     unreachable: BTreeMap<String, String>,
+    /// Regions that returned a non-finite sample (NaN, ±Inf): degraded, never read as
+    /// good; their points are left out.
+    nonfinite: BTreeMap<String, String>,
+}
+
+impl Fetched {
+    /// Regions of this fetch whose data is not whole (unreachable or non-finite).
+    fn missing(&self) -> BTreeSet<String> {
+        self.unreachable
+            .keys()
+            .chain(self.nonfinite.keys())
+            .cloned()
+            .collect()
+    }
 }
 
 /// The longest data gap one steady-state query fills (a longer outage keeps the rest
@@ -90,6 +114,10 @@ pub struct Engine<S> {
     /// Per configured region: since when all its own SLIs have had no data or its source
     /// has been unreachable (absent: it has data).
     silent_since: BTreeMap<String, i64>,
+    /// The span each stream's data covers and the gaps still to fetch.
+    coverage: coverage::Coverage,
+    /// Core SLO index -> query index (the probe SLI has no query: always covered).
+    query_of_slo: HashMap<usize, usize>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
     pub last_query_secs: Vec<f64>,
     pub last_eval_secs: f64,
@@ -177,7 +205,9 @@ impl<S: MetricsSource> Engine<S> {
             }
             idx
         };
+        let query_of_slo = queries.iter().enumerate().map(|(i, q)| (q.slo, i)).collect();
         Ok(Engine {
+            query_of_slo,
             source,
             clock,
             eval,
@@ -191,6 +221,7 @@ impl<S: MetricsSource> Engine<S> {
             eval_hist: hist(),
             probe_slo,
             silent_since: BTreeMap::new(),
+            coverage: coverage::Coverage::default(),
             last_query_secs: Vec::new(),
             last_eval_secs: 0.0,
         })
@@ -283,8 +314,19 @@ impl<S: MetricsSource> Engine<S> {
             Ok(r)
         };
         let mut out: BTreeMap<i64, StepEvents> = BTreeMap::new();
+        let mut nonfinite: BTreeMap<String, String> = BTreeMap::new();
         let region_of = |labels: &BTreeMap<String, String>| {
             labels.get(&region_label).cloned().filter(|r| !r.is_empty())
+        };
+        // A non-finite sample is never read as a count (NaN errors are not zero errors):
+        // the region's stream is degraded and its points are left out below.
+        let mut flag = |region: &str, series: &str, t: i64, v: f64| {
+            nonfinite.entry(region.to_string()).or_insert_with(|| {
+                format!(
+                    "non-finite sample ({v}) in the {series} series at {}",
+                    crate::backtest::format_time(t)
+                )
+            });
         };
         match sli {
             SliQueries::Events { error, total } => {
@@ -299,6 +341,8 @@ impl<S: MetricsSource> Engine<S> {
                             out.entry(*t)
                                 .or_default()
                                 .insert(region.clone(), (None, v * scale));
+                        } else {
+                            flag(&region, "total", *t, *v);
                         }
                     }
                 }
@@ -307,10 +351,10 @@ impl<S: MetricsSource> Engine<S> {
                         continue;
                     };
                     for (t, v) in &s.points {
-                        if let Some(e) = out.get_mut(t).and_then(|m| m.get_mut(&region)) {
-                            if v.is_finite() {
-                                e.0 = Some(v * scale);
-                            }
+                        if !v.is_finite() {
+                            flag(&region, "error", *t, *v);
+                        } else if let Some(e) = out.get_mut(t).and_then(|m| m.get_mut(&region)) {
+                            e.0 = Some(v * scale);
                         }
                     }
                 }
@@ -327,61 +371,66 @@ impl<S: MetricsSource> Engine<S> {
                             out.entry(*t)
                                 .or_default()
                                 .insert(region.clone(), (Some(v.clamp(0.0, 1.0) * scale), scale));
+                        } else {
+                            flag(&region, "error ratio", *t, *v);
                         }
                     }
                 }
             }
         }
+        for m in out.values_mut() {
+            m.retain(|region, _| !nonfinite.contains_key(region));
+        }
+        out.retain(|_, m| !m.is_empty());
         Ok(Fetched {
             points: out,
             unreachable,
+            nonfinite,
         })
     }
 
-    fn ingest(&mut self, q: usize, points: BTreeMap<i64, StepEvents>) {
+    /// Feeds one query's points to the core. `history`: points of a gap filled after the
+    /// core's clock moved on (placed in their buckets whatever their age).
+    fn ingest(&mut self, q: usize, points: BTreeMap<i64, StepEvents>, history: bool) {
         let slo = self.queries[q].slo;
         for (t, regions) in points {
             for (region, (err, total)) in regions {
                 let s = self.streams.stream(slo, &region);
                 // Regions without error series yet have 0 errors, not missing data.
-                self.streams.add_f64(s, t, err.unwrap_or(0.0), total);
+                if history {
+                    self.streams.add_history_f64(s, t, err.unwrap_or(0.0), total);
+                } else {
+                    self.streams.add_f64(s, t, err.unwrap_or(0.0), total);
+                }
             }
         }
     }
 
-    /// Backfills every window from range queries ending at `end`: 1h steps beyond 3 days,
-    /// 5m steps from 3 days to 6 hours, `fine_step` over the last 6 hours.
-    pub async fn backfill(&mut self, end: i64, mut progress: impl FnMut(usize, usize)) {
-        let max_window = self
-            .streams
+    /// The longest window of any SLO: how far back a start-up backfill reaches.
+    fn max_window(&self) -> Window {
+        self.streams
             .groups
             .iter()
             .flat_map(|g| g.windows.iter().copied())
             .max()
-            .unwrap_or(Window::days(30));
+            .unwrap_or(Window::days(30))
+    }
+
+    /// Fetches query `q`'s events over `(from, to]` with range queries whose resolution
+    /// follows the age of the data at `now`: 1h steps beyond 3 days, 5m steps from 3 days
+    /// to 6 hours, `fine_step` over the last 6 hours. `tick` runs after each range query.
+    async fn fetch_span(
+        &mut self,
+        q: usize,
+        (from, to): (i64, i64),
+        now: i64,
+        tick: &mut dyn FnMut(),
+    ) -> Result<Fetched, String> {
         let fine = self.eval.fine_step.secs() as i64;
-        let end = end.div_euclid(fine) * fine;
-        let p = max_window.secs() as i64;
-        let mut segments = Vec::new();
-        let bounds = [
-            (p, 3 * 86_400, 3600),
-            (3 * 86_400, 6 * 3600, 300),
-            (6 * 3600, 0, fine),
-        ];
-        for (from, to, step) in bounds {
-            let (a, b) = (end - from.min(p), end - to.min(p));
-            if a < b && (b - a) % step == 0 {
-                segments.push((a, b, step));
-            }
-        }
-        let total = segments.len() * self.queries.len();
-        let mut done = 0;
-        let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
-        for q in 0..self.queries.len() {
-            let mut merged: BTreeMap<i64, StepEvents> = BTreeMap::new();
-            let mut unreachable = BTreeMap::new();
-            let mut failed = None;
-            for &(a, b, step) in &segments {
+        let mut all = Fetched::default();
+        let mut failed = None;
+        for (a, b, step) in span_segments(from, to, now, fine) {
+            if failed.is_none() {
                 match self
                     .fetch(
                         q,
@@ -393,16 +442,68 @@ impl<S: MetricsSource> Engine<S> {
                     .await
                 {
                     Ok(f) => {
-                        merged.extend(f.points);
-                        unreachable = f.unreachable;
+                        all.points.extend(f.points);
+                        all.unreachable.extend(f.unreachable);
+                        for (r, why) in f.nonfinite {
+                            all.nonfinite.entry(r).or_insert(why);
+                        }
                     }
                     Err(e) => failed = Some(e),
                 }
+            }
+            tick();
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let missing = all.missing();
+        for m in all.points.values_mut() {
+            m.retain(|r, _| !missing.contains(r));
+        }
+        Ok(all)
+    }
+
+    /// Backfills every window from range queries ending at `end` (see
+    /// [`Self::fetch_span`]). What fails (a query, a region) is a gap in the coverage,
+    /// fetched again with backoff by [`Self::fill_gaps`]; until then the engine is not
+    /// ready and no tier over that span decides a failover.
+    pub async fn backfill(&mut self, end: i64, mut progress: impl FnMut(usize, usize)) {
+        let fine = self.eval.fine_step.secs() as i64;
+        let end = end.div_euclid(fine) * fine;
+        let span = (end - self.max_window().secs() as i64, end);
+        let per_query = span_segments(span.0, span.1, end, fine).len();
+        let total = per_query * self.queries.len();
+        let mut done = 0;
+        let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
+        let configured = self.regions.all();
+        for q in 0..self.queries.len() {
+            let mut tick = || {
                 done += 1;
                 progress(done, total);
+            };
+            match self.fetch_span(q, span, end, &mut tick).await {
+                Ok(f) => {
+                    let missing = f.missing();
+                    let why = (!missing.is_empty()).then(|| {
+                        f.unreachable
+                            .values()
+                            .chain(f.nonfinite.values())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    });
+                    self.coverage
+                        .backfilled(q, &configured, span, Some(missing), why);
+                    self.mark(q, f.points.values().next_back(), None, &f);
+                    all.push((q, f.points));
+                }
+                Err(e) => {
+                    tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, error = %e, "backfill failed: retrying with backoff; no decision on this SLO until it succeeds");
+                    self.coverage
+                        .backfilled(q, &configured, span, None, Some(e.clone()));
+                    self.mark(q, None, Some(e), &Fetched::default());
+                }
             }
-            self.mark(q, &merged, failed, &unreachable);
-            all.push((q, merged));
         }
         // Time order across SLOs keeps every core's clock moving forwards.
         let mut flat: Vec<(i64, usize, StepEvents)> = Vec::new();
@@ -413,14 +514,84 @@ impl<S: MetricsSource> Engine<S> {
         }
         flat.sort_by_key(|(t, q, _)| (*t, *q));
         for (t, q, ev) in flat {
-            let mut one = BTreeMap::new();
-            one.insert(t, ev);
-            self.ingest(q, one);
+            self.ingest(q, BTreeMap::from([(t, ev)]), false);
         }
         self.streams.advance(end);
         self.last_at = Some(end);
         self.last_ok = vec![Some(end); self.queries.len()];
         self.update_silence(end);
+    }
+
+    /// Fetches every coverage gap whose retry is due at `now` and places its events in
+    /// the windows; a gap that fails again waits longer (capped at 30 s). Returns the
+    /// number of gaps closed.
+    pub async fn fill_gaps(&mut self, now: i64) -> usize {
+        let mut closed = 0;
+        for gap in self.coverage.due(now) {
+            match self.fetch_span(gap.query, (gap.from, gap.to), now, &mut || {}).await {
+                Ok(f) => {
+                    let wanted = |r: &String| gap.covers_region(r);
+                    let still: BTreeSet<String> = f.missing().into_iter().filter(wanted).collect();
+                    let mut points = f.points;
+                    for m in points.values_mut() {
+                        m.retain(|r, _| wanted(r) && !still.contains(r));
+                    }
+                    self.ingest(gap.query, points, true);
+                    if still.is_empty() {
+                        closed += 1;
+                        tracing::info!(service = %self.queries[gap.query].service, slo = %self.queries[gap.query].name, from = gap.from, to = gap.to, attempts = gap.attempts, "coverage gap filled from the source");
+                    }
+                    self.coverage.filled(gap.id, still, now);
+                }
+                Err(e) => {
+                    tracing::warn!(service = %self.queries[gap.query].service, slo = %self.queries[gap.query].name, from = gap.from, to = gap.to, attempts = gap.attempts + 1, error = %e, "coverage gap not filled: retrying with backoff");
+                    self.coverage.failed(gap.id, now, e);
+                }
+            }
+        }
+        closed
+    }
+
+    /// Every start-up backfill has succeeded once (the engine may be ready).
+    pub fn backfilled(&self) -> bool {
+        self.coverage.ready()
+    }
+
+    /// When the next gap retry is due (None: no gap open).
+    pub fn next_gap_retry(&self) -> Option<i64> {
+        self.coverage.next_try()
+    }
+
+    /// Seconds of history a stream's windows cover (None: a stream without a query, the
+    /// built-in probe SLI, whose windows only hold what the probes saw).
+    fn covered_secs(&self, slo: usize, region: &str) -> Option<i64> {
+        let q = *self.query_of_slo.get(&slo)?;
+        Some(
+            self.coverage
+                .covered_secs(q, region, self.last_at.unwrap_or(0))
+                .unwrap_or(0),
+        )
+    }
+
+    /// Whether a stream may count as healthy or burning for a failover: every tier's long
+    /// window is covered and its region's start-up backfill succeeded (the probe SLI,
+    /// which has no query, always may).
+    fn region_covered(&self, slo: usize, region: &str, tiers_covered: &[bool]) -> bool {
+        !self.query_of_slo.contains_key(&slo)
+            || (self.coverage.region_ready(region) && tiers_covered.iter().all(|c| *c))
+    }
+
+    /// Whether each tier of a stream may decide: its long window is covered.
+    fn tiers_covered(&self, slo: usize, region: &str) -> Vec<bool> {
+        let e = &self.streams.slos[slo];
+        match self.covered_secs(slo, region) {
+            None => vec![true; e.tiers.len()],
+            Some(c) => e
+                .tiers
+                .iter()
+                .map(|t| c as f64 >= coverage::COVERED_SHARE * t.long.secs() as f64)
+                .collect(),
+        }
     }
 
     /// Since when each configured region's own SLIs have all been missing or
@@ -477,14 +648,16 @@ impl<S: MetricsSource> Engine<S> {
         }
     }
 
-    /// Records data completeness of an SLO's regions after a fetch.
+    /// Records data completeness of an SLO's regions after a fetch (`latest`: its newest
+    /// points; `failed`: the query failed); returns the regions that answered in full
+    /// (data, or a valid no data).
     fn mark(
         &mut self,
         q: usize,
-        points: &BTreeMap<i64, StepEvents>,
+        latest: Option<&StepEvents>,
         failed: Option<String>,
-        unreachable: &BTreeMap<String, String>,
-    ) {
+        fetched: &Fetched,
+    ) -> Vec<String> {
         let slo = self.queries[q].slo;
         let mut regions: Vec<String> = self.regions.all();
         regions.extend(
@@ -493,30 +666,40 @@ impl<S: MetricsSource> Engine<S> {
                 .filter(|(s, _)| *s == slo)
                 .map(|(_, r)| r.clone()),
         );
-        let latest = points.values().next_back();
         regions.extend(latest.into_iter().flat_map(|m| m.keys().cloned()));
+        regions.extend(fetched.nonfinite.keys().cloned());
         regions.sort();
         regions.dedup();
+        let mut answered = Vec::new();
         for r in regions {
-            let status = match (&failed, latest.and_then(|m| m.get(&r))) {
-                (Some(e), _) => DataStatus::Degraded(e.clone()),
-                (None, Some(_)) => DataStatus::Complete,
-                (None, None) => match unreachable.get(&r) {
+            let status = match (&failed, fetched.nonfinite.get(&r), latest.and_then(|m| m.get(&r))) {
+                (Some(e), _, _) | (None, Some(e), _) => DataStatus::Degraded(e.clone()),
+                (None, None, Some(_)) => DataStatus::Complete,
+                (None, None, None) => match fetched.unreachable.get(&r) {
                     Some(e) => DataStatus::Unreachable(e.clone()),
                     None => DataStatus::NoData,
                 },
             };
-            if let Some(DataStatus::Degraded(e)) = Some(&status) {
-                tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, region = %r, error = %e, "SLI data degraded");
+            match &status {
+                DataStatus::Degraded(e) => {
+                    tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, region = %r, error = %e, "SLI data degraded");
+                }
+                DataStatus::Complete | DataStatus::NoData => answered.push(r.clone()),
+                DataStatus::Unreachable(_) => {}
             }
             self.status.insert((slo, r), status);
         }
+        answered
     }
 
     /// One steady-state evaluation at `at`: query each SLO once, feed the core, evaluate.
     pub async fn step(&mut self, at: i64) -> Vec<(StreamRef, Transition)> {
         let started = self.clock.monotonic();
         self.last_query_secs.clear();
+        // Spans the windows have not seen are fetched first, so this evaluation sees them.
+        if self.coverage.next_try().is_some_and(|t| t <= at) {
+            self.fill_gaps(at).await;
+        }
         let since = self
             .last_at
             .unwrap_or(at - self.eval.interval.secs() as i64);
@@ -535,23 +718,29 @@ impl<S: MetricsSource> Engine<S> {
             };
             let result = self.fetch(q, window, None, at, elapsed as f64).await;
             match result {
-                Ok(Fetched {
-                    points,
-                    unreachable,
-                }) => {
+                Ok(f) => {
                     if elapsed > 2 * self.eval.interval.secs() as i64 {
                         tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, gap_secs = elapsed, "filled a data gap with one query over it");
+                    }
+                    if let Some(last) = self.last_ok[q].filter(|l| *l < since_q) {
+                        // Silent for longer than one query fills: the rest is a gap.
+                        self.coverage.long_gap(q, last, since_q, at);
                     }
                     self.last_ok[q] = Some(at);
                     // Instant results are stamped `at`; keep them at `at` for the core.
                     let mut at_points = BTreeMap::new();
-                    if let Some((_, ev)) = points.into_iter().next_back() {
-                        at_points.insert(at, ev);
+                    if let Some((_, ev)) = f.points.iter().next_back() {
+                        at_points.insert(at, ev.clone());
                     }
-                    self.mark(q, &at_points, None, &unreachable);
-                    self.ingest(q, at_points);
+                    let answered = self.mark(q, at_points.get(&at), None, &f);
+                    for r in answered {
+                        self.coverage.region_answered(q, &r, since_q, at);
+                    }
+                    self.ingest(q, at_points, false);
                 }
-                Err(e) => self.mark(q, &BTreeMap::new(), Some(e), &BTreeMap::new()),
+                Err(e) => {
+                    self.mark(q, None, Some(e), &Fetched::default());
+                }
             }
         }
         self.update_silence(at);
@@ -598,10 +787,12 @@ impl<S: MetricsSource> Engine<S> {
                     .await
                 {
                     Ok(f) => {
-                        self.mark(q, &f.points, None, &f.unreachable);
+                        self.mark(q, f.points.values().next_back(), None, &f);
                         flat.extend(f.points.into_iter().map(|(t, ev)| (t, q, ev)));
                     }
-                    Err(e) => self.mark(q, &BTreeMap::new(), Some(e), &BTreeMap::new()),
+                    Err(e) => {
+                        self.mark(q, None, Some(e), &Fetched::default());
+                    }
                 }
                 a = b;
             }
@@ -614,7 +805,7 @@ impl<S: MetricsSource> Engine<S> {
             let t = flat[i].0;
             while i < flat.len() && flat[i].0 == t {
                 let (t, q, ev) = std::mem::take(&mut flat[i]);
-                self.ingest(q, BTreeMap::from([(t, ev)]));
+                self.ingest(q, BTreeMap::from([(t, ev)]), false);
                 i += 1;
             }
             self.streams.advance(t);
@@ -695,17 +886,24 @@ impl<S: MetricsSource> Engine<S> {
                 .filter_map(|r| r.burn_rate)
                 .reduce(f64::max);
             let slo_idx = self.streams.slo_of(sref).unwrap_or(usize::MAX);
+            let covered = self.tiers_covered(slo_idx, &key.region);
+            let held = |want: bool| -> Vec<Severity> {
+                tiers
+                    .iter()
+                    .zip(&covered)
+                    .filter(|(t, c)| t.holds && **c == want)
+                    .map(|(t, _)| t.severity)
+                    .collect()
+            };
             out.push(StreamHealth {
                 external: self.is_external(slo_idx),
                 service: key.service.clone(),
                 slo: key.slo.clone(),
                 region: key.region.clone(),
                 data: self.data_status(sref, &key.region),
-                holding: tiers
-                    .iter()
-                    .filter(|t| t.holds)
-                    .map(|t| t.severity)
-                    .collect(),
+                holding: held(true),
+                partial: held(false),
+                covered: self.region_covered(slo_idx, &key.region, &covered),
                 short_burn,
             });
         }
@@ -719,6 +917,12 @@ impl<S: MetricsSource> Engine<S> {
                     region: region.clone(),
                     data: data.clone(),
                     holding: Vec::new(),
+                    partial: Vec::new(),
+                    covered: self.region_covered(
+                        *slo,
+                        region,
+                        &self.tiers_covered(*slo, region),
+                    ),
                     short_burn: None,
                 });
             }
@@ -735,20 +939,26 @@ impl<S: MetricsSource> Engine<S> {
         let final_rows = crate::backtest::final_rows(&self.streams);
         for (sref, key) in self.streams.all() {
             let ts = self.streams.tiers(sref);
+            let slo_idx = self.streams.slo_of(sref).unwrap_or(usize::MAX);
+            let covered = self.tiers_covered(slo_idx, &key.region);
             if key.service != crate::probe::PROBE_SERVICE
-                && ts.iter().any(|t| t.holds && t.severity == Severity::Page)
+                && ts
+                    .iter()
+                    .zip(&covered)
+                    .any(|(t, c)| t.holds && *c && t.severity == Severity::Page)
             {
                 burning
                     .entry(key.region.clone())
                     .or_default()
                     .push(format!("{}/{}", key.service, key.slo));
             }
-            for t in ts {
+            for (t, covered) in ts.into_iter().zip(covered) {
                 tiers.push(TierRow {
                     service: key.service.clone(),
                     slo: key.slo.clone(),
                     region: key.region.clone(),
                     tier: t,
+                    covered,
                 });
             }
             stream_rows.push(StreamRow {
@@ -758,6 +968,7 @@ impl<S: MetricsSource> Engine<S> {
                 data: self.data_status(sref, &key.region),
                 page_firing: self.streams.alert_firing(sref, Severity::Page),
                 ticket_firing: self.streams.alert_firing(sref, Severity::Ticket),
+                covered_secs: self.covered_secs(slo_idx, &key.region),
             });
         }
         // (SLO, region) pairs that were queried but never produced a stream (the source
@@ -775,6 +986,7 @@ impl<S: MetricsSource> Engine<S> {
                     data: data.clone(),
                     page_firing: false,
                     ticket_firing: false,
+                    covered_secs: self.covered_secs(*slo, region),
                 }
             })
             .collect();
@@ -838,6 +1050,29 @@ impl<S: MetricsSource> Engine<S> {
             query_latency: latency(&self.query_hist),
             evaluation_latency: latency(&self.eval_hist),
             queries_per_evaluation: self.queries_per_evaluation(),
+            coverage: self.coverage_view(),
+        }
+    }
+
+    /// Whether every start-up backfill succeeded, and the gaps still open.
+    fn coverage_view(&self) -> CoverageView {
+        CoverageView {
+            backfilled: self.coverage.ready(),
+            gaps: self
+                .coverage
+                .gaps()
+                .iter()
+                .map(|g| GapView {
+                    service: self.queries[g.query].service.clone(),
+                    slo: self.queries[g.query].name.clone(),
+                    regions: g.regions.iter().flatten().cloned().collect(),
+                    from: g.from,
+                    to: g.to,
+                    initial: g.initial,
+                    attempts: g.attempts,
+                    last_error: g.last_error.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -847,4 +1082,78 @@ impl<S: MetricsSource> Engine<S> {
 fn names_region(warning: &str, label: &str, region: &str) -> bool {
     warning.contains(&format!("{label}=\"{region}\""))
         || warning.contains(&format!("{label}={region}"))
+}
+
+/// The range queries that fetch `(from, to]` at `now`: `(a, b, step)` with points at
+/// `a + step ..= b`, `b - a` a multiple of `step`. Data older than 3 days comes at 1h
+/// steps, 6 hours to 3 days at 5m, the last 6 hours at `fine`; a span that does not
+/// divide evenly takes its leading remainder at finer steps (the last piece, shorter
+/// than `fine`, as one point of its own length).
+fn span_segments(from: i64, to: i64, now: i64, fine: i64) -> Vec<(i64, i64, i64)> {
+    let mut out = Vec::new();
+    let mut lo = from;
+    for (bound, step) in [(now - 3 * 86_400, 3600), (now - 6 * 3600, 300), (i64::MAX, fine)] {
+        let hi = bound.min(to);
+        if hi <= lo {
+            continue;
+        }
+        // The leading remainder that `step` does not divide: at `fine` steps, and what
+        // `fine` does not divide as one point of its own length.
+        let r = (hi - lo) % step;
+        let tiny = r % fine;
+        let mut a = lo;
+        if tiny > 0 {
+            out.push((a, a + tiny, tiny));
+            a += tiny;
+        }
+        if r - tiny > 0 {
+            out.push((a, a + r - tiny, fine));
+            a += r - tiny;
+        }
+        if hi > a {
+            out.push((a, hi, step));
+        }
+        lo = hi;
+    }
+    out
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::span_segments;
+
+    fn check(from: i64, to: i64, now: i64, fine: i64) -> Vec<(i64, i64, i64)> {
+        let segs = span_segments(from, to, now, fine);
+        let mut at = from;
+        for &(a, b, step) in &segs {
+            assert_eq!(a, at, "segments are contiguous: {segs:?}");
+            assert!(b > a && step > 0 && (b - a) % step == 0, "{segs:?}");
+            at = b;
+        }
+        assert_eq!(at, to.max(from), "segments end at the span's end: {segs:?}");
+        segs
+    }
+
+    #[test]
+    fn a_start_up_backfill_keeps_its_three_resolutions() {
+        let now = 1_000_000 * 60;
+        let segs = check(now - 30 * 86_400, now, now, 60);
+        assert_eq!(
+            segs,
+            vec![
+                (now - 30 * 86_400, now - 3 * 86_400, 3600),
+                (now - 3 * 86_400, now - 6 * 3600, 300),
+                (now - 6 * 3600, now, 60),
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_gaps_are_covered_exactly() {
+        let now = 1_000_000 * 60;
+        check(now - 4 * 86_400 + 7, now - 17, now, 60);
+        check(now - 600 + 13, now - 5, now, 10);
+        check(now - 7 * 3600 - 31, now - 6 * 3600 + 29, now, 60);
+        assert!(span_segments(10, 10, 100, 10).is_empty());
+    }
 }
