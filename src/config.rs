@@ -599,6 +599,13 @@ fn build(
             }
         }
     }
+    for (i, r) in regions.standby.iter().enumerate() {
+        if regions.standby[..i].contains(r) {
+            problems.push(format!(
+                "{f}: regions.standby[{i}]: duplicate standby region {r:?}"
+            ));
+        }
+    }
     if let Some(a) = &regions.active {
         if regions.standby.contains(a) {
             problems.push(format!(
@@ -746,7 +753,11 @@ fn build(
             problems.push(format!("{f}: failover.domains: at least one failover domain is required"));
         }
         let quorum = fo.policy.quorum.unwrap_or(1);
-        let consecutive = fo.policy.consecutive.unwrap_or(2).max(1);
+        let consecutive = fo.policy.consecutive.unwrap_or(2);
+        if consecutive == 0 {
+            problems.push(format!("{f}: failover.policy.consecutive: 0 must be at least 1 (the evaluations in a row a page tier must hold)"));
+        }
+        let consecutive = consecutive.max(1);
         let target_max_burn = fo.policy.target_max_burn.unwrap_or(1.0);
         if !(target_max_burn.is_finite() && target_max_burn > 0.0) {
             problems.push(format!("{f}: failover.policy.target_max_burn: {target_max_burn} must be a positive number"));
@@ -755,6 +766,13 @@ fn build(
             problems.push(format!("{f}: failover.policy.quorum: {quorum} must be between 1 and the number of replicas ({})", fo.peers.len() + 1));
         }
         let all_regions = regions.all();
+        // The name keys the domain's signal, policy state and journal rows: two domains
+        // with one name would share them.
+        for (i, d) in fo.domains.iter().enumerate() {
+            if fo.domains[..i].iter().any(|o| o.name == d.name) {
+                problems.push(format!("{f}: failover.domains[{i}].name: duplicate domain name {:?}", d.name));
+            }
+        }
         let domains = fo
             .domains
             .into_iter()
@@ -965,6 +983,61 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(path, &text, base)
 }
 
+/// The problems of `cfg` that only the loaded specs reveal: a failover domain whose
+/// `slos:` names an SLO (`service/slo`) that no spec defines would never fail over.
+/// Every command that reads both the config and its specs calls it before acting.
+pub fn check_against_specs(
+    cfg: &Config,
+    services: &[crate::slo::Service],
+) -> Result<(), ConfigError> {
+    let Some(fo) = &cfg.failover else {
+        return Ok(());
+    };
+    let f = cfg.file.display();
+    let known: Vec<String> = services
+        .iter()
+        .flat_map(|s| {
+            s.slos
+                .iter()
+                .map(move |slo| format!("{}/{}", s.name, slo.name))
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for (i, d) in fo.domains.iter().enumerate() {
+        for (j, id) in d.slos.iter().enumerate() {
+            if !known.contains(id) {
+                problems.push(format!(
+                    "{f}: failover.domains[{i}].slos[{j}]: unknown SLO {id:?} (known, as service/slo: {})",
+                    known_list(&known)
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// The known SLO ids for a message: all of them up to 20, then how many more.
+fn known_list(known: &[String]) -> String {
+    const SHOWN: usize = 20;
+    if known.is_empty() {
+        return "none: the specs define no SLO".into();
+    }
+    let mut out = known
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if known.len() > SHOWN {
+        out.push_str(&format!(" and {} more", known.len() - SHOWN));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1150,5 +1223,45 @@ mod failover_tests {
         ] {
             assert!(all.contains(want), "{want} missing from:\n{all}");
         }
+    }
+
+    const AMBIGUOUS: &str = "source: {thanos: {url: http://x}}\nregions: {active: a, standby: [b, c, b]}\nfailover:\n  policy: {consecutive: 0}\n  domains:\n    - name: web\n      runbook:\n        - {name: signal, kind: route53_signal}\n        - {name: signal, kind: route53_signal}\n    - name: db\n      runbook: [{kind: route53_signal}, {name: route53_signal-0, kind: route53_signal}]\n    - name: web\n      runbook: [{name: signal, kind: route53_signal}]\n";
+
+    #[test]
+    fn ambiguous_configs_are_refused_naming_each_field() {
+        let Err(ConfigError::Invalid(p)) = parse(Path::new("c.yaml"), AMBIGUOUS, Path::new("."))
+        else {
+            panic!("must fail")
+        };
+        let all = p.join("\n");
+        for want in [
+            "c.yaml: failover.domains[2].name: duplicate domain name \"web\"",
+            "c.yaml: regions.standby[2]: duplicate standby region \"b\"",
+            "c.yaml: failover.domains[0].runbook[1].name: duplicate step name \"signal\" (also runbook[0])",
+            "c.yaml: failover.domains[1].runbook[1].name: duplicate step name \"route53_signal-0\" (also runbook[0])",
+            "c.yaml: failover.policy.consecutive: 0 must be at least 1",
+        ] {
+            assert!(all.contains(want), "{want} missing from:\n{all}");
+        }
+        assert_eq!(p.len(), 5, "one problem per mistake, all at once:\n{all}");
+    }
+
+    #[test]
+    fn unknown_gating_slos_are_refused_listing_the_known_ones() {
+        let text = "source: {thanos: {url: http://x}}\nregions: {active: a, standby: [b]}\nfailover:\n  domains:\n    - name: web\n      slos: [api/availability, api/latency]\n      runbook: [{kind: route53_signal}]\n    - name: all\n      runbook: [{kind: route53_signal}]\n";
+        let cfg = parse(Path::new("c.yaml"), text, Path::new(".")).unwrap();
+        let spec = "version: prometheus/v1\nservice: api\nslos:\n  - name: availability\n    objective: 99.9\n    sli: {events: {error_query: 'sum(rate(e[{{.window}}]))', total_query: 'sum(rate(t[{{.window}}]))'}}\n    alerting: {name: ApiBurn, page_alert: {labels: {severity: critical}}, ticket_alert: {labels: {severity: warning}}}\n";
+        let services =
+            crate::slo::parse_all(&[(PathBuf::from("api.yaml"), spec.to_string())]).unwrap();
+        let Err(ConfigError::Invalid(p)) = check_against_specs(&cfg, &services) else {
+            panic!("api/latency is not defined")
+        };
+        assert_eq!(
+            p,
+            vec!["c.yaml: failover.domains[0].slos[1]: unknown SLO \"api/latency\" (known, as service/slo: api/availability)".to_string()]
+        );
+        let only_known = text.replace(", api/latency", "");
+        let cfg = parse(Path::new("c.yaml"), &only_known, Path::new(".")).unwrap();
+        check_against_specs(&cfg, &services).unwrap();
     }
 }

@@ -76,6 +76,37 @@ fn owner_only(_path: &Path, _create: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens (creating) the journal's lock file, owner-only: anyone who can open it can
+/// take its lock (a read-only descriptor suffices for `flock`) and so keep the engine
+/// from opening its journal, turning automation off at its next start. Created 0600;
+/// one left by an older version is tightened through the open descriptor; a symlink in
+/// its place is refused rather than followed.
+#[cfg(unix)]
+fn open_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("the lock is not a regular file"));
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
 /// `path` with `suffix` appended to its file name (`journal.db` → `journal.db-wal`).
 fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -172,12 +203,7 @@ impl Journal {
         // One process per journal: two replicas writing one journal would both run the
         // same incident's runbook.
         let lock_path = sibling(path, ".lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| perm_err(&lock_path, e))?;
+        let lock = open_lock(&lock_path).map_err(|e| perm_err(&lock_path, e))?;
         if lock.try_lock().is_err() {
             return Err(JournalError::Locked {
                 path: path.display().to_string(),
@@ -663,6 +689,7 @@ fn decision_row(r: &rusqlite::Row) -> rusqlite::Result<DecisionRow> {
 
 /// The terminal form of incidents (`sloguard incidents`): one line each, then its steps.
 pub fn render_incidents(rows: &[IncidentRow]) -> String {
+    use crate::text::escape_control as esc;
     use std::fmt::Write;
     let mut out = String::new();
     for i in rows {
@@ -673,17 +700,22 @@ pub fn render_incidents(rows: &[IncidentRow]) -> String {
             i.status,
             if i.dry_run { ", dry run" } else { "" },
             if i.chaos { ", chaos drill" } else { "" },
-            i.domain,
-            i.from,
-            i.to,
+            esc(&i.domain),
+            esc(&i.from),
+            esc(&i.to),
             crate::backtest::format_time(i.opened_at),
-            i.reason
+            esc(&i.reason)
         );
         for st in &i.steps {
             let _ = writeln!(
                 out,
                 "  step {} {} ({}) attempt {}: {} {}",
-                st.index, st.name, st.kind, st.attempt, st.status, st.detail
+                st.index,
+                esc(&st.name),
+                st.kind,
+                st.attempt,
+                esc(&st.status),
+                esc(&st.detail)
             );
         }
     }
@@ -787,7 +819,7 @@ mod tests {
         j.open_incident(1, "web", "a", "b", "burning", false, false, 0)
             .unwrap();
         assert_eq!(mode(&path), 0o600);
-        for suffix in ["-wal", "-shm"] {
+        for suffix in ["-wal", "-shm", ".lock"] {
             let p = sibling(&path, suffix);
             assert!(p.exists(), "{} (WAL mode, a write done)", p.display());
             assert_eq!(mode(&p), 0o600, "{}", p.display());
@@ -810,10 +842,13 @@ mod tests {
         let wal = sibling(&path, "-wal");
         std::fs::write(&wal, b"").unwrap();
         std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let lock = sibling(&path, ".lock");
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.incidents(10).unwrap().len(), 1, "the data is kept");
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&wal), 0o600);
+        assert_eq!(mode(&lock), 0o600, "the lock file is tightened too");
     }
 
     #[test]

@@ -34,6 +34,7 @@
 //! - [`slo`]: the SLO model: loading Sloth/sloguard specs, validation, normalisation.
 //! - [`promql`]: promql-parser helpers: parse SLI templates, pin them to the region label.
 //! - [`window`]: the Prometheus duration type shared by slo, rulegen and burn.
+//! - [`text`]: escaping of outside text (labels, reasons, step output) for terminals.
 //! - [`clock`]: the [`clock::Clock`] seam: time is an argument below [`app`].
 
 pub mod actuator;
@@ -60,4 +61,5 @@ pub mod server;
 pub mod sim;
 pub mod slo;
 pub mod snapshot;
+pub mod text;
 pub mod window;

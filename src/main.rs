@@ -33,9 +33,15 @@ fn init_logging(format: LogFormat, default: tracing::Level) {
         && std::env::var_os("NO_COLOR").is_none();
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
+        // JSON escapes control characters itself.
         LogFormat::Json => registry.with(fmt.json()).init(),
         LogFormat::Text => registry
-            .with(fmt.without_time().with_target(false).with_ansi(ansi))
+            .with(
+                fmt.without_time()
+                    .with_target(false)
+                    .with_ansi(ansi)
+                    .fmt_fields(app::logging::EscapedFields),
+            )
             .init(),
     }
 }
@@ -79,6 +85,7 @@ fn load_config(path: &Path) -> anyhow::Result<(config::Config, Vec<slo::Service>
     }
     let services = load_specs(&cfg.specs)?
         .with_context(|| format!("the specs of {} are invalid", path.display()))?;
+    config::check_against_specs(&cfg, &services)?;
     Ok((cfg, services))
 }
 
@@ -608,7 +615,7 @@ fn operator_call(
         Some(body),
         Some(file),
     ))?;
-    println!("{text}");
+    println!("{}", sloguard::text::escape_control(&text));
     match status {
         200 => Ok(code(true)),
         409 => Ok(code(false)),
@@ -651,7 +658,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Line by line: the message may quote outside text (an HTTP body, a label).
+            let msg = format!("{e:#}");
+            let lines: Vec<_> = msg.lines().map(sloguard::text::escape_control).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }

@@ -267,11 +267,17 @@ impl StatusView {
         use std::fmt::Write;
         let mut out = format!(
             "evaluation at {} (active {})\n",
-            self.at,
-            self.active_region.as_deref().unwrap_or("-")
+            crate::text::escape_control(&self.at),
+            crate::text::escape_control(self.active_region.as_deref().unwrap_or("-"))
         );
         for r in &self.regions {
-            let _ = writeln!(out, "  region {:<16} {:<8} {}", r.region, r.role, r.state);
+            let _ = writeln!(
+                out,
+                "  region {:<16} {:<8} {}",
+                crate::text::escape_control(&r.region),
+                crate::text::escape_control(&r.role),
+                crate::text::escape_control(&r.state)
+            );
         }
         for s in &self.streams {
             out.push_str(&s.line());
@@ -281,16 +287,18 @@ impl StatusView {
 }
 
 impl StreamRow {
-    /// The terminal line of a stream (status and eval share it).
+    /// The terminal line of a stream (status and eval share it); the data label may
+    /// quote a source's error, so every field is escaped.
     pub fn line(&self) -> String {
+        use crate::text::escape_control as esc;
         format!(
             "  {}/{} {}: page {} ticket {} data {}\n",
-            self.service,
-            self.slo,
-            self.region,
+            esc(&self.service),
+            esc(&self.slo),
+            esc(&self.region),
             self.page_firing,
             self.ticket_firing,
-            self.data.label()
+            esc(&self.data.label())
         )
     }
 }

@@ -200,3 +200,95 @@ fn partial_data_never_reads_as_good_or_bad() {
         "{out}"
     );
 }
+
+/// Runs `sloguard <args> --config <config>` (up to 30 s), checking all along that nothing
+/// listens on `port`; (exit code, output).
+fn refused_before_listening(args: &[&str], config: &std::path::Path, port: u16) -> (i32, String) {
+    let dir = config.parent().unwrap();
+    let (out, err) = (dir.join("out.log"), dir.join("err.log"));
+    let mut child = sloguard()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{args:?} listened on {port} with a refused config"
+        );
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} did not exit with a refused config");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(out).unwrap(),
+        std::fs::read_to_string(err).unwrap()
+    );
+    (status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn serve_refuses_an_ambiguous_config_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    write_specs(
+        &dir.path().join("specs"),
+        &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
+    );
+    let port = free_port();
+    let head = format!("specs: specs\nsource: {{thanos: {{url: 'http://127.0.0.1:9'}}}}\nserver: {{listen: 127.0.0.1:{port}}}\n");
+    let config = dir.path().join("bad.yaml");
+    std::fs::write(
+        &config,
+        format!("{head}regions: {{active: us-east-1, standby: [eu-west-1, eu-west-1]}}\nfailover:\n  journal: journal.db\n  policy: {{consecutive: 0}}\n  domains:\n    - name: web\n      runbook:\n        - {{name: signal, kind: route53_signal}}\n        - {{name: signal, kind: route53_signal}}\n    - name: web\n      runbook: [{{kind: route53_signal}}]\n"),
+    )
+    .unwrap();
+    let (code, out) = refused_before_listening(&["serve"], &config, port);
+    assert_ne!(code, 0, "{out}");
+    for want in [
+        "bad.yaml: failover.domains[1].name: duplicate domain name \"web\"",
+        "bad.yaml: regions.standby[1]: duplicate standby region \"eu-west-1\"",
+        "bad.yaml: failover.domains[0].runbook[1].name: duplicate step name \"signal\" (also runbook[0])",
+        "bad.yaml: failover.policy.consecutive: 0 must be at least 1",
+    ] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+    assert!(!dir.path().join("journal.db").exists(), "no journal opened");
+
+    // A domain gated by an SLO no spec defines: refused by every command that reads the
+    // config with its specs, listing the known SLOs.
+    std::fs::write(
+        &config,
+        format!("{head}regions: {{active: us-east-1, standby: [eu-west-1]}}\nfailover:\n  journal: journal.db\n  domains:\n    - name: web\n      slos: [api/latency]\n      runbook: [{{kind: route53_signal}}]\n"),
+    )
+    .unwrap();
+    let want = "bad.yaml: failover.domains[0].slos[0]: unknown SLO \"api/latency\" (known, as service/slo: api/availability)";
+    let scenario = repo().join("tests/gameday/primary-outage.yaml");
+    let scenario = scenario.to_str().unwrap();
+    for args in [
+        &["serve"][..],
+        &["eval", "--at", "1700000000"],
+        &["playbook"],
+        &["report", "1"],
+        // The scenario brings its own specs: its SLOs are the known ones.
+        &["gameday", "--scenario", scenario],
+    ] {
+        let (code, out) = refused_before_listening(args, &config, port);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        let want = if args[0] == "gameday" {
+            "failover.domains[0].slos[0]: unknown SLO \"api/latency\" (known, as service/slo: checkout/"
+        } else {
+            want
+        };
+        assert!(out.contains(want), "{args:?}: {want} missing from:\n{out}");
+    }
+}

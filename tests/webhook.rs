@@ -338,3 +338,89 @@ async fn hostile_deliveries_are_bounded_and_learn_nothing() {
     let (status, body) = post(&format!("{url}/api/v1/failover"), "{\"domain\": 1}", None).await;
     assert_eq!(status, 401, "{body}");
 }
+
+/// Outside text never reaches the terminal raw: a real `serve` receives a webhook whose
+/// labels and group key hold an escape sequence (clear the screen) and a newline with a
+/// forged log line. Its text log on stderr quotes them escaped: no ESC byte, no line
+/// starting with the forgery.
+#[tokio::test]
+async fn escape_sequences_in_labels_never_reach_the_text_log_raw() {
+    use crate::common::prom::free_port;
+    use crate::common::{curl, sloguard, sloth_spec, write_specs};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let q = |e: &str| format!(r#"sum(rate(http_requests_total{{job="api"{e}}}[{{{{.window}}}}]))"#);
+    write_specs(
+        &dir.path().join("specs"),
+        &[(
+            "api.yaml",
+            &sloth_spec("api", &q(r#",code=~"5..""#), &q("")),
+        )],
+    );
+    let port = free_port();
+    let config = dir.path().join("sloguard.yaml");
+    std::fs::write(&config, format!("specs: specs\nsource: {{thanos: {{url: 'http://127.0.0.1:9'}}}}\nevaluation: {{interval: 2s}}\nregions: {{active: us-east-1, standby: [eu-west-1]}}\nserver: {{listen: 127.0.0.1:{port}}}\n")).unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = sloguard()
+        .args(["--log-format", "text", "serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while curl(&format!("{base}/healthz")).0 != 200 {
+        assert!(Instant::now() < deadline, "serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut alert = sloguard_alert("firing", "evil", "2024-01-01T00:00:00Z");
+    alert["labels"]["sloth_service"] = "api\u{1b}[2J".into();
+    alert["labels"]["sloth_slo"] = "availability\nFORGED line".into();
+    alert["labels"]["region"] = "us-east-1\u{1b}]0;pwned\u{7}".into();
+    let mut body: serde_json::Value = serde_json::from_str(&payload(vec![alert], 1)).unwrap();
+    body["groupKey"] = "{}:{x=\"\u{1b}[2J\nFORGED group\"}".into();
+    let (status, answer) = post(
+        &format!("{base}/api/v1/alertmanager"),
+        &body.to_string(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Both log lines that quote the delivery: the handler's truncation warning and the
+    // engine's re-evaluation notice.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("truncated alerts") && text.contains("Alertmanager pages") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the delivery was not logged:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !text.contains('\u{1b}'),
+        "a raw ESC reached the log:\n{text:?}"
+    );
+    assert!(
+        !text.contains('\u{7}'),
+        "a raw BEL reached the log:\n{text:?}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("FORGED")),
+        "a forged line:\n{text}"
+    );
+    for quoted in [
+        r"service=api\u{1b}[2J",
+        r"slo=availability\nFORGED line",
+        r"region=us-east-1\u{1b}]0;pwned\u{7}",
+        r"\u{1b}[2J\nFORGED group",
+    ] {
+        assert!(text.contains(quoted), "{quoted} missing from:\n{text}");
+    }
+}

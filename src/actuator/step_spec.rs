@@ -73,11 +73,15 @@ impl PartialEq for StepSpec {
 }
 
 /// Parses `runbook:` entries, reporting every problem as `runbook[i].field: message`.
+/// Step names (given, or `<kind>-<i>` by default) are unique within a runbook: the
+/// journal, playbooks and reports name steps by them.
 pub fn parse_steps(
     values: &[serde_yaml_ng::Value],
     regions: &[String],
 ) -> Result<Vec<StepSpec>, Vec<String>> {
-    let mut out = Vec::new();
+    let mut out: Vec<StepSpec> = Vec::new();
+    // The `runbook[i]` index of each step in `out` (steps with problems are left out).
+    let mut at_index: Vec<usize> = Vec::new();
     let mut problems = Vec::new();
     for (i, v) in values.iter().enumerate() {
         let at = format!("runbook[{i}]");
@@ -149,8 +153,16 @@ pub fn parse_steps(
                 problems.push(format!("{at}.name: {n:?} {why}"));
             }
         }
+        let name = name.unwrap_or_else(|| format!("{}-{i}", step.kind()));
+        if let Some(j) = out.iter().position(|s| s.name == name) {
+            problems.push(format!(
+                "{at}.name: duplicate step name {name:?} (also runbook[{}])",
+                at_index[j]
+            ));
+        }
+        at_index.push(i);
         out.push(StepSpec {
-            name: name.unwrap_or_else(|| format!("{}-{i}", step.kind())),
+            name,
             step,
             timeout,
             retries,

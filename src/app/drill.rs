@@ -27,6 +27,8 @@ pub enum DrillError {
     Specs(#[from] crate::slo::SpecError),
     #[error("keeping the drill's journal: {0}")]
     Journal(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// The demo's scenario when none is given: the primary region fails 40 simulated
@@ -71,6 +73,7 @@ pub fn prepare(
         )])
         .map_err(|problems| crate::slo::SpecError::Invalid { problems })?,
     };
+    crate::config::check_against_specs(&config, &services)?;
     let drill = Drill::new(&sc, config, &services, start)?;
     Ok((sc, drill, services))
 }
@@ -367,26 +370,36 @@ impl Timeline {
 
 impl Observer for Timeline {
     fn observe(&self, out: &TickOutcome) {
+        // Labels, reasons and step output come from outside: escaped, one line each.
+        use crate::text::escape_control as esc;
         let t = self.hhmm(out.at);
         for a in out.alerts.iter().filter(|a| a.severity == Severity::Page) {
             println!(
                 "{t}  page      {:<8}  {}/{} in {}",
                 if a.firing { "FIRING" } else { "resolved" },
-                a.service,
-                a.slo,
-                a.region
+                esc(&a.service),
+                esc(&a.slo),
+                esc(&a.region)
             );
         }
         for d in &out.decisions {
+            let domain = esc(&d.domain);
             match &d.action {
-                Action::StartFailover { from, to, reason, .. } => {
-                    println!("{t}  DECISION  {:<8}  fail over {from} -> {to}: {reason}", d.domain)
+                Action::StartFailover { from, to, reason, .. } => println!(
+                    "{t}  DECISION  {domain:<8}  fail over {} -> {}: {}",
+                    esc(from),
+                    esc(to),
+                    esc(reason)
+                ),
+                Action::Blocked { reason } => {
+                    println!("{t}  blocked   {domain:<8}  {}", esc(reason))
                 }
-                Action::Blocked { reason } => println!("{t}  blocked   {:<8}  {reason}", d.domain),
-                Action::Notify { message } => println!("{t}  notice    {:<8}  {message}", d.domain),
+                Action::Notify { message } => {
+                    println!("{t}  notice    {domain:<8}  {}", esc(message))
+                }
                 Action::RequestApproval { to, incident, .. } => println!(
-                    "{t}  approval  {:<8}  incident {incident}: awaiting approval to fail over to {to}",
-                    d.domain
+                    "{t}  approval  {domain:<8}  incident {incident}: awaiting approval to fail over to {}",
+                    esc(to)
                 ),
                 Action::Vote { .. } => {}
             }
@@ -394,7 +407,10 @@ impl Observer for Timeline {
         for c in &out.steps {
             println!(
                 "{t}  step      {:<8}  {} [{}]: {}",
-                c.domain, c.step, c.status, c.call
+                esc(&c.domain),
+                esc(&c.step),
+                esc(&c.status),
+                esc(&c.call)
             );
         }
         if out.scheduled && (out.at - self.start) % 600 == 0 {
@@ -412,7 +428,7 @@ impl Observer for Timeline {
                     .map(|r| {
                         format!(
                             "{} burn 5m x{:.1} 1h x{:.1}",
-                            r.region,
+                            esc(&r.region),
                             burn(&r.region, "5m"),
                             burn(&r.region, "1h")
                         )
@@ -434,12 +450,17 @@ impl Observer for Quiet {
 /// Each expectation of a drill and whether it held, one line each.
 pub fn render_expectations(report: &Report) -> String {
     let mut out = String::new();
+    use crate::text::escape_control as esc;
     for n in &report.notes {
-        out.push_str(&format!("note: {n}\n"));
+        out.push_str(&format!("note: {}\n", esc(n)));
     }
     for (name, ok, detail) in &report.expectations {
         let verdict = if *ok { "ok" } else { "FAILED" };
-        out.push_str(&format!("expect {name}: {verdict} ({detail})\n"));
+        out.push_str(&format!(
+            "expect {}: {verdict} ({})\n",
+            esc(name),
+            esc(detail)
+        ));
     }
     out
 }

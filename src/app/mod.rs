@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod drill;
+pub mod logging;
 pub mod operator_client;
 pub mod peers;
 pub mod route53;
