@@ -243,6 +243,21 @@ pub enum Command {
         #[command(flatten)]
         token: TokenArgs,
     },
+    /// Leave an incomplete failover (a runbook that stopped after moving traffic):
+    /// finish its remaining steps, roll back what moved, or accept the world as it is.
+    Resolve {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        incident: u64,
+        /// finish, roll-back or accept.
+        #[arg(long, value_parser = ["finish", "roll-back", "accept"])]
+        action: String,
+        /// Why (journaled with the call; required).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
     /// Re-arm a domain's automation after a failover.
     Rearm {
         #[arg(long, default_value = "http://127.0.0.1:8080")]

@@ -51,6 +51,10 @@ struct RawFailover {
     #[serde(default)]
     aws_region: Option<String>,
     domains: Vec<RawDomain>,
+    /// How long a stop (SIGTERM) waits for running runbook steps to finish and be
+    /// journaled; default the longer of 30 s and the longest step timeout plus 5 s.
+    #[serde(default)]
+    shutdown_grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +84,10 @@ struct RawDomain {
     runbook: Vec<serde_yaml_ng::Value>,
     #[serde(default)]
     route53: Option<crate::actuator::route53_setup::Route53Setup>,
+    /// A runbook that aborts after moving traffic: `hold` (default; the failover is
+    /// incomplete until an operator resolves it) or `roll_back`.
+    #[serde(default)]
+    on_abort: crate::actuator::OnAbort,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +106,8 @@ pub struct DomainConfig {
     pub runbook: Vec<crate::actuator::StepSpec>,
     /// Data-plane failover set-up for `sloguard route53 plan|apply`.
     pub route53: Option<crate::actuator::route53_setup::Route53Setup>,
+    /// What an abort after traffic moved does.
+    pub on_abort: crate::actuator::OnAbort,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +118,8 @@ pub struct FailoverConfig {
     pub policy: crate::policy::PolicyConfig,
     pub aws_region: String,
     pub domains: Vec<DomainConfig>,
+    /// How long SIGTERM waits for running runbook steps to finish and be journaled.
+    pub shutdown_grace: std::time::Duration,
 }
 
 fn default_specs() -> PathBuf {
@@ -743,6 +755,10 @@ fn build(
             })
         };
         let cooldown = dur("failover.policy.cooldown", fo.policy.cooldown.as_deref(), "1h");
+        let shutdown_grace = fo
+            .shutdown_grace
+            .as_deref()
+            .map(|g| dur("failover.shutdown_grace", Some(g), "30s"));
         if regions.active.is_none() {
             problems.push(format!("{f}: regions.active: failover needs the active region"));
         }
@@ -773,7 +789,7 @@ fn build(
                 problems.push(format!("{f}: failover.domains[{i}].name: duplicate domain name {:?}", d.name));
             }
         }
-        let domains = fo
+        let domains: Vec<DomainConfig> = fo
             .domains
             .into_iter()
             .enumerate()
@@ -791,7 +807,7 @@ fn build(
                 if d.name.is_empty() || !d.name.chars().all(url_safe) || d.name.starts_with('.') {
                     problems.push(format!("{f}: failover.domains[{i}].name: {:?} must be letters, digits, '.', '_' and '-' (not starting with '.')", d.name));
                 }
-                DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook, route53: d.route53 }
+                DomainConfig { name: d.name, slos: d.slos, preconditions: d.preconditions.into_iter().map(|p| (p.name, p.query)).collect(), runbook, route53: d.route53, on_abort: d.on_abort }
             })
             .collect();
         FailoverConfig {
@@ -807,6 +823,18 @@ fn build(
                 min_span: i64::from(consecutive - 1) * interval.secs() as i64,
             },
             aws_region: fo.aws_region.unwrap_or_else(|| "us-east-1".into()),
+            shutdown_grace: shutdown_grace.map_or_else(
+                || {
+                    let longest = domains
+                        .iter()
+                        .flat_map(|d| d.runbook.iter())
+                        .map(|s| s.timeout + std::time::Duration::from_secs(5))
+                        .max()
+                        .unwrap_or_default();
+                    longest.max(std::time::Duration::from_secs(30))
+                },
+                |g| std::time::Duration::from_secs(g.secs()),
+            ),
             domains,
         }
     });

@@ -5,6 +5,7 @@
 //! resumes runbooks the journal shows unfinished.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -41,6 +42,10 @@ pub struct FailoverDriver {
     /// Why automation is off (the journal could not be opened, checked or written): the
     /// policy still evaluates and notifies, but nothing acts.
     pub automation_off: Option<String>,
+    /// Shared with every actuator: set at SIGTERM so no new step starts.
+    stopping: Arc<AtomicBool>,
+    /// Runbooks (and roll backs) running now.
+    running: Arc<AtomicUsize>,
 }
 
 /// A runbook that ended: the domain's index, the incident and what each step did.
@@ -49,6 +54,8 @@ pub struct Finished {
     pub domain: usize,
     pub incident: u64,
     pub outcome: RunOutcome,
+    /// A roll back of an incomplete failover, not a runbook run.
+    pub roll_back: bool,
 }
 
 /// The health of every region for a domain's gating SLOs (`service/slo`, all when
@@ -128,6 +135,7 @@ impl FailoverDriver {
         let next = journal.next_incident_id()?;
         let journal = Arc::new(Mutex::new(journal));
         let active = regions.active.clone().unwrap_or_default();
+        let stopping: Arc<AtomicBool> = Arc::default();
         let domains = cfg
             .domains
             .iter()
@@ -138,9 +146,9 @@ impl FailoverDriver {
                     cfg: d.clone(),
                     state,
                     actuator: Arc::new(Actuator {
-                        steps: d.runbook.clone(),
-                        backends: backends.clone(),
-                        journal: journal.clone(),
+                        on_abort: d.on_abort,
+                        stopping: stopping.clone(),
+                        ..Actuator::new(d.runbook.clone(), backends.clone(), journal.clone())
                     }),
                     facts: Vec::new(),
                 }
@@ -176,6 +184,8 @@ impl FailoverDriver {
         backends.signals.attach(journal.clone())?;
         let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         Ok(FailoverDriver {
+            stopping,
+            running: Arc::default(),
             automation_off: None,
             cfg,
             domains,
@@ -220,13 +230,23 @@ impl FailoverDriver {
             let Some(di) = self.domains.iter().position(|d| d.cfg.name == inc.domain) else {
                 continue;
             };
-            tracing::warn!(incident = inc.id, domain = %inc.domain, "resuming an unfinished runbook");
-            self.domains[di].state.phase = Phase::FailingOver {
-                incident: inc.id,
-                from: inc.from.clone(),
-                to: inc.to.clone(),
-                since: inc.opened_at,
-                dry_run: inc.dry_run,
+            let roll_back = inc.status == "rolling_back";
+            tracing::warn!(incident = inc.id, domain = %inc.domain, roll_back, "resuming an unfinished runbook");
+            self.domains[di].state.phase = if roll_back {
+                Phase::RollingBack {
+                    incident: inc.id,
+                    from: inc.from.clone(),
+                    to: inc.to.clone(),
+                    since: inc.opened_at,
+                }
+            } else {
+                Phase::FailingOver {
+                    incident: inc.id,
+                    from: inc.from.clone(),
+                    to: inc.to.clone(),
+                    since: inc.opened_at,
+                    dry_run: inc.dry_run,
+                }
             };
             self.domains[di].state.next_incident =
                 self.domains[di].state.next_incident.max(inc.id + 1);
@@ -240,23 +260,47 @@ impl FailoverDriver {
                 chaos: inc.chaos,
                 approved: true,
             };
-            self.spawn(di, incident);
+            self.spawn(di, incident, roll_back);
         }
     }
 
-    fn spawn(&self, di: usize, mut incident: Incident) {
+    fn spawn(&self, di: usize, mut incident: Incident, roll_back: bool) {
         incident.dry_run |= self.dry_run_steps;
         let actuator = self.domains[di].actuator.clone();
         let tx = self.finished_tx.clone();
         let clock = self.clock.clone();
+        let running = self.running.clone();
+        running.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            let outcome = actuator.execute(&incident, || clock.now()).await;
+            let outcome = if roll_back {
+                actuator.roll_back(&incident, || clock.now()).await
+            } else {
+                actuator.execute(&incident, || clock.now()).await
+            };
+            running.fetch_sub(1, Ordering::SeqCst);
             let _ = tx.send(Finished {
                 domain: di,
                 incident: incident.id,
                 outcome,
+                roll_back,
             });
         });
+    }
+
+    /// SIGTERM: no runbook starts a new step from now on (the running ones finish their
+    /// current step and journal it).
+    pub fn stop_runbooks(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// How long a stop waits for running steps (`failover.shutdown_grace`).
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        self.cfg.shutdown_grace
+    }
+
+    /// Runbooks (and roll backs) running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Steps one domain's policy with `input`, journals the decisions and the new state in
@@ -311,6 +355,16 @@ impl FailoverDriver {
                     "approval_requested".into(),
                     Some(*incident),
                     serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": evaluation, "evidence": evidence(to, false)}),
+                )),
+                Action::ResumeRunbook { incident, from, to } => decisions.push((
+                    "resume".into(),
+                    Some(*incident),
+                    serde_json::json!({"from": from, "to": to, "reason": "an operator finishes an incomplete failover"}),
+                )),
+                Action::RollBack { incident, from, to } => decisions.push((
+                    "roll_back".into(),
+                    Some(*incident),
+                    serde_json::json!({"from": from, "to": to, "reason": "an operator rolls back an incomplete failover"}),
                 )),
                 Action::StartFailover { incident: id, from, to, reason, dry_run, forced } => {
                     decisions.push((
@@ -401,11 +455,44 @@ impl FailoverDriver {
                         chaos: self.chaos,
                         approved,
                     };
-                    self.spawn(di, inc);
+                    self.spawn(di, inc, false);
+                }
+                Action::ResumeRunbook { incident, from, to } => {
+                    self.reopen(di, *incident, from, to, false)
+                }
+                Action::RollBack { incident, from, to } => {
+                    self.reopen(di, *incident, from, to, true)
                 }
             }
         }
         actions
+    }
+
+    /// Runs an incident again: its remaining steps (finish) or the way back (roll back).
+    /// The incident is reopened in the journal first, so a crash meanwhile resumes it.
+    fn reopen(&self, di: usize, incident: u64, from: &str, to: &str, roll_back: bool) {
+        let status = if roll_back { "rolling_back" } else { "running" };
+        let reopened = self
+            .journal
+            .lock()
+            .map_err(|_| "journal lock poisoned".to_string())
+            .and_then(|j| j.reopen_incident(incident, status).map_err(|e| e.to_string()));
+        if let Err(e) = reopened {
+            tracing::error!(incident, error = %e, "cannot reopen the incident in the journal");
+        }
+        let name = self.domains[di].cfg.name.clone();
+        tracing::info!(domain = %name, incident, roll_back, "operator resolution: running the incident again");
+        let inc = Incident {
+            id: incident,
+            domain: name,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: format!("incomplete failover {incident} resolved by an operator"),
+            dry_run: false,
+            chaos: self.chaos,
+            approved: true,
+        };
+        self.spawn(di, inc, roll_back);
     }
 
     /// The guards as checked for a failover to `to` decided in this step: hysteresis and
@@ -525,13 +612,36 @@ impl FailoverDriver {
         self.finished_rx.take()
     }
 
-    /// Feeds a finished runbook back to its domain's policy.
+    /// Feeds a finished runbook (or roll back) back to its domain's policy. A run
+    /// stopped by SIGTERM decides nothing: it resumes after the restart.
     pub fn finished(&mut self, f: &Finished, now: i64) -> Vec<Action> {
+        if f.outcome.interrupted {
+            return Vec::new();
+        }
+        if f.roll_back {
+            return self.input(
+                f.domain,
+                Input::RollbackFinished {
+                    incident: f.incident,
+                    ok: f.outcome.ok,
+                },
+                now,
+            );
+        }
+        // The world points at the target when a traffic step took effect, or when the
+        // target's signal is raised (the vote raises it before the runbook runs).
+        let to = match &self.domains[f.domain].state.phase {
+            Phase::FailingOver { to, .. } => Some(to.clone()),
+            _ => None,
+        };
+        let name = self.domains[f.domain].cfg.name.clone();
+        let signal_raised = to.is_some_and(|to| self.signals.get(&name, &to));
         self.input(
             f.domain,
             Input::RunbookFinished {
                 incident: f.incident,
                 ok: f.outcome.ok,
+                moved: f.outcome.moved || (!f.outcome.ok && signal_raised),
             },
             now,
         )

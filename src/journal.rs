@@ -127,7 +127,7 @@ pub struct IncidentRow {
     pub from: String,
     pub to: String,
     pub reason: String,
-    /// running, done, failed, dry_run
+    /// running, rolling_back, done, failed, rolled_back, dry_run
     pub status: String,
     pub dry_run: bool,
     /// A GameDay drill, never a real incident.
@@ -530,6 +530,29 @@ impl Journal {
         Ok(())
     }
 
+    /// The status of a step's latest attempt (`started` after a kill -9 mid-step).
+    pub fn last_step_status(&self, incident: u64, index: u32) -> Result<Option<String>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status FROM steps WHERE incident = ?1 AND step_index = ?2 ORDER BY attempt DESC LIMIT 1",
+                params![incident as i64, index],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Opens a closed incident again (an operator finishes or rolls back an incomplete
+    /// failover): a crash meanwhile resumes it like any unfinished runbook.
+    /// `status`: `running` (finish) or `rolling_back`.
+    pub fn reopen_incident(&self, id: u64, status: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE incidents SET status = ?2, closed_at = NULL WHERE id = ?1",
+            params![id as i64, status],
+        )?;
+        Ok(())
+    }
+
     /// Steps of an incident recorded as done or skipped (never to run again).
     pub fn completed_steps(&self, incident: u64) -> Result<BTreeSet<u32>, JournalError> {
         let mut st = self.conn.prepare("SELECT DISTINCT step_index FROM steps WHERE incident = ?1 AND status IN ('done', 'skipped', 'dry_run')")?;
@@ -661,9 +684,10 @@ impl Journal {
         Ok((rows.collect::<Result<_, _>>()?, total as u64))
     }
 
-    /// Incidents whose runbook had not finished (the process stopped mid-run).
+    /// Incidents whose runbook (or roll back) had not finished (the process stopped
+    /// mid-run): status `running` or `rolling_back`.
     pub fn unfinished(&self) -> Result<Vec<IncidentRow>, JournalError> {
-        self.incidents_where("WHERE status = 'running'", 1000)
+        self.incidents_where("WHERE status IN ('running', 'rolling_back')", 1000)
     }
 
     /// Decisions as (at, domain, incident, kind, detail JSON), oldest first.

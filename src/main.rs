@@ -364,6 +364,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serde_json::json!({"reason": reason}),
             &token,
         ),
+        Command::Resolve {
+            url,
+            incident,
+            action,
+            reason,
+            token,
+        } => operator_call(
+            &rt,
+            &url,
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            serde_json::json!({"action": action.replace('-', "_"), "reason": reason}),
+            &token,
+        ),
         Command::Rearm {
             url,
             domain,

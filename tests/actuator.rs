@@ -53,11 +53,7 @@ fn incident(id: u64) -> Incident {
 }
 
 fn actuator(yaml: &str, journal: Journal, backends: Backends) -> Actuator {
-    Actuator {
-        steps: steps(yaml),
-        backends,
-        journal: Arc::new(Mutex::new(journal)),
-    }
+    Actuator::new(steps(yaml), backends, Arc::new(Mutex::new(journal)))
 }
 
 const AURORA: &str = "- {name: db, kind: aurora_global, global_cluster: g1, poll_interval: 1s, clusters: {us-east-1: 'arn:aws:rds:us-east-1:1:cluster:a', eu-west-1: 'arn:aws:rds:eu-west-1:1:cluster:b'}";

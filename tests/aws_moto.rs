@@ -30,11 +30,11 @@ fn incident(id: u64) -> Incident {
 
 fn actuator(yaml: &str, backends: Backends) -> Actuator {
     let v: Vec<serde_yaml_ng::Value> = serde_yaml_ng::from_str(yaml).unwrap();
-    Actuator {
-        steps: parse_steps(&v, &["us-east-1".into(), "eu-west-1".into()]).unwrap(),
+    Actuator::new(
+        parse_steps(&v, &["us-east-1".into(), "eu-west-1".into()]).unwrap(),
         backends,
-        journal: Arc::new(Mutex::new(Journal::in_memory().unwrap())),
-    }
+        Arc::new(Mutex::new(Journal::in_memory().unwrap())),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

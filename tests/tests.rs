@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod actuator;
+mod abort_and_stop;
 mod alertmanager_e2e;
 mod aws_moto;
 mod backtest;

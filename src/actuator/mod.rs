@@ -147,4 +147,22 @@ pub struct RunOutcome {
     pub ok: bool,
     /// (step name, status, detail) in order.
     pub steps: Vec<(String, String, String)>,
+    /// A step that points traffic (or the writer) at the target took effect and was not
+    /// rolled back: the world points at the target.
+    pub moved: bool,
+    /// The process is stopping (SIGTERM): the run stopped between steps and resumes
+    /// after the restart; nothing about the incident is decided.
+    pub interrupted: bool,
+}
+
+/// What a runbook that aborts after moving traffic does (`on_abort:` of a domain).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnAbort {
+    /// Leave the world as it is: the target is active, the failover incomplete until an
+    /// operator finishes, rolls back or accepts it.
+    #[default]
+    Hold,
+    /// Undo what moved at once; the old region stays active.
+    RollBack,
 }

@@ -11,11 +11,12 @@
 //! announced: each kind redacts what it knows to be sensitive, and this is the net under
 //! all of them (an SDK or client error quoting a URL, a credential in a message).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::redact::redact_text;
-use super::{describe, Backends, Incident, OnFailure, RunOutcome, StepSpec};
+use super::{describe, Backends, Incident, OnAbort, OnFailure, RunOutcome, StepSpec};
 use crate::journal::Journal;
 
 /// Executes runbooks and records every attempt in the journal.
@@ -23,9 +24,27 @@ pub struct Actuator {
     pub steps: Vec<StepSpec>,
     pub backends: Backends,
     pub journal: Arc<Mutex<Journal>>,
+    /// What an abort does to what already moved (hold it, or roll it back).
+    pub on_abort: OnAbort,
+    /// Set when the process stops (SIGTERM): the running step finishes and is journaled,
+    /// no further step starts, and the incident stays open to resume after the restart.
+    pub stopping: Arc<AtomicBool>,
 }
 
+/// Journal statuses of a step whose effect is in place.
+const IN_PLACE: [&str; 3] = ["done", "skipped", "done-before"];
+
 impl Actuator {
+    pub fn new(steps: Vec<StepSpec>, backends: Backends, journal: Arc<Mutex<Journal>>) -> Self {
+        Actuator {
+            steps,
+            backends,
+            journal,
+            on_abort: OnAbort::Hold,
+            stopping: Arc::default(),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
@@ -56,6 +75,14 @@ impl Actuator {
         }
     }
 
+    fn prior_attempts(&self, inc: &Incident, i: usize) -> u32 {
+        self.journal
+            .lock()
+            .ok()
+            .and_then(|j| j.attempts(inc.id, i as u32).ok())
+            .unwrap_or(0)
+    }
+
     /// Runs (or resumes) the runbook of `inc`. `now` gives journal timestamps.
     pub async fn execute(&self, inc: &Incident, now: impl Fn() -> i64) -> RunOutcome {
         let done = self
@@ -67,9 +94,19 @@ impl Actuator {
         let mut outcome = RunOutcome {
             ok: true,
             steps: Vec::new(),
+            moved: false,
+            interrupted: false,
         };
         for (i, step) in self.steps.iter().enumerate() {
             fault_hook(i);
+            if self.stopping.load(Ordering::SeqCst) {
+                // SIGTERM: the step before this one finished and is journaled; the rest
+                // runs after the restart (the incident stays open).
+                tracing::warn!(incident = inc.id, next_step = %step.name, "stopping: the runbook resumes at this step after the restart");
+                outcome.interrupted = true;
+                return outcome;
+            }
+            self.note_interrupted(inc, i, step, &now);
             if done.contains(&(i as u32)) {
                 if self.still_in_place(step, inc).await {
                     outcome.steps.push((
@@ -81,12 +118,7 @@ impl Actuator {
                 }
                 tracing::warn!(incident = inc.id, step = %step.name, "the journal records this step as done but its effect is missing: running it again");
             }
-            let prior = self
-                .journal
-                .lock()
-                .ok()
-                .and_then(|j| j.attempts(inc.id, i as u32).ok())
-                .unwrap_or(0);
+            let prior = self.prior_attempts(inc, i);
             if inc.dry_run {
                 let d = describe(step, inc);
                 tracing::info!(incident = inc.id, step = %step.name, call = %d, "dry run");
@@ -118,55 +150,181 @@ impl Actuator {
                 }
                 _ => {}
             }
-            let mut last_err = String::new();
-            let mut ok = false;
-            for attempt in 1..=step.retries + 1 {
-                let n = prior + attempt;
-                self.record(inc, i, n, step, "started", &describe(step, inc), now());
-                match tokio::time::timeout(step.timeout, step.step.run(inc, &self.backends)).await {
-                    Ok(Ok(detail)) => {
-                        let detail = redact_text(&detail);
-                        tracing::info!(incident = inc.id, step = %step.name, attempt = n, detail = %detail, "step done");
-                        self.record(inc, i, n, step, "done", &detail, now());
-                        outcome
-                            .steps
-                            .push((step.name.clone(), "done".into(), detail));
-                        ok = true;
+            match self.attempt(inc, i, step, prior, &now).await {
+                Ok(detail) => outcome
+                    .steps
+                    .push((step.name.clone(), "done".into(), detail)),
+                Err(last_err) => {
+                    outcome
+                        .steps
+                        .push((step.name.clone(), "failed".into(), last_err.clone()));
+                    if step.on_failure == OnFailure::Abort {
+                        outcome.ok = false;
+                        self.notify_abort(inc, step, &last_err).await;
                         break;
                     }
-                    Ok(Err(e)) => last_err = redact_text(&e),
-                    Err(_) => last_err = format!("timed out after {}s", step.timeout.as_secs()),
-                }
-                tracing::warn!(incident = inc.id, step = %step.name, attempt = n, error = %last_err, "step failed");
-                self.record(inc, i, n, step, "failed", &last_err, now());
-                if attempt <= step.retries {
-                    let base = step.backoff.as_millis() as u64 * (1 << (attempt - 1).min(6));
-                    tokio::time::sleep(Duration::from_millis(base + fastrand::u64(0..=base / 2)))
-                        .await;
-                }
-            }
-            if !ok {
-                outcome
-                    .steps
-                    .push((step.name.clone(), "failed".into(), last_err.clone()));
-                if step.on_failure == OnFailure::Abort {
-                    outcome.ok = false;
-                    self.notify_abort(inc, step, &last_err).await;
-                    break;
                 }
             }
         }
         fault_hook(self.steps.len());
-        let status = if inc.dry_run {
+        outcome.moved = !inc.dry_run && self.moved(&outcome);
+        let mut status = if inc.dry_run {
             "dry_run"
         } else if outcome.ok {
             "done"
         } else {
             "failed"
         };
+        if !outcome.ok && outcome.moved && self.on_abort == OnAbort::RollBack {
+            tracing::warn!(incident = inc.id, "runbook aborted after moving traffic: rolling back (on_abort: roll_back)");
+            let back = self.undo(inc, &now).await;
+            outcome.steps.extend(back.steps);
+            outcome.moved = !back.ok;
+            if back.ok {
+                status = "rolled_back";
+            }
+        }
         if let Ok(j) = self.journal.lock() {
             let _ = j.close_incident(inc.id, status, now());
         }
+        outcome
+    }
+
+    /// One step's attempts (timeout, retries with backoff and jitter), each journaled;
+    /// the step's result, or the last error.
+    async fn attempt(
+        &self,
+        inc: &Incident,
+        i: usize,
+        step: &StepSpec,
+        prior: u32,
+        now: &impl Fn() -> i64,
+    ) -> Result<String, String> {
+        let mut last_err = String::new();
+        for attempt in 1..=step.retries + 1 {
+            let n = prior + attempt;
+            self.record(inc, i, n, step, "started", &describe(step, inc), now());
+            match tokio::time::timeout(step.timeout, step.step.run(inc, &self.backends)).await {
+                Ok(Ok(detail)) => {
+                    let detail = redact_text(&detail);
+                    tracing::info!(incident = inc.id, step = %step.name, attempt = n, detail = %detail, "step done");
+                    self.record(inc, i, n, step, "done", &detail, now());
+                    return Ok(detail);
+                }
+                Ok(Err(e)) => last_err = redact_text(&e),
+                Err(_) => last_err = format!("timed out after {}s", step.timeout.as_secs()),
+            }
+            tracing::warn!(incident = inc.id, step = %step.name, attempt = n, error = %last_err, "step failed");
+            self.record(inc, i, n, step, "failed", &last_err, now());
+            if attempt <= step.retries {
+                let base = step.backoff.as_millis() as u64 * (1 << (attempt - 1).min(6));
+                tokio::time::sleep(Duration::from_millis(base + fastrand::u64(0..=base / 2))).await;
+            }
+        }
+        Err(last_err)
+    }
+
+    /// A step whose last journaled attempt only says `started` was cut by a crash or a
+    /// kill -9: journal that it was interrupted (it is re-checked before it runs again).
+    fn note_interrupted(&self, inc: &Incident, i: usize, step: &StepSpec, now: &impl Fn() -> i64) {
+        let last = self
+            .journal
+            .lock()
+            .ok()
+            .and_then(|j| j.last_step_status(inc.id, i as u32).ok().flatten());
+        if last.as_deref() == Some("started") {
+            let n = self.prior_attempts(inc, i);
+            tracing::warn!(incident = inc.id, step = %step.name, "this step was running when the process stopped: journaled as interrupted; re-checked before it runs again");
+            self.record(
+                inc,
+                i,
+                n,
+                step,
+                "interrupted",
+                "the process stopped while this step ran (crash or kill -9); re-checked before running again",
+                now(),
+            );
+        }
+    }
+
+    /// Whether a step that points traffic (or the writer) at the target took effect in
+    /// this run or an earlier one of the same incident.
+    fn moved(&self, outcome: &RunOutcome) -> bool {
+        self.steps.iter().any(|s| {
+            s.step.moves_traffic()
+                && outcome
+                    .steps
+                    .iter()
+                    .any(|(name, status, _)| name == &s.name && IN_PLACE.contains(&status.as_str()))
+        })
+    }
+
+    /// Undoes what the incident's runbook moved: every step that points traffic (or the
+    /// writer) and took effect runs again, last first, for the way back (`to` → `from`),
+    /// each re-checked first; then the engine's own signals point back at `from`.
+    /// Journaled as the same steps with status `rolled_back` or `rollback_failed`.
+    pub async fn roll_back(&self, inc: &Incident, now: impl Fn() -> i64) -> RunOutcome {
+        let outcome = self.undo(inc, &now).await;
+        if let Ok(j) = self.journal.lock() {
+            let status = if outcome.ok { "rolled_back" } else { "failed" };
+            let _ = j.close_incident(inc.id, status, now());
+        }
+        outcome
+    }
+
+    async fn undo(&self, inc: &Incident, now: &impl Fn() -> i64) -> RunOutcome {
+        let done = self
+            .journal
+            .lock()
+            .ok()
+            .and_then(|j| j.completed_steps(inc.id).ok())
+            .unwrap_or_default();
+        let back = Incident {
+            from: inc.to.clone(),
+            to: inc.from.clone(),
+            reason: format!("roll back of incident {}: {}", inc.id, inc.reason),
+            ..inc.clone()
+        };
+        let mut outcome = RunOutcome {
+            ok: true,
+            steps: Vec::new(),
+            moved: false,
+            interrupted: false,
+        };
+        for (i, step) in self.steps.iter().enumerate().rev() {
+            if !step.step.moves_traffic() || !done.contains(&(i as u32)) {
+                continue;
+            }
+            let prior = self.prior_attempts(inc, i);
+            let result = match tokio::time::timeout(step.timeout, step.step.is_done(&back, &self.backends)).await {
+                Ok(Ok(true)) => Ok("already back".to_string()),
+                _ => self.attempt(&back, i, step, prior, now).await,
+            };
+            let n = self.prior_attempts(inc, i) + 1;
+            match result {
+                Ok(detail) => {
+                    self.record(inc, i, n, step, "rolled_back", &detail, now());
+                    outcome.steps.push((step.name.clone(), "rolled_back".into(), detail));
+                }
+                Err(e) => {
+                    self.record(inc, i, n, step, "rollback_failed", &e, now());
+                    outcome.steps.push((step.name.clone(), "rollback_failed".into(), e));
+                    outcome.ok = false;
+                }
+            }
+        }
+        if outcome.ok {
+            // The vote (or the signal step) raised the target's signal: point it back.
+            let signals = &self.backends.signals;
+            let lowered = signals
+                .set(&inc.domain, &inc.from, true)
+                .and_then(|()| signals.set(&inc.domain, &inc.to, false));
+            if let Err(e) = lowered {
+                tracing::error!(incident = inc.id, error = %e, "roll back: cannot point the failover signal back");
+                outcome.ok = false;
+            }
+        }
+        outcome.moved = !outcome.ok;
         outcome
     }
 

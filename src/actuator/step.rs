@@ -45,6 +45,13 @@ pub trait Step: Config + Debug + Send + Sync {
         false
     }
 
+    /// Whether the step points traffic (DNS, health checks, the failover signal) or the
+    /// writable database at the target. After an abort, such a step having taken effect
+    /// means the world points at the target; a roll back runs these steps the other way.
+    fn moves_traffic(&self) -> bool {
+        false
+    }
+
     /// One attempt of the step; returns what it did. Retries, timeouts and journalling
     /// are the executor's.
     fn run<'a>(&'a self, inc: &'a Incident, b: &'a Backends) -> BoxFut<'a, Result<String, String>>;

@@ -401,6 +401,14 @@ impl Observer for Timeline {
                     "{t}  approval  {domain:<8}  incident {incident}: awaiting approval to fail over to {}",
                     esc(to)
                 ),
+                Action::ResumeRunbook { incident, to, .. } => println!(
+                    "{t}  DECISION  {domain:<8}  incident {incident}: finishing the failover to {}",
+                    esc(to)
+                ),
+                Action::RollBack { incident, from, .. } => println!(
+                    "{t}  DECISION  {domain:<8}  incident {incident}: rolling back to {}",
+                    esc(from)
+                ),
                 Action::Vote { .. } => {}
             }
         }

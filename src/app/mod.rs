@@ -891,7 +891,10 @@ pub async fn run<S: MetricsSource, T: Timer>(
         let retry = app.engine.next_gap_retry().filter(|t| *t < next);
         tokio::select! {
             biased;
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => {
+                drain(&mut app, &mut finished, observer).await;
+                break;
+            }
             Some(call) = inbox.operator.recv() => {
                 if call.reply.is_closed() {
                     // The caller gave up waiting and was told the call was not applied.
@@ -938,6 +941,41 @@ pub async fn run<S: MetricsSource, T: Timer>(
     }
     tracing::info!("engine stopped");
     app
+}
+
+/// A stop (SIGTERM): no runbook starts another step, and the loop waits (up to
+/// `failover.shutdown_grace`) for the running ones to finish their current step, which
+/// the actuator journals; their incidents stay open and resume after the restart.
+async fn drain<S: MetricsSource>(
+    app: &mut App<S>,
+    finished: &mut Option<mpsc::UnboundedReceiver<Finished>>,
+    observer: &dyn Observer,
+) {
+    let Some(f) = app.failover.as_ref() else {
+        return;
+    };
+    f.stop_runbooks();
+    if f.running() == 0 {
+        return;
+    }
+    let grace = f.shutdown_grace();
+    tracing::warn!(running = f.running(), grace_secs = grace.as_secs(), "stopping: waiting for running runbook steps to finish");
+    let deadline = tokio::time::Instant::now() + grace;
+    while app.failover.as_ref().is_some_and(|f| f.running() > 0) {
+        match tokio::time::timeout_at(deadline, recv(finished)).await {
+            Ok(Some(done)) => observer.observe(&app.finished(&done)),
+            Ok(None) => break,
+            Err(_) => {
+                tracing::error!("the shutdown grace ran out while a runbook step was still running: it stays journaled as started and is re-checked after the restart");
+                return;
+            }
+        }
+    }
+    if let Some(rx) = finished.as_mut() {
+        while let Ok(done) = rx.try_recv() {
+            observer.observe(&app.finished(&done));
+        }
+    }
 }
 
 /// In simulated time a runbook takes no time: wait for the ones this pass started and

@@ -159,6 +159,23 @@ pub enum Command {
         target: String,
         reason: String,
     },
+    /// Leave an incomplete failover (a runbook that stopped after moving traffic).
+    Resolve {
+        incident: u64,
+        action: Resolution,
+    },
+}
+
+/// How an operator leaves an incomplete failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Run the steps that did not take effect (each re-checked first).
+    Finish,
+    /// Undo what moved (traffic, records, the writer) and keep the old region active.
+    RollBack,
+    /// Keep the world as it is: the region traffic points at stays active.
+    Accept,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,6 +191,14 @@ pub enum Input {
         slo: String,
     },
     RunbookFinished {
+        incident: u64,
+        ok: bool,
+        /// A step that points traffic (or the writer) at the target took effect, or the
+        /// target's failover signal is raised: the world points at the target now.
+        moved: bool,
+    },
+    /// A roll back of an incomplete failover ended (`ok`: everything moved back).
+    RollbackFinished {
         incident: u64,
         ok: bool,
     },
@@ -202,6 +227,22 @@ pub enum Phase {
         /// A dry run: its end changes nothing (no new active region, no latch).
         #[serde(default)]
         dry_run: bool,
+    },
+    /// A runbook stopped part-way after moving traffic to `to`: `to` is active (the
+    /// world points there) but the failover is incomplete. Only an operator leaves this
+    /// phase: finish, roll back, or accept.
+    IncompleteFailover {
+        incident: u64,
+        from: String,
+        to: String,
+        at: i64,
+    },
+    /// An operator's roll back of an incomplete failover is running.
+    RollingBack {
+        incident: u64,
+        from: String,
+        to: String,
+        since: i64,
     },
     /// Latched until an operator re-arms.
     FailedOver {
@@ -282,6 +323,18 @@ pub enum Action {
         reason: String,
         dry_run: bool,
         forced: bool,
+    },
+    /// Run an incident's runbook again from the first step not in place (finish).
+    ResumeRunbook {
+        incident: u64,
+        from: String,
+        to: String,
+    },
+    /// Undo what an incident's runbook moved (roll back).
+    RollBack {
+        incident: u64,
+        from: String,
+        to: String,
     },
 }
 
@@ -897,7 +950,11 @@ pub fn step(
                 ),
             }
         }
-        Input::RunbookFinished { incident, ok } => match state.phase.clone() {
+        Input::RunbookFinished {
+            incident,
+            ok,
+            moved,
+        } => match state.phase.clone() {
             Phase::FailingOver {
                 incident: i,
                 dry_run: true,
@@ -923,14 +980,25 @@ pub fn step(
                 to,
                 ..
             } if i == incident => {
-                if ok {
-                    // The target now serves; the old active becomes a standby.
-                    state.standby.retain(|s| s != &to);
-                    state.standby.insert(0, from.clone());
-                    state.active = to.clone();
-                }
                 state.last_failover = Some(now);
                 state.vote = None;
+                if ok || moved {
+                    make_active(&mut state, &from, &to);
+                }
+                if !ok && moved {
+                    // The world points at the target although the runbook did not finish:
+                    // say so, guard the region traffic is in, and wait for an operator.
+                    state.phase = Phase::IncompleteFailover {
+                        incident,
+                        from: from.clone(),
+                        to: to.clone(),
+                        at: now,
+                    };
+                    let message = format!(
+                        "incident {incident}: runbook stopped part-way AFTER moving traffic to {to}; {to} is now the active region and the failover is INCOMPLETE: finish, roll back or accept it"
+                    );
+                    return (state, vec![Action::Notify { message }]);
+                }
                 state.phase = Phase::FailedOver {
                     incident,
                     from,
@@ -941,7 +1009,7 @@ pub fn step(
                 let msg = if ok {
                     "runbook finished; automation latched until re-armed"
                 } else {
-                    "runbook FAILED; automation latched until re-armed"
+                    "runbook FAILED before moving traffic; automation latched until re-armed"
                 };
                 (
                     state,
@@ -952,6 +1020,118 @@ pub fn step(
             }
             _ => (state, Vec::new()),
         },
+        Input::RollbackFinished { incident, ok } => match state.phase.clone() {
+            Phase::RollingBack {
+                incident: i,
+                from,
+                to,
+                ..
+            } if i == incident => {
+                if ok {
+                    make_active(&mut state, &to, &from);
+                    state.phase = Phase::FailedOver {
+                        incident,
+                        from: from.clone(),
+                        to,
+                        at: now,
+                        ok: false,
+                    };
+                    let message = format!(
+                        "incident {incident}: rolled back; {from} is active again; automation latched until re-armed"
+                    );
+                    (state, vec![Action::Notify { message }])
+                } else {
+                    state.phase = Phase::IncompleteFailover {
+                        incident,
+                        from,
+                        to: to.clone(),
+                        at: now,
+                    };
+                    let message = format!(
+                        "incident {incident}: roll back FAILED; traffic still points at {to}; the failover stays incomplete"
+                    );
+                    (state, vec![Action::Notify { message }])
+                }
+            }
+            _ => (state, Vec::new()),
+        },
+        Input::Operator(Command::Resolve { incident, action }) => {
+            resolve(state, incident, action, now)
+        }
+    }
+}
+
+/// `to` becomes the active region; `from` the first standby.
+fn make_active(state: &mut PolicyState, from: &str, to: &str) {
+    state.standby.retain(|s| s != to && s != from);
+    state.standby.insert(0, from.to_string());
+    state.active = to.to_string();
+}
+
+/// An operator leaves an incomplete failover: finish it, roll it back, or accept it.
+fn resolve(
+    mut state: PolicyState,
+    incident: u64,
+    action: Resolution,
+    now: i64,
+) -> (PolicyState, Vec<Action>) {
+    let Phase::IncompleteFailover {
+        incident: i,
+        from,
+        to,
+        ..
+    } = state.phase.clone()
+    else {
+        return (
+            state,
+            vec![Action::Blocked {
+                reason: format!("incident {incident} is not an incomplete failover"),
+            }],
+        );
+    };
+    if i != incident {
+        return (
+            state,
+            vec![Action::Blocked {
+                reason: format!(
+                    "incident {incident} is not an incomplete failover (incident {i} is)"
+                ),
+            }],
+        );
+    }
+    match action {
+        Resolution::Accept => {
+            state.phase = Phase::FailedOver {
+                incident,
+                from,
+                to: to.clone(),
+                at: now,
+                ok: true,
+            };
+            let message = format!(
+                "incident {incident}: accepted as it is; {to} stays active; automation latched until re-armed"
+            );
+            (state, vec![Action::Notify { message }])
+        }
+        Resolution::Finish => {
+            state.phase = Phase::FailingOver {
+                incident,
+                from: from.clone(),
+                to: to.clone(),
+                since: now,
+                dry_run: false,
+            };
+            (state, vec![Action::ResumeRunbook { incident, from, to }])
+        }
+        Resolution::RollBack => {
+            state.phase = Phase::RollingBack {
+                incident,
+                from: from.clone(),
+                to: to.clone(),
+                since: now,
+            };
+            (state, vec![Action::RollBack { incident, from, to }])
+        }
     }
 }
 

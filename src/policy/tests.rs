@@ -76,6 +76,7 @@ fn fails_over_after_n_consecutive_burning_evaluations() {
         Input::RunbookFinished {
             incident: 1,
             ok: true,
+            moved: false,
         },
         90,
     );
@@ -212,6 +213,7 @@ fn cooldown_blocks_a_second_failover() {
                 Input::RunbookFinished {
                     incident: 1,
                     ok: true,
+                    moved: false,
                 },
             ),
         ],
@@ -247,6 +249,7 @@ fn latched_until_rearmed() {
                 Input::RunbookFinished {
                     incident: 1,
                     ok: true,
+                    moved: false,
                 },
             ),
         ],
@@ -378,6 +381,7 @@ fn failed_runbook_latches_without_switching_active() {
                 Input::RunbookFinished {
                     incident: 1,
                     ok: false,
+                    moved: false,
                 },
             ),
         ],
@@ -410,7 +414,7 @@ fn input() -> impl Strategy<Value = Input> {
     prop_oneof![
         8 => (region(), region()).prop_map(|(a, b)| ev(a, b)),
         1 => Just(Input::Operator(Command::Rearm)),
-        1 => any::<bool>().prop_map(|ok| Input::RunbookFinished { incident: 0, ok }),
+        1 => any::<bool>().prop_map(|ok| Input::RunbookFinished { incident: 0, ok, moved: false }),
         1 => prop::option::of(Just(B.to_string())).prop_map(|v| Input::Votes([("r2".to_string(), v)].into())),
         1 => Just(Input::Operator(Command::Failover { target: B.into(), reason: "op".into(), force: false })),
     ]
@@ -428,7 +432,7 @@ proptest! {
             now += dt;
             // Runbook results refer to the incident in progress.
             if let Input::RunbookFinished { ok, .. } = i {
-                if let Phase::FailingOver { incident, .. } = s.phase { i = Input::RunbookFinished { incident, ok } } else { continue }
+                if let Phase::FailingOver { incident, .. } = s.phase { i = Input::RunbookFinished { incident, ok, moved: false } } else { continue }
             }
             let latest = if let Input::Evaluation(e) = &i { Some(e.clone()) } else { s.last_evaluation.clone() };
             let (n, actions) = step(s, &cfg, i.clone(), now);
@@ -562,6 +566,7 @@ fn a_dry_run_moves_nothing_real() {
         Input::RunbookFinished {
             incident: 1,
             ok: true,
+            moved: false,
         },
         40,
     );

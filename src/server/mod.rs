@@ -452,6 +452,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(op_approve),
         )
         .route("/api/v1/rearm", axum::routing::post(op_rearm))
+        .route(
+            "/api/v1/incidents/{id}/resolve",
+            axum::routing::post(op_resolve),
+        )
         .route("/api/v1/failback", axum::routing::post(op_failback))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .route("/metrics", get(metrics))
@@ -760,6 +764,12 @@ struct ReasonRequest {
 }
 
 #[derive(serde::Deserialize)]
+struct ResolveRequest {
+    action: crate::policy::Resolution,
+    reason: String,
+}
+
+#[derive(serde::Deserialize)]
 struct FailbackRequest {
     domain: String,
     target: String,
@@ -891,6 +901,25 @@ async fn op_approve(
 ) -> Response {
     operate_json(&s, &headers, body, |r: ReasonRequest| {
         (None, crate::policy::Command::Approve { incident }, r.reason)
+    })
+    .await
+}
+
+async fn op_resolve(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(incident): axum::extract::Path<u64>,
+    body: axum::body::Body,
+) -> Response {
+    operate_json(&s, &headers, body, |r: ResolveRequest| {
+        (
+            None,
+            crate::policy::Command::Resolve {
+                incident,
+                action: r.action,
+            },
+            r.reason,
+        )
     })
     .await
 }

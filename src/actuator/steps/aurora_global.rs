@@ -150,6 +150,10 @@ impl Step for AuroraGlobal {
         true
     }
 
+    fn moves_traffic(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,

@@ -79,7 +79,10 @@ fn command(argv: &[String], inc: &Incident, pass: &[String]) -> Option<tokio::pr
         .env("SLOGUARD_CHAOS", inc.chaos.to_string())
         .stdin(std::process::Stdio::null())
         // A run aborted by its timeout (or a dying process) takes the child with it.
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group: a Ctrl-C (SIGINT to the terminal's group) stops the
+        // engine gracefully, which lets the step finish, instead of killing it mid-way.
+        .process_group(0);
     die_with_parent(&mut c);
     Some(c)
 }
@@ -195,6 +198,12 @@ impl Step for Exec {
             d.push_str(&format!(" + env {}", self.env.join(", ")));
         }
         d
+    }
+
+    /// With a `check`, the effect can be read back: a resumed run re-checks a step the
+    /// journal records as done (its effect may have been undone meanwhile).
+    fn verifiable(&self) -> bool {
+        self.check.is_some()
     }
 
     fn is_done<'a>(

@@ -86,6 +86,10 @@ impl Step for Route53HealthCheck {
         true
     }
 
+    fn moves_traffic(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         _inc: &'a Incident,

@@ -170,6 +170,10 @@ impl Step for Route53Records {
         true
     }
 
+    fn moves_traffic(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,

@@ -58,6 +58,10 @@ impl Step for Route53Signal {
         true
     }
 
+    fn moves_traffic(&self) -> bool {
+        true
+    }
+
     fn is_done<'a>(
         &'a self,
         inc: &'a Incident,
