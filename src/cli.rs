@@ -270,7 +270,8 @@ pub enum Command {
         #[command(flatten)]
         token: TokenArgs,
     },
-    /// Fail a domain back (manual).
+    /// Fail a domain back to the region its last failover left (manual; passes the
+    /// same guards as a failover, cooldown and quorum included, unless --force).
     Failback {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
@@ -280,6 +281,9 @@ pub enum Command {
         target: String,
         #[arg(long)]
         reason: String,
+        /// Skip the guards (needs a reason).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         token: TokenArgs,
     },

@@ -43,6 +43,14 @@ struct RawFailover {
     journal: Option<PathBuf>,
     #[serde(default)]
     replica: Option<String>,
+    /// The region this replica runs in: the executor of a failover is a replica in the
+    /// target region when one agrees (optional).
+    #[serde(default)]
+    region: Option<String>,
+    /// How long a follower waits for the executor to be seen running an agreed failover
+    /// before the next replica takes over (default: 3 evaluation intervals, at least 10s).
+    #[serde(default)]
+    takeover_after: Option<String>,
     /// Base URLs of the other replicas (their signal endpoints are their votes).
     #[serde(default)]
     peers: Vec<String>,
@@ -755,6 +763,11 @@ fn build(
             })
         };
         let cooldown = dur("failover.policy.cooldown", fo.policy.cooldown.as_deref(), "1h");
+        let replica_name = fo.replica.clone().unwrap_or_else(|| "replica-1".into());
+        let takeover_after = fo
+            .takeover_after
+            .as_deref()
+            .map(|g| dur("failover.takeover_after", Some(g), "30s"));
         let shutdown_grace = fo
             .shutdown_grace
             .as_deref()
@@ -812,9 +825,13 @@ fn build(
             .collect();
         FailoverConfig {
             journal: resolve(&fo.journal.unwrap_or_else(|| PathBuf::from("sloguard-journal.db"))),
-            replica: fo.replica.unwrap_or_else(|| "replica-1".into()),
+            replica: replica_name.clone(),
             peers: fo.peers,
             policy: crate::policy::PolicyConfig {
+                replica: replica_name,
+                region: fo.region.clone(),
+                takeover_after: takeover_after
+                    .map_or((3 * interval.secs() as i64).max(10), |t| t.secs() as i64),
                 mode: fo.policy.mode.unwrap_or(crate::policy::Mode::Auto),
                 consecutive,
                 cooldown: cooldown.secs() as i64,

@@ -246,6 +246,8 @@ impl FailoverDriver {
                     to: inc.to.clone(),
                     since: inc.opened_at,
                     dry_run: inc.dry_run,
+                    executor: None,
+                    rank: 0,
                 }
             };
             self.domains[di].state.next_incident =
@@ -318,6 +320,9 @@ impl FailoverDriver {
                 Action::StartFailover { .. }
                     | Action::RequestApproval { .. }
                     | Action::Vote { target: Some(_) }
+                    | Action::FollowFailover { .. }
+                    | Action::ResumeRunbook { .. }
+                    | Action::RollBack { .. }
             )
         };
         if let Some(why) = &self.automation_off {
@@ -370,10 +375,23 @@ impl FailoverDriver {
                     decisions.push((
                         "failover".into(),
                         Some(*id),
-                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "evaluation": evaluation, "evidence": evidence(to, *forced)}),
+                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "executor": self.cfg.replica, "evaluation": evaluation, "evidence": evidence(to, *forced)}),
                     ));
-                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), *dry_run || self.dry_run_steps));
+                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), *dry_run || self.dry_run_steps, "running"));
                 }
+                Action::FollowFailover { incident: id, from, to, reason, executor } => {
+                    decisions.push((
+                        "failover".into(),
+                        Some(*id),
+                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": false, "forced": false, "executor": executor, "follower": self.cfg.replica, "evaluation": evaluation, "evidence": evidence(to, false)}),
+                    ));
+                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), false, "following"));
+                }
+                Action::PeerExecuted { incident, executor, ok } => decisions.push((
+                    "executed_by_peer".into(),
+                    Some(*incident),
+                    serde_json::json!({"executor": executor, "ok": ok}),
+                )),
             }
         }
         let state_json = serde_json::to_value(&state).unwrap_or_default();
@@ -459,6 +477,28 @@ impl FailoverDriver {
                 }
                 Action::ResumeRunbook { incident, from, to } => {
                     self.reopen(di, *incident, from, to, false)
+                }
+                Action::FollowFailover {
+                    incident,
+                    from,
+                    to,
+                    executor,
+                    ..
+                } => {
+                    tracing::info!(domain = %name, incident, from = %from, to = %to, executor = %executor, "failover agreed: a peer executes it; following (this replica runs no control-plane step)")
+                }
+                Action::PeerExecuted {
+                    incident,
+                    executor,
+                    ok,
+                } => {
+                    let status = if *ok { "done_by_peer" } else { "failed_by_peer" };
+                    if let Ok(j) = self.journal.lock() {
+                        if let Err(e) = j.close_incident(*incident, status, now) {
+                            tracing::error!(incident, error = %e, "cannot close the followed incident");
+                        }
+                    }
+                    tracing::info!(domain = %name, incident, executor = %executor, ok, "the executor finished the followed failover");
                 }
                 Action::RollBack { incident, from, to } => {
                     self.reopen(di, *incident, from, to, true)
@@ -683,6 +723,19 @@ impl FailoverDriver {
             out.push((di, self.input(di, Input::Evaluation(ev), now)));
         }
         out
+    }
+
+    /// This replica's view of each domain, for its peers (`/v1/peer`).
+    pub fn peer_view(&self) -> BTreeMap<String, policy::PeerDomain> {
+        self.domains
+            .iter()
+            .map(|d| {
+                (
+                    d.cfg.name.clone(),
+                    policy::replicas::own_view(&d.state, &self.cfg.policy),
+                )
+            })
+            .collect()
     }
 
     /// Replicas that must agree (also on a region being down).

@@ -118,7 +118,9 @@ fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
 pub type NewDecision = (String, Option<u64>, serde_json::Value);
 
 /// An incident to open with a decision: (id, domain, from, to, reason, dry_run).
-pub type NewIncident = (u64, String, String, String, String, bool);
+/// (id, domain, from, to, reason, dry_run, status: `running`, or `following` when a
+/// peer replica executes it).
+pub type NewIncident = (u64, String, String, String, String, bool, &'static str);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentRow {
@@ -335,11 +337,11 @@ impl Journal {
                 params![at, domain, inc.map(|i| i as i64), kind, detail.to_string(), chaos],
             )?;
         }
-        if let Some((id, d, from, to, reason, dry_run)) = incident {
+        if let Some((id, d, from, to, reason, dry_run, status)) = incident {
             tx.execute(
                 "INSERT OR IGNORE INTO incidents (id, domain, from_region, to_region, reason, status, dry_run, chaos, opened_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
-                params![*id as i64, d, from, to, reason, dry_run, chaos, at],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?9, ?6, ?7, ?8)",
+                params![*id as i64, d, from, to, reason, dry_run, chaos, at, status],
             )?;
         }
         tx.execute(

@@ -394,9 +394,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             domain,
             target,
             reason,
+            force,
             token,
         } => {
-            let body = serde_json::json!({"domain": domain, "target": target, "reason": reason});
+            let body = serde_json::json!({"domain": domain, "target": target, "reason": reason, "force": force});
             operator_call(&rt, &url, "/api/v1/failback", body, &token)
         }
         Command::Demo {

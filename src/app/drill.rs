@@ -401,6 +401,16 @@ impl Observer for Timeline {
                     "{t}  approval  {domain:<8}  incident {incident}: awaiting approval to fail over to {}",
                     esc(to)
                 ),
+                Action::FollowFailover { incident, to, executor, .. } => println!(
+                    "{t}  DECISION  {domain:<8}  incident {incident}: fail over to {} (executed by replica {})",
+                    esc(to),
+                    esc(executor)
+                ),
+                Action::PeerExecuted { incident, executor, ok } => println!(
+                    "{t}  notice    {domain:<8}  incident {incident}: replica {} finished the runbook ({})",
+                    esc(executor),
+                    if *ok { "ok" } else { "failed" }
+                ),
                 Action::ResumeRunbook { incident, to, .. } => println!(
                     "{t}  DECISION  {domain:<8}  incident {incident}: finishing the failover to {}",
                     esc(to)

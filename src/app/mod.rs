@@ -171,6 +171,8 @@ pub struct TickOutcome {
     pub probes: Vec<ProbeView>,
     /// Per region, the outside evidence of the last evaluation (silence, probes, down).
     pub evidence: BTreeMap<String, RegionEvidence>,
+    /// This replica's view of each failover domain (served to peers on `/v1/peer`).
+    pub peer: BTreeMap<String, crate::policy::PeerDomain>,
 }
 
 /// Publishes what the loop produced: the HTTP state, a GameDay report, a terminal timeline.
@@ -462,8 +464,17 @@ impl<S: MetricsSource> App<S> {
             failover: self.failover.is_some(),
             probes: self.tracker.views(),
             evidence: self.evidence.clone(),
+            peer: self.peer_view(),
             ..Default::default()
         }
+    }
+
+    /// This replica's view of each failover domain, for its peers.
+    fn peer_view(&self) -> BTreeMap<String, crate::policy::PeerDomain> {
+        self.failover
+            .as_ref()
+            .map(FailoverDriver::peer_view)
+            .unwrap_or_default()
     }
 
     /// Why automation is off, if it is.
@@ -528,7 +539,7 @@ impl<S: MetricsSource> App<S> {
             self.engine.ingest_probes(&results);
         }
         let probed = !self.tracker.is_empty();
-        let (transitions, pre, votes, peer_views) = {
+        let (transitions, pre, votes, peer_views, peer_domains) = {
             let Self {
                 engine,
                 failover,
@@ -541,6 +552,7 @@ impl<S: MetricsSource> App<S> {
                 let mut peer_views = BTreeMap::new();
                 let mut pre = BTreeMap::new();
                 let mut votes = BTreeMap::new();
+                let mut peer_domains = BTreeMap::new();
                 if scheduled && !domains.is_empty() {
                     for (domain, queries) in &domains {
                         let mut m = BTreeMap::new();
@@ -552,12 +564,13 @@ impl<S: MetricsSource> App<S> {
                     if !peer_urls.is_empty() {
                         let names: Vec<String> = domains.iter().map(|d| d.0.clone()).collect();
                         votes = peers::votes(&peer_urls, &names, regions).await;
+                        peer_domains = peers::views(&peer_urls).await;
                         if probed {
                             peer_views = peers::probe_views(&peer_urls).await;
                         }
                     }
                 }
-                (transitions, pre, votes, peer_views)
+                (transitions, pre, votes, peer_views, peer_domains)
             };
             with_operator(io, failover, clock, ops, &mut interleaved).await
         };
@@ -606,6 +619,14 @@ impl<S: MetricsSource> App<S> {
                         f.input(di, Input::Votes(v), at);
                     }
                 }
+                if !f.peers().is_empty() {
+                    let mut peer_domains = peer_domains;
+                    for di in 0..f.domains().len() {
+                        let name = f.domain_name(di).to_string();
+                        let views = peer_domains.remove(&name).unwrap_or_default();
+                        f.input(di, Input::PeerViews(views), at);
+                    }
+                }
                 let facts = || snapshot.stream_facts();
                 for (di, actions) in
                     f.on_health(&health, &self.regions, &pre, &self.evidence, &facts, at)
@@ -624,6 +645,7 @@ impl<S: MetricsSource> App<S> {
         out.automation_off = self.automation_off();
         out.probes = self.tracker.views();
         out.evidence = self.evidence.clone();
+        out.peer = self.peer_view();
         // The roles as the policy holds them after this evaluation's decisions.
         if let Some(p) = out.policy.first() {
             snapshot.set_roles(&p.active, &p.standby);
@@ -645,6 +667,17 @@ impl<S: MetricsSource> App<S> {
         pages: &[Trigger],
         ops: Option<&mut mpsc::Receiver<OperatorCall>>,
     ) -> TickOutcome {
+        let decisions = self.page_notices(pages);
+        let mut out = self.evaluate_serving(false, ops).await;
+        let mut all = decisions;
+        all.append(&mut out.decisions);
+        out.decisions = all;
+        out
+    }
+
+    /// Every domain records one notice for a batch of webhook pages (bounded, however
+    /// many pages it holds); nothing is evaluated here.
+    pub fn page_notices(&mut self, pages: &[Trigger]) -> Vec<Decision> {
         let at = self.clock.now();
         let mut decisions = Vec::new();
         if let Some(first) = pages.first() {
@@ -674,10 +707,7 @@ impl<S: MetricsSource> App<S> {
                 }
             }
         }
-        let mut out = self.evaluate_serving(false, ops).await;
-        decisions.append(&mut out.decisions);
-        out.decisions = decisions;
-        out
+        decisions
     }
 
     /// An operator command; returns the policy's actions (or why it cannot run).
@@ -692,6 +722,7 @@ impl<S: MetricsSource> App<S> {
         let (result, decisions) = operate(&mut self.failover, at, domain, command, reason);
         out.decisions = decisions;
         out.policy = self.policy();
+        out.peer = self.peer_view();
         (result, out)
     }
 
@@ -725,6 +756,7 @@ impl<S: MetricsSource> App<S> {
                 .collect();
         }
         out.policy = self.policy();
+        out.peer = self.peer_view();
         out
     }
 
@@ -831,6 +863,10 @@ async fn configured_backends(fo: &FailoverConfig, signals: Arc<SignalBoard>) -> 
     b
 }
 
+/// The most distinct webhook pages kept for the next evaluation (each page becomes a
+/// part of one notice; beyond this the rest are dropped, the notice says how many).
+const MAX_PENDING_PAGES: usize = 1000;
+
 /// When the loop evaluates: every `interval` seconds from the start, until `until`
 /// (simulated runs end; `serve` runs until shut down).
 #[derive(Debug, Clone, Copy)]
@@ -882,6 +918,10 @@ pub async fn run<S: MetricsSource, T: Timer>(
         tracing::warn!("backfill incomplete: not ready; retrying with backoff");
     }
     let mut finished = app.take_finished();
+    // Webhook pages waiting for the next evaluation, and whether this interval's one
+    // extra (page-triggered) evaluation already ran.
+    let mut pages: Vec<Trigger> = Vec::new();
+    let mut extra_done = false;
     let interval = schedule.interval.max(1);
     let mut next = timer.now() + interval;
     loop {
@@ -909,32 +949,55 @@ pub async fn run<S: MetricsSource, T: Timer>(
             Some(done) = recv(&mut finished), if !timer.simulated() => {
                 observer.observe(&app.finished(&done));
             }
-            Some(batch) = inbox.triggers.recv() => {
-                // Coalesce: one re-evaluation answers every page queued meanwhile.
-                let mut pending = batch;
-                while let Ok(more) = inbox.triggers.try_recv() {
-                    for t in more {
-                        if !pending.contains(&t) {
-                            pending.push(t);
-                        }
-                    }
-                }
-                observer.observe(&app.triggers_serving(&pending, Some(&mut inbox.operator)).await);
-            }
             _ = timer.wait_until(retry.unwrap_or(next)), if retry.is_some() => {
                 observer.observe(&app.fill_gaps_serving(Some(&mut inbox.operator)).await);
                 mark_ready(&app, &mut ready);
             }
+            // The schedule before webhook pages: a flood of pages never delays a
+            // scheduled evaluation (only scheduled ones count toward N).
             _ = timer.wait_until(next) => {
-                let out = app.evaluate_serving(true, Some(&mut inbox.operator)).await;
+                let notices = if pages.is_empty() {
+                    Vec::new()
+                } else {
+                    app.page_notices(&std::mem::take(&mut pages))
+                };
+                let mut out = app.evaluate_serving(true, Some(&mut inbox.operator)).await;
+                if !notices.is_empty() {
+                    let mut all = notices;
+                    all.append(&mut out.decisions);
+                    out.decisions = all;
+                }
                 let out = settle(&mut app, timer, &mut finished, out).await;
                 observer.observe(&out);
                 mark_ready(&app, &mut ready);
+                extra_done = false;
                 next += interval;
                 // A wall clock that fell behind (a slow source) skips, never bursts.
                 let now = timer.now();
                 if next <= now {
                     next = now + interval;
+                }
+            }
+            Some(batch) = inbox.triggers.recv() => {
+                // Coalesce: pages queued meanwhile join this batch; at most one extra
+                // evaluation per interval answers them, later ones wait for the next
+                // scheduled evaluation (which re-evaluates anyway).
+                for t in batch {
+                    if !pages.contains(&t) {
+                        pages.push(t);
+                    }
+                }
+                while let Ok(more) = inbox.triggers.try_recv() {
+                    for t in more {
+                        if !pages.contains(&t) && pages.len() < MAX_PENDING_PAGES {
+                            pages.push(t);
+                        }
+                    }
+                }
+                if !extra_done {
+                    extra_done = true;
+                    let batch = std::mem::take(&mut pages);
+                    observer.observe(&app.triggers_serving(&batch, Some(&mut inbox.operator)).await);
                 }
             }
         }

@@ -63,6 +63,45 @@ pub async fn probe_views(
     out
 }
 
+/// The body of `/v1/peer`: this replica's view of each failover domain.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct PeerBody {
+    pub domains: BTreeMap<String, crate::policy::PeerDomain>,
+}
+
+/// For each domain, peer URL → what that peer says about it (`/v1/peer`); a peer that
+/// does not answer is left out (it agrees with nothing and reports no execution).
+pub async fn views(peers: &[String]) -> BTreeMap<String, BTreeMap<String, crate::policy::PeerDomain>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, BTreeMap<String, crate::policy::PeerDomain>> = BTreeMap::new();
+    let answers = futures_util::future::join_all(peers.iter().map(|p| {
+        let client = client.clone();
+        async move {
+            let url = format!("{}/v1/peer", p.trim_end_matches('/'));
+            let body = match client.get(&url).send().await {
+                Ok(resp) if resp.status() == reqwest::StatusCode::OK => resp
+                    .bytes()
+                    .await
+                    .ok()
+                    .filter(|b| b.len() <= 1 << 20)
+                    .and_then(|b| serde_json::from_slice::<PeerBody>(&b).ok()),
+                _ => None,
+            };
+            (p.clone(), body)
+        }
+    }))
+    .await;
+    for (p, body) in answers {
+        for (domain, view) in body.map(|b| b.domains).unwrap_or_default() {
+            out.entry(domain).or_default().insert(p.clone(), view);
+        }
+    }
+    out
+}
+
 /// The body of `/v1/probes`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProbesBody {

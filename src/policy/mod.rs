@@ -15,9 +15,13 @@
 //! confirms failure: the policy treats it like burning and every other guard still
 //! applies. Silent without that confirmation is *monitoring lost*: one notice, no action.
 
+pub mod replicas;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use replicas::{ExecState, Execution, PeerDomain};
 
 /// How decisions are carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +49,14 @@ pub struct PolicyConfig {
     /// Seconds the N consecutive burning evaluations must span at least ((N−1) ×
     /// the evaluation interval), so a burst of evaluations can never stand for time.
     pub min_span: i64,
+    /// This replica's name (`failover.replica`): the executor of a failover is named.
+    pub replica: String,
+    /// The region this replica runs in (`failover.region`): a failover's executor is a
+    /// replica in the target region when one agrees.
+    pub region: Option<String>,
+    /// Seconds a follower waits for the executor to be seen running a failover before
+    /// the next replica in order takes over (`failover.takeover_after`).
+    pub takeover_after: i64,
 }
 
 impl Default for PolicyConfig {
@@ -56,6 +68,9 @@ impl Default for PolicyConfig {
             quorum: 1,
             target_max_burn: 1.0,
             min_span: 0,
+            replica: "replica-1".into(),
+            region: None,
+            takeover_after: 30,
         }
     }
 }
@@ -155,9 +170,12 @@ pub enum Command {
         incident: u64,
     },
     Rearm,
+    /// Move back to the region the last failover left (only after a failover).
     Failback {
         target: String,
         reason: String,
+        /// Skip the guards (cooldown, quorum, healthy target); needs a reason.
+        force: bool,
     },
     /// Leave an incomplete failover (a runbook that stopped after moving traffic).
     Resolve {
@@ -184,6 +202,8 @@ pub enum Input {
     Evaluation(Evaluation),
     /// Votes of the other replicas: replica → target they want to fail over to.
     Votes(BTreeMap<String, Option<String>>),
+    /// What each reachable peer says about this domain (`/v1/peer`), by peer URL.
+    PeerViews(BTreeMap<String, PeerDomain>),
     Operator(Command),
     /// Alertmanager paged for a region; the engine confirms with its own evaluation.
     AlertTrigger {
@@ -227,6 +247,14 @@ pub enum Phase {
         /// A dry run: its end changes nothing (no new active region, no latch).
         #[serde(default)]
         dry_run: bool,
+        /// The peer replica that executes the runbook while this one follows (None:
+        /// this replica executes).
+        #[serde(default)]
+        executor: Option<String>,
+        /// This follower's place in the executor order (its takeover waits rank ×
+        /// `takeover_after`).
+        #[serde(default)]
+        rank: u32,
     },
     /// A runbook stopped part-way after moving traffic to `to`: `to` is active (the
     /// world points there) but the failover is incomplete. Only an operator leaves this
@@ -276,6 +304,15 @@ pub struct PolicyState {
     /// The active region's monitoring is lost and operators were told (once).
     #[serde(default)]
     pub monitoring_lost: bool,
+    /// What each reachable peer said about this domain at the last evaluation.
+    #[serde(default)]
+    pub peers: BTreeMap<String, PeerDomain>,
+    /// When a follower last saw its executor running the failover.
+    #[serde(default)]
+    pub executor_seen: Option<i64>,
+    /// The failover this replica executes or follows (the last one), for its peers.
+    #[serde(default)]
+    pub execution: Option<Execution>,
 }
 
 impl PolicyState {
@@ -292,6 +329,9 @@ impl PolicyState {
             peer_votes: BTreeMap::new(),
             last_evaluation: None,
             monitoring_lost: false,
+            peers: BTreeMap::new(),
+            executor_seen: None,
+            execution: None,
         }
     }
 }
@@ -323,6 +363,21 @@ pub enum Action {
         reason: String,
         dry_run: bool,
         forced: bool,
+    },
+    /// The replicas agreed on a failover that a peer executes: this replica raises its
+    /// own signal (its vote) and follows; it runs no control-plane step.
+    FollowFailover {
+        incident: u64,
+        from: String,
+        to: String,
+        reason: String,
+        executor: String,
+    },
+    /// The executor reported the followed failover finished.
+    PeerExecuted {
+        incident: u64,
+        executor: String,
+        ok: bool,
     },
     /// Run an incident's runbook again from the first step not in place (finish).
     ResumeRunbook {
@@ -510,13 +565,25 @@ fn guard(state: &PolicyState, cfg: &PolicyConfig, target: &str, now: i64) -> Res
 }
 
 /// Votes for `target` from this replica and its peers (the quorum guard counts them).
+/// A peer votes through its failover signal (what Route 53 reads) or, when it does not
+/// publish one (approve mode) or answered only `/v1/peer`, through what its evaluation
+/// wants there; each peer counts once.
 pub fn votes_for(state: &PolicyState, target: &str) -> u32 {
     let own = u32::from(state.vote.as_deref() == Some(target));
-    own + state
+    let mut peers: std::collections::BTreeSet<&String> = state
         .peer_votes
-        .values()
-        .filter(|v| v.as_deref() == Some(target))
-        .count() as u32
+        .iter()
+        .filter(|(_, v)| v.as_deref() == Some(target))
+        .map(|(url, _)| url)
+        .collect();
+    peers.extend(
+        state
+            .peers
+            .iter()
+            .filter(|(_, p)| p.wants.as_deref() == Some(target))
+            .map(|(url, _)| url),
+    );
+    own + peers.len() as u32
 }
 
 fn start(
@@ -551,7 +618,20 @@ fn start(
         to: to.clone(),
         since: now,
         dry_run,
+        executor: None,
+        rank: 0,
     };
+    if !dry_run {
+        state.execution = Some(Execution {
+            from: from.clone(),
+            to: to.clone(),
+            executor: cfg.replica.clone(),
+            since: now,
+            state: ExecState::Running,
+            ok: false,
+            moved: false,
+        });
+    }
     vec![Action::StartFailover {
         incident,
         from,
@@ -592,6 +672,15 @@ fn on_evaluation(
             .iter()
             .all(|s| ev.regions.get(s).is_some_and(RegionHealth::bad));
     state.last_evaluation = Some(ev);
+    if matches!(
+        state.phase,
+        Phase::FailingOver {
+            executor: Some(_),
+            ..
+        }
+    ) {
+        return replicas::follow(state, cfg, now);
+    }
     let watching = matches!(
         state.phase,
         Phase::Armed | Phase::Suspect { .. } | Phase::GlobalIncident { .. }
@@ -722,8 +811,58 @@ fn on_evaluation(
             state.active
         )
     };
+    // One executor: a peer already running this failover, else the first replica in
+    // the executor order; every other agreeing replica follows.
+    if cfg.mode == Mode::Auto {
+        let order = replicas::executor_order(&state, cfg, &target);
+        let running = replicas::peer_executing(&state, &state.active, &target, now);
+        let lead = running
+            .map(|e| e.executor)
+            .or_else(|| order.first().cloned())
+            .filter(|n| n != &cfg.replica);
+        if let Some(executor) = lead {
+            let rank = order
+                .iter()
+                .position(|n| n == &cfg.replica)
+                .unwrap_or(order.len()) as u32;
+            actions.extend(follow_peer(&mut state, target, reason, executor, rank, now));
+            return (state, actions);
+        }
+    }
     actions.extend(start(&mut state, cfg, target, reason, now, false));
     (state, actions)
+}
+
+/// The agreed failover runs on `executor`: this replica follows it (see
+/// [`replicas::follow`]).
+fn follow_peer(
+    state: &mut PolicyState,
+    to: String,
+    reason: String,
+    executor: String,
+    rank: u32,
+    now: i64,
+) -> Vec<Action> {
+    let incident = state.next_incident;
+    state.next_incident += 1;
+    let from = state.active.clone();
+    state.executor_seen = None;
+    state.phase = Phase::FailingOver {
+        incident,
+        from: from.clone(),
+        to: to.clone(),
+        since: now,
+        dry_run: false,
+        executor: Some(executor.clone()),
+        rank: rank.max(1),
+    };
+    vec![Action::FollowFailover {
+        incident,
+        from,
+        to,
+        reason,
+        executor,
+    }]
 }
 
 /// Advances the state machine by one input at time `now` (unix seconds).
@@ -738,6 +877,10 @@ pub fn step(
         Input::Evaluation(ev) => on_evaluation(state, cfg, ev, now),
         Input::Votes(votes) => {
             state.peer_votes = votes;
+            (state, Vec::new())
+        }
+        Input::PeerViews(views) => {
+            state.peers = views;
             (state, Vec::new())
         }
         Input::AlertTrigger { region, slo } => {
@@ -821,7 +964,12 @@ pub fn step(
             if let Some(reason) = refusal {
                 return (state.clone(), vec![Action::Blocked { reason }]);
             }
-            match guard(&state, cfg, &target, now) {
+            if let Err(reason) = guard(&state, cfg, &target, now)
+                .and_then(|()| operator_quorum(&state, cfg, &target, false))
+            {
+                return (state, vec![Action::Blocked { reason }]);
+            }
+            match Ok::<(), String>(()) {
                 Ok(()) => {
                     // An operator's request is its own approval.
                     let a = start(
@@ -847,7 +995,9 @@ pub fn step(
         Input::Operator(Command::Approve { incident }) => match state.phase.clone() {
             Phase::AwaitingApproval {
                 incident: i, to, ..
-            } if i == incident => match guard(&state, cfg, &to, now) {
+            } if i == incident => match guard(&state, cfg, &to, now)
+                .and_then(|()| operator_quorum(&state, cfg, &to, false))
+            {
                 Ok(()) => {
                     let from = state.active.clone();
                     state.phase = Phase::FailingOver {
@@ -856,7 +1006,18 @@ pub fn step(
                         to: to.clone(),
                         since: now,
                         dry_run: false,
+                        executor: None,
+                        rank: 0,
                     };
+                    state.execution = Some(Execution {
+                        from: from.clone(),
+                        to: to.clone(),
+                        executor: cfg.replica.clone(),
+                        since: now,
+                        state: ExecState::Running,
+                        ok: false,
+                        moved: false,
+                    });
                     let reason = format!("approved by operator (incident {incident})");
                     state.vote = Some(to.clone());
                     (
@@ -910,46 +1071,11 @@ pub fn step(
                 }],
             ),
         },
-        Input::Operator(Command::Failback { target, reason }) => {
-            if !matches!(state.phase, Phase::FailedOver { .. } | Phase::Armed) {
-                return (
-                    state,
-                    vec![Action::Blocked {
-                        reason: "failback only from a settled state".into(),
-                    }],
-                );
-            }
-            match guard(
-                &PolicyState {
-                    last_failover: None,
-                    ..state.clone()
-                },
-                cfg,
-                &target,
-                now,
-            ) {
-                Ok(()) => {
-                    let a = start(
-                        &mut state,
-                        &PolicyConfig {
-                            mode: Mode::Auto,
-                            ..cfg.clone()
-                        },
-                        target,
-                        format!("failback by operator: {reason}"),
-                        now,
-                        true,
-                    );
-                    (state, a)
-                }
-                Err(e) => (
-                    state,
-                    vec![Action::Blocked {
-                        reason: format!("failback refused: {e}"),
-                    }],
-                ),
-            }
-        }
+        Input::Operator(Command::Failback {
+            target,
+            reason,
+            force,
+        }) => failback(state, cfg, target, reason, force, now),
         Input::RunbookFinished {
             incident,
             ok,
@@ -982,6 +1108,19 @@ pub fn step(
             } if i == incident => {
                 state.last_failover = Some(now);
                 state.vote = None;
+                if let Some(e) = state
+                    .execution
+                    .as_mut()
+                    .filter(|e| e.executor == cfg.replica && e.to == to)
+                {
+                    e.state = match (ok, moved) {
+                        (true, _) => ExecState::Done,
+                        (false, true) => ExecState::Incomplete,
+                        (false, false) => ExecState::Failed,
+                    };
+                    e.ok = ok;
+                    e.moved = moved || ok;
+                }
                 if ok || moved {
                     make_active(&mut state, &from, &to);
                 }
@@ -1061,6 +1200,94 @@ pub fn step(
     }
 }
 
+/// Whether enough replicas agree with an operator's call on `to` (this one included):
+/// the same quorum automation needs.
+fn operator_quorum(
+    state: &PolicyState,
+    cfg: &PolicyConfig,
+    to: &str,
+    failback: bool,
+) -> Result<(), String> {
+    let n = replicas::agreeing(state, to, failback);
+    if n >= cfg.quorum {
+        Ok(())
+    } else {
+        Err(format!(
+            "quorum: {n} of {} replicas agree ({}; peers that did not answer count as disagreeing); without the quorum the call needs force",
+            cfg.quorum,
+            if failback {
+                format!("judge {to} healthy")
+            } else {
+                format!("judge {} bad and {to} healthy", state.active)
+            }
+        ))
+    }
+}
+
+/// Failback: only after a failover that moved traffic, only back to the region it
+/// left, through every guard automation passes (cooldown and quorum included) unless
+/// forced.
+fn failback(
+    mut state: PolicyState,
+    cfg: &PolicyConfig,
+    target: String,
+    reason: String,
+    force: bool,
+    now: i64,
+) -> (PolicyState, Vec<Action>) {
+    let refuse = |state: PolicyState, why: String| {
+        (
+            state,
+            vec![Action::Blocked {
+                reason: format!("failback refused: {why}"),
+            }],
+        )
+    };
+    let Phase::FailedOver { from, to, ok, .. } = state.phase.clone() else {
+        return refuse(
+            state,
+            "failback only undoes a failover: this domain has not failed over (re-arm or fail over instead)".into(),
+        );
+    };
+    if !ok || state.active != to {
+        return refuse(
+            state,
+            format!("the last failover ({from} -> {to}) did not move traffic: there is nothing to fail back"),
+        );
+    }
+    if target != from {
+        return refuse(
+            state,
+            format!("failback moves back to {from}, the region the last failover left, not {target}"),
+        );
+    }
+    if !has_words(&reason) {
+        return refuse(state, "a failback needs a reason".into());
+    }
+    if !force {
+        if let Err(e) = guard(&state, cfg, &target, now)
+            .and_then(|()| operator_quorum(&state, cfg, &target, true))
+        {
+            return refuse(state, e);
+        }
+    }
+    let a = start(
+        &mut state,
+        &PolicyConfig {
+            mode: Mode::Auto,
+            ..cfg.clone()
+        },
+        target,
+        format!(
+            "failback by operator{}: {reason}",
+            if force { " (forced)" } else { "" }
+        ),
+        now,
+        force,
+    );
+    (state, a)
+}
+
 /// `to` becomes the active region; `from` the first standby.
 fn make_active(state: &mut PolicyState, from: &str, to: &str) {
     state.standby.retain(|s| s != to && s != from);
@@ -1120,6 +1347,8 @@ fn resolve(
                 to: to.clone(),
                 since: now,
                 dry_run: false,
+                executor: None,
+                rank: 0,
             };
             (state, vec![Action::ResumeRunbook { incident, from, to }])
         }
@@ -1137,3 +1366,6 @@ fn resolve(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod replica_tests;

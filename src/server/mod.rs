@@ -118,6 +118,8 @@ pub struct AppState {
     heavy_reads: tokio::sync::Semaphore,
     /// This replica's probe view of every probed region, served to peers on `/v1/probes`.
     pub probes: RwLock<Vec<crate::probe::ProbeView>>,
+    /// This replica's view of each failover domain, served to peers on `/v1/peer`.
+    pub peer: RwLock<std::collections::BTreeMap<String, crate::policy::PeerDomain>>,
     /// Every configured SLO and region, for the dashboard's panels before any data.
     pub catalog: Catalog,
 }
@@ -271,6 +273,7 @@ impl AppState {
             history_json: std::sync::Mutex::new(None),
             heavy_reads: tokio::sync::Semaphore::new(1),
             probes: RwLock::new(Vec::new()),
+            peer: RwLock::new(std::collections::BTreeMap::new()),
             automation_off: RwLock::new(None),
             failover: AtomicBool::new(false),
             chaos: AtomicBool::new(false),
@@ -362,6 +365,9 @@ impl Observer for AppState {
                     snap.set_roles(&p.active, &p.standby);
                 }
             }
+        }
+        if let Ok(mut p) = self.peer.write() {
+            p.clone_from(&out.peer);
         }
         if let Ok(mut p) = self.probes.write() {
             p.clone_from(&out.probes);
@@ -464,6 +470,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/v1/signal/{domain}/{region}", get(signal))
         .route("/v1/probes", get(probes))
+        .route("/v1/peer", get(peer))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}/report", get(incident_report))
         .with_state(state)
@@ -480,6 +487,14 @@ async fn signal(
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "no failover requested\n").into_response()
     }
+}
+
+/// This replica's view of each failover domain, for its peers (`/v1/peer`): what its
+/// evaluation wants, which regions it judges healthy or bad, and the failover it
+/// executes or follows, so the replicas agree on one executor.
+async fn peer(State(s): State<Arc<AppState>>) -> Response {
+    let domains = s.peer.read().map(|p| p.clone()).unwrap_or_default();
+    Json(crate::app::peers::PeerBody { domains }).into_response()
 }
 
 /// This replica's probes of every region, for its peers: a region is confirmed down only
@@ -774,6 +789,8 @@ struct FailbackRequest {
     domain: String,
     target: String,
     reason: String,
+    #[serde(default)]
+    force: bool,
 }
 
 /// How long an operator call may wait for the engine's loop. The loop serves operator
@@ -946,6 +963,7 @@ async fn op_failback(
             crate::policy::Command::Failback {
                 target: r.target,
                 reason: r.reason.clone(),
+                force: r.force,
             },
             r.reason,
         )

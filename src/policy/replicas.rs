@@ -1,0 +1,234 @@
+//! PURE: replicas that act as one. What a peer says about a failover domain
+//! ([`PeerDomain`], served on `/v1/peer`), which replica executes a failover the
+//! replicas agreed on ([`executor_order`]), how the others follow it and when one takes
+//! over ([`follow`]), and how many replicas agree with an operator's call
+//! ([`agreeing`]).
+//!
+//! The executor: among the replicas that want the same failover, the one in the target
+//! region first (`failover.region`), then by replica name. Every other agreeing replica
+//! *follows*: it raises its own data-plane signal (its vote) but runs no control-plane
+//! step; it watches the executor's `/v1/peer` and takes the result as its own when the
+//! executor reports it. When the executor says nothing about the failover for
+//! `takeover_after` (times the follower's rank: the next in order first), the follower
+//! takes over and runs the runbook, every step checking its effect before acting.
+//! A replica that already sees a peer executing the same failover never starts its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Phase, PolicyConfig, PolicyState, RegionHealth};
+
+/// How far one replica's run of a failover got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecState {
+    Running,
+    Done,
+    Failed,
+    Incomplete,
+}
+
+/// A failover run by one replica, as it reports it (or as a follower learnt it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    pub from: String,
+    pub to: String,
+    /// The replica (`failover.replica`) that runs the steps.
+    pub executor: String,
+    pub since: i64,
+    pub state: ExecState,
+    /// Set once finished: the runbook's result and whether traffic moved.
+    #[serde(default)]
+    pub ok: bool,
+    #[serde(default)]
+    pub moved: bool,
+}
+
+/// What a replica says about one failover domain on `/v1/peer`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PeerDomain {
+    pub replica: String,
+    /// The region the replica runs in (`failover.region`), when configured.
+    #[serde(default)]
+    pub region: Option<String>,
+    pub active: String,
+    /// The failover target its own evaluation wants (its vote, published or not).
+    #[serde(default)]
+    pub wants: Option<String>,
+    /// Regions its last evaluation judged healthy targets, and bad (burning or down).
+    #[serde(default)]
+    pub healthy: Vec<String>,
+    #[serde(default)]
+    pub bad: Vec<String>,
+    /// The failover it executes, or follows (the last one it knows of).
+    #[serde(default)]
+    pub execution: Option<Execution>,
+}
+
+/// This replica's own view, for `/v1/peer`.
+pub fn own_view(state: &PolicyState, cfg: &PolicyConfig) -> PeerDomain {
+    let (healthy, bad) = state
+        .last_evaluation
+        .as_ref()
+        .map(|ev| {
+            let pick = |f: &dyn Fn(&RegionHealth) -> bool| {
+                ev.regions
+                    .iter()
+                    .filter(|(_, h)| f(h))
+                    .map(|(r, _)| r.clone())
+                    .collect::<Vec<_>>()
+            };
+            (
+                pick(&|h: &RegionHealth| h.healthy(cfg.target_max_burn)),
+                pick(&RegionHealth::bad),
+            )
+        })
+        .unwrap_or_default();
+    PeerDomain {
+        replica: cfg.replica.clone(),
+        region: cfg.region.clone(),
+        active: state.active.clone(),
+        wants: state.vote.clone(),
+        healthy,
+        bad,
+        execution: state.execution.clone(),
+    }
+}
+
+/// The replicas that want the failover to `to` (this one included), in executor order:
+/// the target region's replicas first, then by name.
+pub fn executor_order(state: &PolicyState, cfg: &PolicyConfig, to: &str) -> Vec<String> {
+    let mut agreeing: Vec<(bool, String)> =
+        vec![(cfg.region.as_deref() != Some(to), cfg.replica.clone())];
+    for p in state.peers.values() {
+        if p.wants.as_deref() == Some(to) && p.replica != cfg.replica {
+            agreeing.push((p.region.as_deref() != Some(to), p.replica.clone()));
+        }
+    }
+    agreeing.sort();
+    agreeing.dedup();
+    agreeing.into_iter().map(|(_, name)| name).collect()
+}
+
+/// A peer that reports executing (or having executed, since `since`) the failover
+/// `from` → `to`, directly or as one hop of what it follows.
+pub fn peer_executing(state: &PolicyState, from: &str, to: &str, since: i64) -> Option<Execution> {
+    state
+        .peers
+        .values()
+        .filter_map(|p| p.execution.clone())
+        .filter(|e| e.from == from && e.to == to && e.since + 600 >= since)
+        .min_by_key(|e| match e.state {
+            ExecState::Running => 1,
+            _ => 0,
+        })
+}
+
+/// Replicas (this one included) whose own evaluation agrees with an operator's call:
+/// for a failover (or its approval) they judge `active` bad and `to` healthy; for a
+/// failback, `to` healthy.
+pub fn agreeing(state: &PolicyState, to: &str, failback: bool) -> u32 {
+    1 + state
+        .peers
+        .values()
+        .filter(|p| p.replica.is_empty() || p.active == state.active || failback)
+        .filter(|p| {
+            p.healthy.iter().any(|r| r == to)
+                && (failback || p.bad.iter().any(|r| r == &state.active))
+        })
+        .count() as u32
+}
+
+/// A follower's step: adopts the executor's result once reported, switches to whoever
+/// runs the failover, or takes over when nobody has been seen running it for
+/// `takeover_after × rank`.
+pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicyState, Vec<Action>) {
+    let Phase::FailingOver {
+        incident,
+        ref from,
+        ref to,
+        since,
+        executor: Some(ref executor),
+        rank,
+        ..
+    } = state.phase
+    else {
+        return (state, Vec::new());
+    };
+    let (from, to, executor) = (from.clone(), to.clone(), executor.clone());
+    if let Some(e) = peer_executing(&state, &from, &to, since) {
+        match e.state {
+            ExecState::Running => {
+                state.executor_seen = Some(now);
+                if e.executor != executor {
+                    if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
+                        *ex = Some(e.executor.clone());
+                    }
+                }
+                return (state, Vec::new());
+            }
+            _ => {
+                let message = format!(
+                    "incident {incident}: the failover {from} -> {to} was executed by replica {}: {}",
+                    e.executor,
+                    match e.state {
+                        ExecState::Done => "runbook finished",
+                        ExecState::Incomplete => "stopped part-way after moving traffic",
+                        _ => "runbook failed",
+                    }
+                );
+                state.execution = Some(e.clone());
+                let (s, mut actions) = super::step(
+                    state,
+                    cfg,
+                    super::Input::RunbookFinished {
+                        incident,
+                        ok: e.ok,
+                        moved: e.moved || e.ok,
+                    },
+                    now,
+                );
+                actions.insert(0, Action::Notify { message });
+                actions.push(Action::PeerExecuted {
+                    incident,
+                    executor: e.executor,
+                    ok: e.ok,
+                });
+                return (s, actions);
+            }
+        }
+    }
+    let last_seen = state.executor_seen.unwrap_or(since).max(since);
+    let wait = cfg.takeover_after * i64::from(rank.max(1));
+    if now - last_seen < wait {
+        return (state, Vec::new());
+    }
+    if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
+        *ex = None;
+    }
+    state.execution = Some(Execution {
+        from: from.clone(),
+        to: to.clone(),
+        executor: cfg.replica.clone(),
+        since: now,
+        state: ExecState::Running,
+        ok: false,
+        moved: false,
+    });
+    let message = format!(
+        "incident {incident}: replica {executor} has not been seen running the failover {from} -> {to} for {}s: replica {} takes over (every step checks its effect first)",
+        now - last_seen,
+        cfg.replica
+    );
+    (
+        state,
+        vec![
+            Action::Notify { message },
+            Action::ResumeRunbook { incident, from, to },
+        ],
+    )
+}
+
+/// Peer views by peer URL, from `/v1/peer` answers (None: the peer did not answer).
+pub type PeerViews = BTreeMap<String, PeerDomain>;
