@@ -40,5 +40,6 @@ mod sloth_compat;
 mod slow_source;
 mod soak;
 mod terminal;
+mod tick_keeps_time;
 mod validate;
 mod webhook;

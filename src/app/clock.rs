@@ -64,6 +64,10 @@ pub struct SimClock {
     now: AtomicI64,
     pace: Option<Duration>,
     origin: Instant,
+    /// The simulated time being waited for and the real instant it arrives: a wait
+    /// dropped and started again for the same time (the loop serving a webhook or an
+    /// operator call meanwhile) keeps its deadline instead of starting `pace` over.
+    waiting: std::sync::Mutex<Option<(i64, tokio::time::Instant)>>,
 }
 
 impl SimClock {
@@ -72,6 +76,7 @@ impl SimClock {
             now: AtomicI64::new(start),
             pace,
             origin: Instant::now(),
+            waiting: std::sync::Mutex::new(None),
         })
     }
 }
@@ -89,7 +94,18 @@ impl Clock for SimClock {
 impl Timer for SimClock {
     async fn wait_until(&self, t: i64) {
         if let Some(p) = self.pace {
-            tokio::time::sleep(p).await;
+            let deadline = match self.waiting.lock() {
+                Ok(mut w) => match *w {
+                    Some((wt, d)) if wt == t => d,
+                    _ => {
+                        let d = tokio::time::Instant::now() + p;
+                        *w = Some((t, d));
+                        d
+                    }
+                },
+                Err(_) => tokio::time::Instant::now() + p,
+            };
+            tokio::time::sleep_until(deadline).await;
         } else {
             // Let the HTTP server and other tasks run between simulated evaluations.
             tokio::task::yield_now().await;

@@ -1023,16 +1023,18 @@ async fn drain<S: MetricsSource>(
     }
     let grace = f.shutdown_grace();
     tracing::warn!(running = f.running(), grace_secs = grace.as_secs(), "stopping: waiting for running runbook steps to finish");
-    let deadline = tokio::time::Instant::now() + grace;
-    while app.failover.as_ref().is_some_and(|f| f.running() > 0) {
-        match tokio::time::timeout_at(deadline, recv(finished)).await {
-            Ok(Some(done)) => observer.observe(&app.finished(&done)),
-            Ok(None) => break,
-            Err(_) => {
-                tracing::error!("the shutdown grace ran out while a runbook step was still running: it stays journaled as started and is re-checked after the restart");
-                return;
+    let waited = tokio::time::timeout(grace, async {
+        while app.failover.as_ref().is_some_and(|f| f.running() > 0) {
+            match recv(finished).await {
+                Some(done) => observer.observe(&app.finished(&done)),
+                None => break,
             }
         }
+    })
+    .await;
+    if waited.is_err() {
+        tracing::error!("the shutdown grace ran out while a runbook step was still running: it stays journaled as started and is re-checked after the restart");
+        return;
     }
     if let Some(rx) = finished.as_mut() {
         while let Ok(done) = rx.try_recv() {
