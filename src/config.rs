@@ -763,6 +763,7 @@ fn build(
             })
         };
         let cooldown = dur("failover.policy.cooldown", fo.policy.cooldown.as_deref(), "1h");
+        let no_peers = fo.peers.is_empty();
         let replica_name = fo.replica.clone().unwrap_or_else(|| "replica-1".into());
         let takeover_after = fo
             .takeover_after
@@ -830,6 +831,11 @@ fn build(
             policy: crate::policy::PolicyConfig {
                 replica: replica_name,
                 region: fo.region.clone(),
+                claim_wait: if no_peers {
+                    0
+                } else {
+                    (interval.secs() as i64).max(2)
+                },
                 takeover_after: takeover_after
                     .map_or((3 * interval.secs() as i64).max(10), |t| t.secs() as i64),
                 mode: fo.policy.mode.unwrap_or(crate::policy::Mode::Auto),

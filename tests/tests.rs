@@ -33,6 +33,7 @@ mod operator_flood;
 mod playbook_report;
 mod query_faults;
 mod quorum;
+mod replicas;
 mod region_loss;
 mod schema;
 mod serve;

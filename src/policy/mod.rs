@@ -57,6 +57,10 @@ pub struct PolicyConfig {
     /// Seconds a follower waits for the executor to be seen running a failover before
     /// the next replica in order takes over (`failover.takeover_after`).
     pub takeover_after: i64,
+    /// Seconds a replica that would execute an agreed failover shows its claim to its
+    /// peers before it acts (0: no peers, act at once); of two claimants the one first
+    /// in executor order acts, the other follows.
+    pub claim_wait: i64,
 }
 
 impl Default for PolicyConfig {
@@ -71,6 +75,7 @@ impl Default for PolicyConfig {
             replica: "replica-1".into(),
             region: None,
             takeover_after: 30,
+            claim_wait: 0,
         }
     }
 }
@@ -630,6 +635,7 @@ fn start(
             state: ExecState::Running,
             ok: false,
             moved: false,
+            acting: true,
         });
     }
     vec![Action::StartFailover {
@@ -828,6 +834,30 @@ fn on_evaluation(
             actions.extend(follow_peer(&mut state, target, reason, executor, rank, now));
             return (state, actions);
         }
+        if cfg.claim_wait > 0 {
+            // First in order: claim the failover where the peers see it, act after
+            // `claim_wait` unless a peer first in order claims it too.
+            let from = state.active.clone();
+            actions.extend(follow_peer(
+                &mut state,
+                target.clone(),
+                reason,
+                cfg.replica.clone(),
+                0,
+                now,
+            ));
+            state.execution = Some(Execution {
+                from,
+                to: target,
+                executor: cfg.replica.clone(),
+                since: now,
+                state: ExecState::Running,
+                ok: false,
+                moved: false,
+                acting: false,
+            });
+            return (state, actions);
+        }
     }
     actions.extend(start(&mut state, cfg, target, reason, now, false));
     (state, actions)
@@ -854,7 +884,7 @@ fn follow_peer(
         since: now,
         dry_run: false,
         executor: Some(executor.clone()),
-        rank: rank.max(1),
+        rank,
     };
     vec![Action::FollowFailover {
         incident,
@@ -1017,6 +1047,7 @@ pub fn step(
                         state: ExecState::Running,
                         ok: false,
                         moved: false,
+                        acting: true,
                     });
                     let reason = format!("approved by operator (incident {incident})");
                     state.vote = Some(to.clone());

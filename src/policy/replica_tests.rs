@@ -246,6 +246,7 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
         state: ExecState::Running,
         ok: false,
         moved: false,
+        acting: true,
     });
     let (s2, a) = feed(
         s.clone(),
@@ -289,6 +290,7 @@ fn a_replica_that_sees_a_peer_executing_follows_it_even_when_it_would_lead() {
         state: ExecState::Running,
         ok: false,
         moved: false,
+        acting: true,
     });
     let (_, a) = feed(
         state(),
@@ -305,4 +307,43 @@ fn a_replica_that_sees_a_peer_executing_follows_it_even_when_it_would_lead() {
         a.iter().any(|x| matches!(x, Action::FollowFailover { executor, .. } if executor == "charlie")),
         "{a:?}"
     );
+}
+
+#[test]
+fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
+    let claim_cfg = |name: &str| PolicyConfig {
+        claim_wait: 2,
+        ..cfg(name, 2)
+    };
+    let views = |other: &str| BTreeMap::from([("http://x".to_string(), peer(other, None, Some(B)))]);
+    // Both decide at t = 10 (neither sees the other's claim yet): both claim.
+    let decide = |me: &str, other: &str| {
+        let c = claim_cfg(me);
+        let (s, a) = feed(
+            state(),
+            &c,
+            vec![
+                (0, Input::PeerViews(views(other))),
+                (0, ev(true, false)),
+                (10, ev(true, false)),
+            ],
+        );
+        assert!(!a.iter().any(|x| matches!(x, Action::StartFailover { .. } | Action::ResumeRunbook { .. })), "a claim acts on nothing yet: {a:?}");
+        (s, c)
+    };
+    // r2 thinks it leads only because it did not see r1 agree yet.
+    let (s1, c1) = decide("r1", "zz-unseen");
+    let (s2, c2) = decide("r2", "zz-unseen");
+    let claim_of = |s: &PolicyState| s.execution.clone().unwrap();
+    assert!(!claim_of(&s1).acting && !claim_of(&s2).acting);
+    let mut seen_by_1 = views("r2");
+    seen_by_1.get_mut("http://x").unwrap().execution = Some(claim_of(&s2));
+    let mut seen_by_2 = views("r1");
+    seen_by_2.get_mut("http://x").unwrap().execution = Some(claim_of(&s1));
+    let (s1, a1) = feed(s1, &c1, vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))]);
+    let (s2, a2) = feed(s2, &c2, vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))]);
+    assert!(a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 acts: {a1:?}");
+    assert!(!a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r2 yields: {a2:?}");
+    assert!(matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"), "{:?}", s2.phase);
+    assert!(s1.execution.unwrap().acting);
 }

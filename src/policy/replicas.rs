@@ -43,6 +43,9 @@ pub struct Execution {
     pub ok: bool,
     #[serde(default)]
     pub moved: bool,
+    /// The executor runs the steps (false: it only claims the failover so far).
+    #[serde(default)]
+    pub acting: bool,
 }
 
 /// What a replica says about one failover domain on `/v1/peer`.
@@ -102,7 +105,13 @@ pub fn executor_order(state: &PolicyState, cfg: &PolicyConfig, to: &str) -> Vec<
     let mut agreeing: Vec<(bool, String)> =
         vec![(cfg.region.as_deref() != Some(to), cfg.replica.clone())];
     for p in state.peers.values() {
-        if p.wants.as_deref() == Some(to) && p.replica != cfg.replica {
+        // A peer agrees when it wants the failover, or judges the active region bad and
+        // the target healthy (it wants it at its next evaluation): replicas a moment
+        // apart still compute the same order.
+        let judges = p.active == state.active
+            && p.bad.contains(&state.active)
+            && p.healthy.iter().any(|r| r == to);
+        if (p.wants.as_deref() == Some(to) || judges) && p.replica != cfg.replica {
             agreeing.push((p.region.as_deref() != Some(to), p.replica.clone()));
         }
     }
@@ -157,6 +166,9 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         return (state, Vec::new());
     };
     let (from, to, executor) = (from.clone(), to.clone(), executor.clone());
+    if executor == cfg.replica {
+        return claim(state, cfg, incident, (&from, &to), since, now);
+    }
     if let Some(e) = peer_executing(&state, &from, &to, since) {
         match e.state {
             ExecState::Running => {
@@ -200,6 +212,7 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         }
     }
     let last_seen = state.executor_seen.unwrap_or(since).max(since);
+    let rank = rank.max(1);
     let wait = cfg.takeover_after * i64::from(rank.max(1));
     if now - last_seen < wait {
         return (state, Vec::new());
@@ -215,6 +228,7 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         state: ExecState::Running,
         ok: false,
         moved: false,
+        acting: true,
     });
     let message = format!(
         "incident {incident}: replica {executor} has not been seen running the failover {from} -> {to} for {}s: replica {} takes over (every step checks its effect first)",
@@ -227,6 +241,70 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
             Action::Notify { message },
             Action::ResumeRunbook { incident, from, to },
         ],
+    )
+}
+
+/// A claimant's step: yields to a peer that claims (or runs) the same failover and comes
+/// first in executor order; acts once its claim has been visible for `claim_wait`.
+fn claim(
+    mut state: PolicyState,
+    cfg: &PolicyConfig,
+    incident: u64,
+    (from, to): (&str, &str),
+    since: i64,
+    now: i64,
+) -> (PolicyState, Vec<Action>) {
+    let key = |region: Option<&str>, name: &str| (region != Some(to), name.to_string());
+    let mine = key(cfg.region.as_deref(), &cfg.replica);
+    let rival = state
+        .peers
+        .values()
+        .filter_map(|p| {
+            let e = p.execution.as_ref()?;
+            (e.from == from && e.to == to && e.since + 600 >= since && e.executor != cfg.replica)
+                .then(|| {
+                    // A peer that runs it already wins whatever the order; a claim wins
+                    // by order.
+                    let region = state
+                        .peers
+                        .values()
+                        .find(|q| q.replica == e.executor)
+                        .and_then(|q| q.region.as_deref());
+                    let k = key(region, &e.executor);
+                    let started = e.state != ExecState::Running || e.acting;
+                    (started, k, e.executor.clone())
+                })
+        })
+        .filter(|(started, k, _)| *started || *k < mine)
+        .min_by(|a, b| (!a.0, &a.1).cmp(&(!b.0, &b.1)));
+    if let Some((_, _, name)) = rival {
+        if let Phase::FailingOver { executor, rank, .. } = &mut state.phase {
+            *executor = Some(name.clone());
+            *rank = 1;
+        }
+        state.executor_seen = Some(now);
+        state.execution = None;
+        let message = format!(
+            "incident {incident}: replica {name} also claims the failover {from} -> {to} and comes first: following it"
+        );
+        return (state, vec![Action::Notify { message }]);
+    }
+    if now - since < cfg.claim_wait {
+        return (state, Vec::new());
+    }
+    if let Phase::FailingOver { executor, .. } = &mut state.phase {
+        *executor = None;
+    }
+    if let Some(e) = state.execution.as_mut() {
+        e.acting = true;
+    }
+    (
+        state,
+        vec![Action::ResumeRunbook {
+            incident,
+            from: from.to_string(),
+            to: to.to_string(),
+        }],
     )
 }
 
