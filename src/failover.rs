@@ -492,7 +492,11 @@ impl FailoverDriver {
                     executor,
                     ok,
                 } => {
-                    let status = if *ok { "done_by_peer" } else { "failed_by_peer" };
+                    let status = if *ok {
+                        "done_by_peer"
+                    } else {
+                        "failed_by_peer"
+                    };
                     if let Ok(j) = self.journal.lock() {
                         if let Err(e) = j.close_incident(*incident, status, now) {
                             tracing::error!(incident, error = %e, "cannot close the followed incident");
@@ -516,7 +520,10 @@ impl FailoverDriver {
             .journal
             .lock()
             .map_err(|_| "journal lock poisoned".to_string())
-            .and_then(|j| j.reopen_incident(incident, status).map_err(|e| e.to_string()));
+            .and_then(|j| {
+                j.reopen_incident(incident, status)
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = reopened {
             tracing::error!(incident, error = %e, "cannot reopen the incident in the journal");
         }

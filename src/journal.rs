@@ -533,7 +533,11 @@ impl Journal {
     }
 
     /// The status of a step's latest attempt (`started` after a kill -9 mid-step).
-    pub fn last_step_status(&self, incident: u64, index: u32) -> Result<Option<String>, JournalError> {
+    pub fn last_step_status(
+        &self,
+        incident: u64,
+        index: u32,
+    ) -> Result<Option<String>, JournalError> {
         Ok(self
             .conn
             .query_row(

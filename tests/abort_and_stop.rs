@@ -157,7 +157,9 @@ fn an_abort_after_the_signal_step_leaves_status_on_the_target_until_an_operator_
         metrics.contains("sloguard_active_region{domain=\"web\",region=\"eu-west-1\"} 1")
             || metrics
                 .lines()
-                .any(|l| l.starts_with("sloguard_active_region") && l.contains("eu-west-1") && l.ends_with(" 1")),
+                .any(|l| l.starts_with("sloguard_active_region")
+                    && l.contains("eu-west-1")
+                    && l.ends_with(" 1")),
         "{metrics}"
     );
     // Only an operator leaves the phase: a re-arm does not.
@@ -228,7 +230,11 @@ fn sigterm_lets_a_running_step_finish_and_the_restart_runs_the_rest() {
         "the process waited for the step ({:?})",
         sent.elapsed()
     );
-    assert_eq!(read().lines().collect::<Vec<_>>(), ["start", "end"], "the step finished once; nothing after it started");
+    assert_eq!(
+        read().lines().collect::<Vec<_>>(),
+        ["start", "end"],
+        "the step finished once; nothing after it started"
+    );
     {
         let j = sloguard::journal::Journal::open_read_only(&w.d().join("journal.db")).unwrap();
         let open = j.unfinished().unwrap();

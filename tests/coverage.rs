@@ -154,7 +154,11 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         decisions.extend(out.decisions.iter().map(|d| d.action.clone()));
         let snap = out.snapshot.unwrap();
         assert!(!snap.coverage.backfilled);
-        assert!(snap.coverage.gaps.iter().any(|g| g.initial && g.attempts > 0));
+        assert!(snap
+            .coverage
+            .gaps
+            .iter()
+            .any(|g| g.initial && g.attempts > 0));
     }
     assert!(
         !decisions
@@ -168,7 +172,10 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         .find(|h| h.region == "us-east-1" && h.slo == "requests-availability")
         .unwrap();
     assert!(east.holding.is_empty(), "{east:?}");
-    assert!(!east.partial.is_empty(), "the page tier holds, marked partial: {east:?}");
+    assert!(
+        !east.partial.is_empty(),
+        "the page tier holds, marked partial: {east:?}"
+    );
     assert!(!east.covered);
     let policy = app.policy();
     assert_eq!(policy[0].active, "us-east-1");
@@ -205,7 +212,10 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         for window in ["5m", "1h", "6h", "30d"] {
             let (a, b) = (row(&snap, region, window), row(&ref_snap, region, window));
             let rel = (a.events as f64 - b.events as f64).abs() / (b.events as f64).max(1.0);
-            assert!(rel < 0.01, "{region} {window}: {a:?} vs a normal start's {b:?}");
+            assert!(
+                rel < 0.01,
+                "{region} {window}: {a:?} vs a normal start's {b:?}"
+            );
             let (ra, rb) = (a.error_ratio.unwrap(), b.error_ratio.unwrap());
             assert!(
                 (ra - rb).abs() <= 0.01 * rb.max(1e-6) + 1e-6,
@@ -254,7 +264,9 @@ async fn a_nan_error_series_never_makes_a_healthy_target() {
         "failed over to a region whose error series is NaN: {decisions:?}"
     );
     assert!(
-        decisions.iter().any(|a| matches!(a, Action::Blocked { reason } if reason.contains("eu-west-1"))),
+        decisions
+            .iter()
+            .any(|a| matches!(a, Action::Blocked { reason } if reason.contains("eu-west-1"))),
         "the refusal names the target: {decisions:?}"
     );
     let snap = last.unwrap();

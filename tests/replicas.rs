@@ -72,7 +72,8 @@ fn hook() -> (String, Arc<AtomicUsize>) {
                 }
             }
             c.fetch_add(1, Ordering::SeqCst);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (url, count)
@@ -101,7 +102,10 @@ impl Replica {
     fn active(&self) -> String {
         let (_, body) = curl(&self.url("/api/v1/incidents"));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        v["policy"][0]["active"].as_str().unwrap_or_default().to_string()
+        v["policy"][0]["active"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
     fn start(&mut self, env: &[(&'static str, String)]) {
         let child = sloguard()
@@ -136,7 +140,13 @@ impl Drop for Replica {
 
 /// `n` replicas named r1..rn, each a peer of the others, with `quorum`, reading
 /// `prom_urls[i]` and running `runbook` (YAML list items, indented by 8).
-fn cluster(root: &Path, prom_urls: &[&str], quorum: u32, runbook: &str, peers: Option<&[String]>) -> Vec<Replica> {
+fn cluster(
+    root: &Path,
+    prom_urls: &[&str],
+    quorum: u32,
+    runbook: &str,
+    peers: Option<&[String]>,
+) -> Vec<Replica> {
     write_specs(
         &root.join("specs"),
         &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
@@ -270,7 +280,12 @@ fn three_replicas_that_agree_run_each_step_once() {
     );
     // Every replica raised its own data-plane signal.
     for r in &replicas {
-        assert_eq!(curl(&r.url("/v1/signal/web/eu-west-1")).0, 200, "{}", r.name);
+        assert_eq!(
+            curl(&r.url("/v1/signal/web/eu-west-1")).0,
+            200,
+            "{}",
+            r.name
+        );
     }
     // The followers' incidents say a peer ran them.
     let statuses: Vec<String> = replicas
@@ -283,7 +298,10 @@ fn three_replicas_that_agree_run_each_step_once() {
         "{statuses:?}"
     );
     assert_eq!(
-        statuses.iter().filter(|s| s.as_str() == "done_by_peer").count(),
+        statuses
+            .iter()
+            .filter(|s| s.as_str() == "done_by_peer")
+            .count(),
         2,
         "{statuses:?}"
     );
@@ -312,7 +330,9 @@ fn a_killed_executor_is_taken_over_without_repeating_done_steps() {
         r.start(&[]);
     }
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_for("the executor's slow step", 120, || read().contains("slow-start"));
+    wait_for("the executor's slow step", 120, || {
+        read().contains("slow-start")
+    });
     // The executor is the first by name (no replica is in the target region).
     let ex = executors(&replicas);
     assert_eq!(ex[0], "r1", "{ex:?}");
@@ -342,7 +362,11 @@ fn a_killed_executor_is_taken_over_without_repeating_done_steps() {
         .find(|r| r.log().contains("takes over"))
         .map(|r| r.name.clone());
     let logs: Vec<String> = replicas[1..].iter().map(Replica::log).collect();
-    assert_eq!(taker.as_deref(), Some("r2"), "the next in order takes over: {logs:#?}");
+    assert_eq!(
+        taker.as_deref(),
+        Some("r2"),
+        "the next in order takes over: {logs:#?}"
+    );
 }
 
 #[test]
@@ -367,12 +391,23 @@ fn a_replica_cut_off_from_its_peers_runs_no_step() {
         sloguard::journal::Journal::open_read_only(&replicas[0].dir.join("journal.db"))
             .ok()
             .and_then(|j| j.decisions(1000).ok())
-            .is_some_and(|ds| ds.iter().any(|d| d.3 == "blocked" && d.4.contains("quorum")))
+            .is_some_and(|ds| {
+                ds.iter()
+                    .any(|d| d.3 == "blocked" && d.4.contains("quorum"))
+            })
     });
     std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(hooks.load(Ordering::SeqCst), 0, "no step ran on the isolated replica");
+    assert_eq!(
+        hooks.load(Ordering::SeqCst),
+        0,
+        "no step ran on the isolated replica"
+    );
     assert_ne!(replicas[0].phase(), "failing_over");
-    assert_eq!(curl(&replicas[0].url("/v1/signal/web/us-east-1")).0, 503, "its own vote is raised for the target, never for the old region");
+    assert_eq!(
+        curl(&replicas[0].url("/v1/signal/web/us-east-1")).0,
+        503,
+        "its own vote is raised for the target, never for the old region"
+    );
 }
 
 #[test]
@@ -414,7 +449,10 @@ fn operator_calls_pass_the_quorum_and_failback_only_undoes_a_failover() {
         r#"{"domain":"web","target":"eu-west-1","reason":"C sees us-east-1 burning"}"#,
     );
     assert_eq!(code, 409, "{body}");
-    assert!(body.contains("quorum"), "the refusal names the quorum guard: {body}");
+    assert!(
+        body.contains("quorum"),
+        "the refusal names the quorum guard: {body}"
+    );
     // A failback on D, which never failed over: refused.
     let (code, body) = post(
         &replicas[1].url("/api/v1/failback"),

@@ -8,8 +8,8 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod actuator;
 mod abort_and_stop;
+mod actuator;
 mod alertmanager_e2e;
 mod aws_moto;
 mod backtest;
@@ -33,8 +33,8 @@ mod operator_flood;
 mod playbook_report;
 mod query_faults;
 mod quorum;
-mod replicas;
 mod region_loss;
+mod replicas;
 mod schema;
 mod serve;
 mod sloth_compat;

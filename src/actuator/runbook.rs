@@ -176,7 +176,10 @@ impl Actuator {
             "failed"
         };
         if !outcome.ok && outcome.moved && self.on_abort == OnAbort::RollBack {
-            tracing::warn!(incident = inc.id, "runbook aborted after moving traffic: rolling back (on_abort: roll_back)");
+            tracing::warn!(
+                incident = inc.id,
+                "runbook aborted after moving traffic: rolling back (on_abort: roll_back)"
+            );
             let back = self.undo(inc, &now).await;
             outcome.steps.extend(back.steps);
             outcome.moved = !back.ok;
@@ -296,19 +299,26 @@ impl Actuator {
                 continue;
             }
             let prior = self.prior_attempts(inc, i);
-            let result = match tokio::time::timeout(step.timeout, step.step.is_done(&back, &self.backends)).await {
-                Ok(Ok(true)) => Ok("already back".to_string()),
-                _ => self.attempt(&back, i, step, prior, now).await,
-            };
+            let result =
+                match tokio::time::timeout(step.timeout, step.step.is_done(&back, &self.backends))
+                    .await
+                {
+                    Ok(Ok(true)) => Ok("already back".to_string()),
+                    _ => self.attempt(&back, i, step, prior, now).await,
+                };
             let n = self.prior_attempts(inc, i) + 1;
             match result {
                 Ok(detail) => {
                     self.record(inc, i, n, step, "rolled_back", &detail, now());
-                    outcome.steps.push((step.name.clone(), "rolled_back".into(), detail));
+                    outcome
+                        .steps
+                        .push((step.name.clone(), "rolled_back".into(), detail));
                 }
                 Err(e) => {
                     self.record(inc, i, n, step, "rollback_failed", &e, now());
-                    outcome.steps.push((step.name.clone(), "rollback_failed".into(), e));
+                    outcome
+                        .steps
+                        .push((step.name.clone(), "rollback_failed".into(), e));
                     outcome.ok = false;
                 }
             }

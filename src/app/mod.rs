@@ -1022,7 +1022,11 @@ async fn drain<S: MetricsSource>(
         return;
     }
     let grace = f.shutdown_grace();
-    tracing::warn!(running = f.running(), grace_secs = grace.as_secs(), "stopping: waiting for running runbook steps to finish");
+    tracing::warn!(
+        running = f.running(),
+        grace_secs = grace.as_secs(),
+        "stopping: waiting for running runbook steps to finish"
+    );
     let waited = tokio::time::timeout(grace, async {
         while app.failover.as_ref().is_some_and(|f| f.running() > 0) {
             match recv(finished).await {

@@ -71,7 +71,9 @@ pub struct PeerBody {
 
 /// For each domain, peer URL → what that peer says about it (`/v1/peer`); a peer that
 /// does not answer is left out (it agrees with nothing and reports no execution).
-pub async fn views(peers: &[String]) -> BTreeMap<String, BTreeMap<String, crate::policy::PeerDomain>> {
+pub async fn views(
+    peers: &[String],
+) -> BTreeMap<String, BTreeMap<String, crate::policy::PeerDomain>> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()

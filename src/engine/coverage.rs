@@ -273,7 +273,13 @@ mod tests {
     fn an_unreachable_region_gets_its_own_gap_and_the_span_it_missed_later() {
         let mut c = Coverage::default();
         let missing = BTreeSet::from(["b".to_string()]);
-        c.backfilled(0, &regions(), (1000, 5000), Some(missing), Some("b down".into()));
+        c.backfilled(
+            0,
+            &regions(),
+            (1000, 5000),
+            Some(missing),
+            Some("b down".into()),
+        );
         assert!(c.region_ready("a"));
         assert!(!c.region_ready("b"));
         assert_eq!(c.covered_since(0, "a"), Some(1000));

@@ -205,7 +205,11 @@ impl<S: MetricsSource> Engine<S> {
             }
             idx
         };
-        let query_of_slo = queries.iter().enumerate().map(|(i, q)| (q.slo, i)).collect();
+        let query_of_slo = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.slo, i))
+            .collect();
         Ok(Engine {
             query_of_slo,
             source,
@@ -398,7 +402,8 @@ impl<S: MetricsSource> Engine<S> {
                 let s = self.streams.stream(slo, &region);
                 // Regions without error series yet have 0 errors, not missing data.
                 if history {
-                    self.streams.add_history_f64(s, t, err.unwrap_or(0.0), total);
+                    self.streams
+                        .add_history_f64(s, t, err.unwrap_or(0.0), total);
                 } else {
                     self.streams.add_f64(s, t, err.unwrap_or(0.0), total);
                 }
@@ -528,7 +533,10 @@ impl<S: MetricsSource> Engine<S> {
     pub async fn fill_gaps(&mut self, now: i64) -> usize {
         let mut closed = 0;
         for gap in self.coverage.due(now) {
-            match self.fetch_span(gap.query, (gap.from, gap.to), now, &mut || {}).await {
+            match self
+                .fetch_span(gap.query, (gap.from, gap.to), now, &mut || {})
+                .await
+            {
                 Ok(f) => {
                     let wanted = |r: &String| gap.covers_region(r);
                     let still: BTreeSet<String> = f.missing().into_iter().filter(wanted).collect();
@@ -672,7 +680,11 @@ impl<S: MetricsSource> Engine<S> {
         regions.dedup();
         let mut answered = Vec::new();
         for r in regions {
-            let status = match (&failed, fetched.nonfinite.get(&r), latest.and_then(|m| m.get(&r))) {
+            let status = match (
+                &failed,
+                fetched.nonfinite.get(&r),
+                latest.and_then(|m| m.get(&r)),
+            ) {
                 (Some(e), _, _) | (None, Some(e), _) => DataStatus::Degraded(e.clone()),
                 (None, None, Some(_)) => DataStatus::Complete,
                 (None, None, None) => match fetched.unreachable.get(&r) {
@@ -918,11 +930,7 @@ impl<S: MetricsSource> Engine<S> {
                     data: data.clone(),
                     holding: Vec::new(),
                     partial: Vec::new(),
-                    covered: self.region_covered(
-                        *slo,
-                        region,
-                        &self.tiers_covered(*slo, region),
-                    ),
+                    covered: self.region_covered(*slo, region, &self.tiers_covered(*slo, region)),
                     short_burn: None,
                 });
             }
@@ -1092,7 +1100,11 @@ fn names_region(warning: &str, label: &str, region: &str) -> bool {
 fn span_segments(from: i64, to: i64, now: i64, fine: i64) -> Vec<(i64, i64, i64)> {
     let mut out = Vec::new();
     let mut lo = from;
-    for (bound, step) in [(now - 3 * 86_400, 3600), (now - 6 * 3600, 300), (i64::MAX, fine)] {
+    for (bound, step) in [
+        (now - 3 * 86_400, 3600),
+        (now - 6 * 3600, 300),
+        (i64::MAX, fine),
+    ] {
         let hi = bound.min(to);
         if hi <= lo {
             continue;

@@ -999,28 +999,23 @@ pub fn step(
             {
                 return (state, vec![Action::Blocked { reason }]);
             }
-            match Ok::<(), String>(()) {
-                Ok(()) => {
-                    // An operator's request is its own approval.
-                    let a = start(
-                        &mut state,
-                        &PolicyConfig {
-                            mode: if cfg.mode == Mode::Approve {
-                                Mode::Auto
-                            } else {
-                                cfg.mode
-                            },
-                            ..cfg.clone()
-                        },
-                        target,
-                        format!("operator: {reason}"),
-                        now,
-                        false,
-                    );
-                    (state, a)
-                }
-                Err(e) => (state, vec![Action::Blocked { reason: e }]),
-            }
+            // An operator's request is its own approval.
+            let a = start(
+                &mut state,
+                &PolicyConfig {
+                    mode: if cfg.mode == Mode::Approve {
+                        Mode::Auto
+                    } else {
+                        cfg.mode
+                    },
+                    ..cfg.clone()
+                },
+                target,
+                format!("operator: {reason}"),
+                now,
+                false,
+            );
+            (state, a)
         }
         Input::Operator(Command::Approve { incident }) => match state.phase.clone() {
             Phase::AwaitingApproval {
@@ -1289,7 +1284,9 @@ fn failback(
     if target != from {
         return refuse(
             state,
-            format!("failback moves back to {from}, the region the last failover left, not {target}"),
+            format!(
+                "failback moves back to {from}, the region the last failover left, not {target}"
+            ),
         );
     }
     if !has_words(&reason) {

@@ -43,13 +43,25 @@ fn peer(replica: &str, region: Option<&str>, wants: Option<&str>) -> PeerDomain 
         region: region.map(str::to_string),
         active: A.into(),
         wants: wants.map(str::to_string),
-        healthy: if wants.is_some() { vec![B.into()] } else { vec![A.into(), B.into()] },
-        bad: if wants.is_some() { vec![A.into()] } else { Vec::new() },
+        healthy: if wants.is_some() {
+            vec![B.into()]
+        } else {
+            vec![A.into(), B.into()]
+        },
+        bad: if wants.is_some() {
+            vec![A.into()]
+        } else {
+            Vec::new()
+        },
         execution: None,
     }
 }
 
-fn feed(mut s: PolicyState, c: &PolicyConfig, inputs: Vec<(i64, Input)>) -> (PolicyState, Vec<Action>) {
+fn feed(
+    mut s: PolicyState,
+    c: &PolicyConfig,
+    inputs: Vec<(i64, Input)>,
+) -> (PolicyState, Vec<Action>) {
     let mut all = Vec::new();
     for (t, i) in inputs {
         let (n, a) = step(s, c, i, t);
@@ -92,7 +104,11 @@ fn failed_over(c: &PolicyConfig) -> PolicyState {
             ),
         ],
     );
-    assert!(matches!(s.phase, Phase::FailedOver { ok: true, .. }), "{:?}", s.phase);
+    assert!(
+        matches!(s.phase, Phase::FailedOver { ok: true, .. }),
+        "{:?}",
+        s.phase
+    );
     s
 }
 
@@ -107,19 +123,33 @@ fn failback(target: &str, force: bool) -> Input {
 #[test]
 fn failback_from_armed_is_refused() {
     let c = cfg("r1", 1);
-    let (s, a) = feed(state(), &c, vec![(0, ev(false, false)), (10, failback(B, false))]);
+    let (s, a) = feed(
+        state(),
+        &c,
+        vec![(0, ev(false, false)), (10, failback(B, false))],
+    );
     assert!(matches!(s.phase, Phase::Armed));
-    assert!(blocked(&a).contains("failback only undoes a failover"), "{a:?}");
+    assert!(
+        blocked(&a).contains("failback only undoes a failover"),
+        "{a:?}"
+    );
     // Forcing does not make a failback of a domain that never failed over.
     let (_, a) = step(s, &c, failback(B, true), 20);
-    assert!(blocked(&a).contains("failback only undoes a failover"), "{a:?}");
+    assert!(
+        blocked(&a).contains("failback only undoes a failover"),
+        "{a:?}"
+    );
 }
 
 #[test]
 fn failback_goes_only_back_and_through_cooldown_unless_forced() {
     let c = cfg("r1", 1);
     let s = failed_over(&c);
-    let (s, a) = feed(s, &c, vec![(200, ev(false, false)), (210, failback(B, false))]);
+    let (s, a) = feed(
+        s,
+        &c,
+        vec![(200, ev(false, false)), (210, failback(B, false))],
+    );
     assert!(blocked(&a).contains("moves back to us-east-1"), "{a:?}");
     let (s, a) = step(s, &c, failback(A, false), 220);
     assert!(blocked(&a).contains("cooldown"), "{a:?}");
@@ -131,9 +161,14 @@ fn failback_goes_only_back_and_through_cooldown_unless_forced() {
     assert!(matches!(s.phase, Phase::FailingOver { .. }));
     // After the cooldown, a non-forced failback passes every guard.
     let s = failed_over(&c);
-    let (_, a) = feed(s, &c, vec![(4000, ev(false, false)), (4010, failback(A, false))]);
+    let (_, a) = feed(
+        s,
+        &c,
+        vec![(4000, ev(false, false)), (4010, failback(A, false))],
+    );
     assert!(
-        a.iter().any(|x| matches!(x, Action::StartFailover { to, forced: false, .. } if to == A)),
+        a.iter()
+            .any(|x| matches!(x, Action::StartFailover { to, forced: false, .. } if to == A)),
         "{a:?}"
     );
 }
@@ -192,7 +227,9 @@ fn operator_failover_and_failback_need_the_quorum() {
         }),
         30,
     );
-    assert!(a.iter().any(|x| matches!(x, Action::StartFailover { forced: true, .. })));
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::StartFailover { forced: true, .. })));
 }
 
 #[test]
@@ -229,11 +266,13 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
         "bravo is not the executor: {a:?}"
     );
     assert!(
-        a.iter().any(|x| matches!(x, Action::FollowFailover { executor, .. } if executor == "alpha")),
+        a.iter()
+            .any(|x| matches!(x, Action::FollowFailover { executor, .. } if executor == "alpha")),
         "{a:?}"
     );
     assert!(
-        a.iter().any(|x| matches!(x, Action::Vote { target: Some(t) } if t == B)),
+        a.iter()
+            .any(|x| matches!(x, Action::Vote { target: Some(t) } if t == B)),
         "a follower still raises its own data-plane signal: {a:?}"
     );
     // The executor reports it running: keep following, whatever the time.
@@ -251,7 +290,10 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
     let (s2, a) = feed(
         s.clone(),
         &c,
-        vec![(25, Input::PeerViews(running.clone())), (25, ev(true, false))],
+        vec![
+            (25, Input::PeerViews(running.clone())),
+            (25, ev(true, false)),
+        ],
     );
     assert!(a.is_empty(), "{a:?}");
     // It reports the result: the follower takes it as its own, latched on B.
@@ -261,20 +303,43 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
         e.ok = true;
         e.moved = true;
     }
-    let (s3, a) = feed(s2, &c, vec![(40, Input::PeerViews(done)), (40, ev(false, false))]);
+    let (s3, a) = feed(
+        s2,
+        &c,
+        vec![(40, Input::PeerViews(done)), (40, ev(false, false))],
+    );
     assert_eq!(s3.active, B);
-    assert!(matches!(s3.phase, Phase::FailedOver { ok: true, .. }), "{:?}", s3.phase);
-    assert!(a.iter().any(|x| matches!(x, Action::PeerExecuted { ok: true, .. })), "{a:?}");
+    assert!(
+        matches!(s3.phase, Phase::FailedOver { ok: true, .. }),
+        "{:?}",
+        s3.phase
+    );
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::PeerExecuted { ok: true, .. })),
+        "{a:?}"
+    );
     // The executor vanishes before it is ever seen running: the follower (rank 1) waits
     // takeover_after, then runs the runbook itself.
-    let (s4, a) = feed(s, &c, vec![(25, Input::PeerViews(BTreeMap::new())), (25, ev(true, false))]);
+    let (s4, a) = feed(
+        s,
+        &c,
+        vec![
+            (25, Input::PeerViews(BTreeMap::new())),
+            (25, ev(true, false)),
+        ],
+    );
     assert!(a.is_empty(), "too early to take over: {a:?}");
     let (s5, a) = step(s4, &c, ev(true, false), 31);
     assert!(
-        a.iter().any(|x| matches!(x, Action::ResumeRunbook { to, .. } if to == B)),
+        a.iter()
+            .any(|x| matches!(x, Action::ResumeRunbook { to, .. } if to == B)),
         "{a:?}"
     );
-    assert!(matches!(s5.phase, Phase::FailingOver { executor: None, .. }));
+    assert!(matches!(
+        s5.phase,
+        Phase::FailingOver { executor: None, .. }
+    ));
 }
 
 #[test]
@@ -302,9 +367,13 @@ fn a_replica_that_sees_a_peer_executing_follows_it_even_when_it_would_lead() {
             (10, ev(true, false)),
         ],
     );
-    assert!(!a.iter().any(|x| matches!(x, Action::StartFailover { .. })), "{a:?}");
     assert!(
-        a.iter().any(|x| matches!(x, Action::FollowFailover { executor, .. } if executor == "charlie")),
+        !a.iter().any(|x| matches!(x, Action::StartFailover { .. })),
+        "{a:?}"
+    );
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::FollowFailover { executor, .. } if executor == "charlie")),
         "{a:?}"
     );
 }
@@ -315,7 +384,8 @@ fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
         claim_wait: 2,
         ..cfg(name, 2)
     };
-    let views = |other: &str| BTreeMap::from([("http://x".to_string(), peer(other, None, Some(B)))]);
+    let views =
+        |other: &str| BTreeMap::from([("http://x".to_string(), peer(other, None, Some(B)))]);
     // Both decide at t = 10 (neither sees the other's claim yet): both claim.
     let decide = |me: &str, other: &str| {
         let c = claim_cfg(me);
@@ -328,7 +398,13 @@ fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
                 (10, ev(true, false)),
             ],
         );
-        assert!(!a.iter().any(|x| matches!(x, Action::StartFailover { .. } | Action::ResumeRunbook { .. })), "a claim acts on nothing yet: {a:?}");
+        assert!(
+            !a.iter().any(|x| matches!(
+                x,
+                Action::StartFailover { .. } | Action::ResumeRunbook { .. }
+            )),
+            "a claim acts on nothing yet: {a:?}"
+        );
         (s, c)
     };
     // r2 thinks it leads only because it did not see r1 agree yet.
@@ -340,10 +416,28 @@ fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
     seen_by_1.get_mut("http://x").unwrap().execution = Some(claim_of(&s2));
     let mut seen_by_2 = views("r1");
     seen_by_2.get_mut("http://x").unwrap().execution = Some(claim_of(&s1));
-    let (s1, a1) = feed(s1, &c1, vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))]);
-    let (s2, a2) = feed(s2, &c2, vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))]);
-    assert!(a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 acts: {a1:?}");
-    assert!(!a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r2 yields: {a2:?}");
-    assert!(matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"), "{:?}", s2.phase);
+    let (s1, a1) = feed(
+        s1,
+        &c1,
+        vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))],
+    );
+    let (s2, a2) = feed(
+        s2,
+        &c2,
+        vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))],
+    );
+    assert!(
+        a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "r1 acts: {a1:?}"
+    );
+    assert!(
+        !a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "r2 yields: {a2:?}"
+    );
+    assert!(
+        matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"),
+        "{:?}",
+        s2.phase
+    );
     assert!(s1.execution.unwrap().acting);
 }
