@@ -236,6 +236,108 @@ pub fn summed_rate_selector(expr: &Expr, region_label: &str) -> Option<VectorSel
     }
 }
 
+/// How a template of Sloth's shape `sum [by (region)] (rate|increase(selector[w]))` can
+/// share one query with others: its *shape* (everything but the values of its `label="v"`
+/// matchers) and those values. None for any other shape.
+pub fn batch_shape(expr: &Expr, region_label: &str) -> Option<(String, BTreeMap<String, String>)> {
+    let vs = summed_rate_selector(expr, region_label)?;
+    if !vs.matchers.or_matchers.is_empty() {
+        return None;
+    }
+    let func = match strip_parens(expr) {
+        Expr::Aggregate(agg) => match strip_parens(&agg.expr) {
+            Expr::Call(call) => call.func.name,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut parts = Vec::new();
+    let mut values = BTreeMap::new();
+    for m in &vs.matchers.matchers {
+        if matches!(m.op, MatchOp::Equal) && m.name != "__name__" && m.name != region_label {
+            if values.insert(m.name.clone(), m.value.clone()).is_some() {
+                return None;
+            }
+            parts.push(format!("{}=", m.name));
+        } else {
+            parts.push(m.to_string());
+        }
+    }
+    parts.sort();
+    let name = vs.name.clone().unwrap_or_default();
+    Some((
+        format!("{func}|{name}|{}|{region_label}", parts.join(",")),
+        values,
+    ))
+}
+
+/// One query for a batch of templates of the same [`batch_shape`]: `source` (any member's
+/// parsed template) with each `split` label's matcher replaced by a regex union of its
+/// values, and the sum grouped by the region label and the split labels, so the answer
+/// splits back per member. Returns the template with the window placeholder.
+pub fn batch_query(
+    source: &Expr,
+    region_label: &str,
+    split: &BTreeMap<String, Vec<String>>,
+) -> Result<String, PromqlError> {
+    struct Batch<'a> {
+        region_label: &'a str,
+        split: &'a BTreeMap<String, Vec<String>>,
+        problems: Vec<String>,
+    }
+    impl ExprVisitorMut for Batch<'_> {
+        type Error = std::convert::Infallible;
+        fn pre_visit(&mut self, expr: &mut Expr) -> Result<bool, Self::Error> {
+            match expr {
+                Expr::Aggregate(agg) => {
+                    let mut labels = vec![self.region_label.to_string()];
+                    labels.extend(self.split.keys().cloned());
+                    agg.modifier = Some(LabelModifier::include(
+                        labels.iter().map(String::as_str).collect(),
+                    ));
+                }
+                Expr::VectorSelector(vs) => self.rewrite(vs),
+                Expr::MatrixSelector(ms) => self.rewrite(&mut ms.vs),
+                _ => {}
+            }
+            Ok(true)
+        }
+    }
+    impl Batch<'_> {
+        fn rewrite(&mut self, vs: &mut VectorSelector) {
+            for m in &mut vs.matchers.matchers {
+                if let Some(values) = self.split.get(&m.name) {
+                    let union = values
+                        .iter()
+                        .map(|v| regex::escape(v))
+                        .collect::<Vec<_>>()
+                        .join("|");
+                    match Matcher::new_matcher(token::T_EQL_REGEX, m.name.clone(), union) {
+                        Ok(n) => *m = n,
+                        Err(e) => self.problems.push(e),
+                    }
+                }
+            }
+        }
+    }
+    let mut expr = source.clone();
+    let mut b = Batch {
+        region_label,
+        split,
+        problems: Vec::new(),
+    };
+    let _ = walk_expr_mut(&mut b, &mut expr);
+    if let Some(message) = b.problems.into_iter().next() {
+        return Err(PromqlError::Parse {
+            query: source.to_string(),
+            message,
+        });
+    }
+    Ok(expr
+        .to_string()
+        .replace(sentinel_rendered(), WINDOW_PLACEHOLDER))
+}
+
 /// A query that is a sum or difference of `sum(rate(<selector>[w]))` terms, as
 /// (sign, selector) pairs: the shapes whose value is a linear function of series rates,
 /// which test synthesis and offline evaluation understand.
