@@ -8,11 +8,12 @@
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
 
-mod actuator;
 mod abort_and_stop;
+mod actuator;
 mod alertmanager_e2e;
 mod aws_moto;
 mod backtest;
+mod bounded;
 mod burn_props;
 mod cli_failover;
 mod common;
