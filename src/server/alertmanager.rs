@@ -28,7 +28,9 @@ use super::{error, webhook, AppState, Catalog, WebhookCounters};
 pub struct Known {
     /// service → its SLOs.
     slos: HashMap<String, HashSet<String>>,
-    regions: HashSet<String>,
+    /// None when `regions:` names none: the engine evaluates whichever regions the
+    /// source returns, so no region is unknown.
+    regions: Option<HashSet<String>>,
 }
 
 /// Why a page was dropped (the metric's `reason` label).
@@ -48,7 +50,8 @@ impl Known {
         }
         Known {
             slos,
-            regions: catalog.regions.iter().cloned().collect(),
+            regions: (!catalog.regions.is_empty())
+                .then(|| catalog.regions.iter().cloned().collect()),
         }
     }
 
@@ -56,7 +59,7 @@ impl Known {
     pub fn drop_reason(&self, service: &str, slo: &str, region: &str) -> Option<DropReason> {
         if !self.slos.get(service).is_some_and(|s| s.contains(slo)) {
             Some(DropReason::UnknownSlo)
-        } else if !self.regions.contains(region) {
+        } else if self.regions.as_ref().is_some_and(|r| !r.contains(region)) {
             Some(DropReason::UnknownRegion)
         } else {
             None
@@ -252,6 +255,14 @@ mod tests {
         assert_eq!(
             k.drop_reason("api", "availability", "mars-1"),
             Some(DropReason::UnknownRegion)
+        );
+        // No regions configured: the source's regions are the engine's.
+        let mut open = Known::of(&Catalog::default());
+        open.slos = k.slos.clone();
+        assert_eq!(open.drop_reason("api", "availability", "mars-1"), None);
+        assert_eq!(
+            open.drop_reason("api", "latency", "mars-1"),
+            Some(DropReason::UnknownSlo)
         );
     }
 }
