@@ -237,6 +237,12 @@ struct RawServer {
     /// this is set.
     #[serde(default)]
     allow_unauthenticated: bool,
+    /// Webhook deliveries read and processed at once (503 with Retry-After beyond).
+    #[serde(default)]
+    max_concurrent_webhooks: Option<usize>,
+    /// An extra listener serving only what Route 53 and peers poll.
+    #[serde(default)]
+    signal_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -389,6 +395,11 @@ pub struct Config {
     pub regions: RegionsConfig,
     pub listen: String,
     pub max_body_bytes: usize,
+    /// Webhook deliveries read and processed at once (`server.max_concurrent_webhooks`).
+    pub max_concurrent_webhooks: usize,
+    /// `server.signal_listen`: an extra listener for `/v1/signal/…`, `/v1/probes`,
+    /// `/healthz` and `/readyz` only, so a flood on `listen` cannot reach them.
+    pub signal_listen: Option<String>,
     /// None: the webhook accepts unauthenticated deliveries (loopback set-ups only).
     pub webhook_auth: Option<Credential>,
     /// None: mutating API calls are refused.
@@ -755,6 +766,29 @@ fn build(
             "{f}: server.max_body_bytes: {max_body_bytes} must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES}"
         ));
     }
+    let max_concurrent_webhooks = raw
+        .server
+        .max_concurrent_webhooks
+        .unwrap_or(DEFAULT_CONCURRENT_WEBHOOKS);
+    if !(1..=MAX_CONCURRENT_WEBHOOKS).contains(&max_concurrent_webhooks) {
+        problems.push(format!(
+            "{f}: server.max_concurrent_webhooks: {max_concurrent_webhooks} must be between 1 and {MAX_CONCURRENT_WEBHOOKS}"
+        ));
+    }
+    let signal_listen = raw.server.signal_listen;
+    if let Some(sl) = &signal_listen {
+        match sl.parse::<std::net::SocketAddr>() {
+            Err(_) => problems.push(format!(
+                "{f}: server.signal_listen: {sl:?} is not an address:port"
+            )),
+            Ok(a) if listen.parse::<std::net::SocketAddr>().is_ok_and(|l| l == a) => {
+                problems.push(format!(
+                    "{f}: server.signal_listen: {sl} is server.listen's address; give it its own port"
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
     let failover = raw.failover.map(|fo| {
         let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
             Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
@@ -879,6 +913,8 @@ fn build(
         regions,
         listen,
         max_body_bytes,
+        max_concurrent_webhooks,
+        signal_listen,
         webhook_auth,
         api_token,
         failover,
@@ -1007,6 +1043,10 @@ const MIN_TOKEN_BYTES: usize = 16;
 /// than 64 MiB only helps an attacker.
 const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 << 20;
+/// `server.max_concurrent_webhooks`: Alertmanager sends one delivery per group at a
+/// time per peer; 16 bodies of `max_body_bytes` in flight bound the memory they hold.
+pub const DEFAULT_CONCURRENT_WEBHOOKS: usize = 16;
+const MAX_CONCURRENT_WEBHOOKS: usize = 4096;
 
 /// A warning when a secret file is readable by its group or by others.
 fn loose_permissions(f: &str, field: &str, path: &Path) -> Option<String> {
@@ -1225,6 +1265,15 @@ mod tests {
         assert!(problems("{listen: '0.0.0.0:8080'}").contains("allow_unauthenticated"));
         assert!(cfg("{listen: '0.0.0.0:8080', allow_unauthenticated: true}").is_ok());
         assert!(problems("{max_body_bytes: 0}").contains("server.max_body_bytes"));
+        assert!(problems("{max_concurrent_webhooks: 0}").contains("server.max_concurrent_webhooks"));
+        assert!(problems("{signal_listen: nowhere}").contains("server.signal_listen"));
+        assert!(
+            problems("{listen: '127.0.0.1:8080', signal_listen: '127.0.0.1:8080'}")
+                .contains("its own port")
+        );
+        let c = cfg("{signal_listen: '0.0.0.0:8081'}").unwrap();
+        assert_eq!(c.signal_listen.as_deref(), Some("0.0.0.0:8081"));
+        assert_eq!(c.max_concurrent_webhooks, DEFAULT_CONCURRENT_WEBHOOKS);
         assert!(problems(
             "{webhook_auth: {bearer_token_file: long, basic_auth: {username: u, password_file: long}}}"
         )

@@ -120,6 +120,7 @@ async fn a_flood_never_starves_the_operator() {
         api_token: Some("op-token".into()),
         max_body_bytes: 16 << 20,
         region_label: "region".into(),
+        ..Default::default()
     };
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let calls = async {

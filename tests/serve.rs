@@ -103,6 +103,11 @@ fn serve_backfills_serves_and_stops_on_sigterm() {
         status["evaluation_latency"]["count"].as_u64().unwrap() >= 1,
         "{status}"
     );
+    assert_eq!(
+        status["automation"],
+        serde_json::json!({"on": false, "reason": "failover is not configured"}),
+        "{status}"
+    );
     let (code, metrics) = curl(&format!("{base}/metrics"));
     assert_eq!(code, 200);
     for want in [

@@ -72,6 +72,7 @@ async fn operator_calls_are_answered_while_queries_hang() {
         api_token: Some("op-token".into()),
         max_body_bytes: 1 << 20,
         region_label: "region".into(),
+        ..Default::default()
     };
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let calls = async {

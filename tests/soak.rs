@@ -67,7 +67,7 @@ fn mixed_hostile_load_keeps_memory_flat_and_loses_nothing() {
     std::fs::write(
         d.join("sloguard.yaml"),
         format!(
-            "specs: {specs}\nsource: {{thanos: {{url: 'http://127.0.0.1:{dead}', retries: 0, timeout: 1s}}}}\nevaluation: {{interval: 1h, lookback: 1h}}\nserver:\n  listen: 127.0.0.1:{port}\n  max_body_bytes: 65536\n  webhook_auth: {{bearer_token_file: {tok}}}\n  api_token_file: {api}\n",
+            "specs: {specs}\nsource: {{thanos: {{url: 'http://127.0.0.1:{dead}', retries: 0, timeout: 1s}}}}\nevaluation: {{interval: 1h, lookback: 1h}}\nserver:\n  listen: 127.0.0.1:{port}\n  max_body_bytes: 65536\n  max_concurrent_webhooks: 256\n  webhook_auth: {{bearer_token_file: {tok}}}\n  api_token_file: {api}\n",
             specs = repo().join("slo-specs").display(),
             tok = d.join("token").display(),
             api = d.join("api-token").display(),
@@ -131,6 +131,7 @@ fn mixed_hostile_load_keeps_memory_flat_and_loses_nothing() {
                     tally.sent_unique.fetch_add(1, Ordering::Relaxed);
                     (
                         http.post(format!("{base}/api/v1/alertmanager"))
+                            .header("content-type", "application/json")
                             .bearer_auth(TOKEN)
                             .body(delivery(&last_fp)),
                         200,
@@ -138,24 +139,28 @@ fn mixed_hostile_load_keeps_memory_flat_and_loses_nothing() {
                 }
                 8 | 9 => (
                     http.post(format!("{base}/api/v1/alertmanager"))
+                        .header("content-type", "application/json")
                         .bearer_auth(TOKEN)
                         .body(delivery(&last_fp)),
                     200,
                 ),
                 10 | 11 => (
                     http.post(format!("{base}/api/v1/alertmanager"))
+                        .header("content-type", "application/json")
                         .bearer_auth(TOKEN)
                         .body("{\"version\": \"4\", \"alerts\": ["),
                     400,
                 ),
                 12 => (
                     http.post(format!("{base}/api/v1/alertmanager"))
+                        .header("content-type", "application/json")
                         .bearer_auth(TOKEN)
                         .body(oversized.as_str().to_owned()),
                     413,
                 ),
                 13 | 14 => (
                     http.post(format!("{base}/api/v1/alertmanager"))
+                        .header("content-type", "application/json")
                         .body(delivery("x")),
                     401,
                 ),

@@ -1,7 +1,10 @@
 //! The Alertmanager receiver and operator API over HTTP on a free loopback port: auth
 //! missing or wrong (401), oversized bodies (413), malformed JSON and wrong versions (400
 //! naming the problem), duplicate deliveries processed once, resolved before firing,
-//! truncated alerts, unknown alerts counted, page triggers queued for the engine.
+//! truncated alerts, unknown alerts counted, page triggers queued for the engine; pages
+//! for SLOs or regions that are not configured counted and dropped; requests a browser
+//! could forge (foreign `Origin`, non-JSON content types) refused; `/api/v1/status` says
+//! whether automation is on.
 // Test harness code waits on real servers in wall time; the clock lint guards the
 // library below the app layer, not the harness.
 #![allow(clippy::disallowed_methods)]
@@ -10,7 +13,7 @@ use std::sync::Arc;
 
 use sloguard::app::{Inbox, OperatorCall, Trigger};
 use sloguard::config::Credential;
-use sloguard::server::{router, ApiConfig, AppState};
+use sloguard::server::{router, ApiConfig, AppState, Catalog, SloInfo};
 
 const FIRING: &str = include_str!("data/alertmanager-firing.json");
 
@@ -36,8 +39,10 @@ async fn server(auth: Option<Credential>) -> (String, Arc<AppState>, Inbox) {
             api_token: Some("op-token".into()),
             max_body_bytes: 64 * 1024,
             region_label: "region".into(),
+            ..Default::default()
         })
-        .wired(Default::default(), None, Some(outbox), false),
+        .wired(Default::default(), None, Some(outbox), false)
+        .with_catalog(catalog()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -46,6 +51,28 @@ async fn server(auth: Option<Credential>) -> (String, Arc<AppState>, Inbox) {
         let _ = axum::serve(listener, app).await;
     });
     (url, state, rx)
+}
+
+/// The engine behind the test server evaluates `api/availability` and `api/slo-0..99`
+/// in us-east-1 and eu-west-1.
+fn catalog() -> Catalog {
+    let slo = |name: String| SloInfo {
+        service: "api".into(),
+        slo: name,
+        objective: 99.9,
+        budget: 0.001,
+        period: "30d".into(),
+        windows: vec![],
+        tiers: vec![],
+        builtin: false,
+    };
+    Catalog {
+        slos: std::iter::once("availability".to_string())
+            .chain((0..100).map(|i| format!("slo-{i}")))
+            .map(slo)
+            .collect(),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+    }
 }
 
 async fn post(url: &str, body: &str, auth: Option<&str>) -> (u16, serde_json::Value) {
@@ -387,8 +414,8 @@ async fn escape_sequences_in_labels_never_reach_the_text_log_raw() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    // Both log lines that quote the delivery: the handler's truncation warning and the
-    // engine's re-evaluation notice.
+    // Both log lines that quote the delivery: the handler's truncation warning and its
+    // notice that the page (for an SLO this engine does not know) was dropped.
     let deadline = Instant::now() + Duration::from_secs(30);
     let text = loop {
         let text = std::fs::read_to_string(&log).unwrap();
@@ -423,4 +450,195 @@ async fn escape_sequences_in_labels_never_reach_the_text_log_raw() {
     ] {
         assert!(text.contains(quoted), "{quoted} missing from:\n{text}");
     }
+}
+
+/// Pages for an SLO or a region the engine does not evaluate are counted by reason and
+/// dropped: no trigger (so no re-evaluation and no journaled notice); resolved or ticket
+/// alerts for them count as unknown; a known page in the same delivery still triggers.
+#[tokio::test]
+async fn pages_for_unconfigured_slos_or_regions_are_dropped() {
+    let (url, state, mut rx) = server(None).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    let mut unknown_slo = sloguard_alert("firing", "u1", "2026-11-27T06:00:00Z");
+    unknown_slo["labels"]["sloth_slo"] = "latency".into();
+    let mut unknown_service = sloguard_alert("firing", "u2", "2026-11-27T06:00:00Z");
+    unknown_service["labels"]["sloth_service"] = "web".into();
+    let mut unknown_region = sloguard_alert("firing", "u3", "2026-11-27T06:00:00Z");
+    unknown_region["labels"]["region"] = "mars-1".into();
+    let mut resolved_unknown = sloguard_alert("resolved", "u4", "2026-11-27T06:00:00Z");
+    resolved_unknown["labels"]["sloth_slo"] = "latency".into();
+    let (status, body) = post(
+        &hook,
+        &payload(
+            vec![
+                unknown_slo.clone(),
+                unknown_service,
+                unknown_region,
+                resolved_unknown,
+            ],
+            0,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            body["processed"].as_u64(),
+            body["dropped"].as_u64(),
+            body["unknown"].as_u64()
+        ),
+        (Some(0), Some(3), Some(1)),
+        "{body}"
+    );
+    assert!(
+        rx.triggers.try_recv().is_err(),
+        "a page for an unconfigured SLO or region re-evaluates nothing"
+    );
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        "sloguard_webhook_pages_dropped_total{reason=\"unknown_slo\"} 2",
+        "sloguard_webhook_pages_dropped_total{reason=\"unknown_region\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} missing from\n{metrics}");
+    }
+    // A known page beside an unknown one: only the known one triggers.
+    let mut again = unknown_slo;
+    again["fingerprint"] = "u5".into();
+    let (status, body) = post(
+        &hook,
+        &payload(
+            vec![
+                again,
+                sloguard_alert("firing", "k1", "2026-11-27T06:00:00Z"),
+            ],
+            0,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((status, body["dropped"].as_u64()), (200, Some(1)), "{body}");
+    let batch = rx.triggers.try_recv().expect("the known page triggers");
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].slo, "availability");
+    assert_eq!(
+        state
+            .webhook
+            .dropped_unknown_slo
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+}
+
+/// What a web page in the operator's browser could send to an unauthenticated loopback
+/// engine is refused before the body is read: a `text/plain` or form POST (no CORS
+/// preflight) with a foreign `Origin`, and any non-JSON body even without `Origin`. What
+/// Alertmanager and the CLI send (JSON, no `Origin`) and same-origin JSON pass.
+#[tokio::test]
+async fn requests_a_browser_could_forge_are_refused() {
+    let (url, state, mut rx) = server(None).await;
+    let hook = format!("{url}/api/v1/alertmanager");
+    let body = payload(
+        vec![sloguard_alert("firing", "csrf", "2026-11-27T06:00:00Z")],
+        0,
+    );
+    let send = |target: String, content_type: Option<&'static str>, origin: Option<String>| {
+        let body = body.clone();
+        async move {
+            let mut req = reqwest::Client::new().post(target).body(body);
+            if let Some(c) = content_type {
+                req = req.header("content-type", c);
+            }
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let evil = Some("https://evil.example".to_string());
+    for (content_type, origin, want) in [
+        (Some("text/plain;charset=UTF-8"), evil.clone(), 403),
+        (Some("application/x-www-form-urlencoded"), evil.clone(), 403),
+        (Some("application/json"), evil.clone(), 403),
+        (Some("application/json"), Some("null".to_string()), 403),
+        (Some("text/plain"), None, 415),
+        (Some("multipart/form-data; boundary=x"), None, 415),
+        (None, None, 415),
+    ] {
+        let (status, text) = send(hook.clone(), content_type, origin.clone()).await;
+        assert_eq!(status, want, "{content_type:?} from {origin:?}: {text}");
+    }
+    assert!(
+        rx.triggers.try_recv().is_err(),
+        "nothing refused was queued"
+    );
+    assert_eq!(
+        state
+            .webhook
+            .processed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    // The operator API too, even with the token.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/rearm"))
+        .bearer_auth("op-token")
+        .header("content-type", "text/plain")
+        .header("origin", "https://evil.example")
+        .body(r#"{"domain": "web", "reason": "csrf"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        rx.operator.try_recv().is_err(),
+        "no operator call reached the engine"
+    );
+    // Reads are not mutating: a foreign Origin may read the status.
+    let r = reqwest::Client::new()
+        .get(format!("{url}/healthz"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Same origin (the dashboard's own page) with JSON, and no Origin at all: accepted.
+    let own = Some(url.clone());
+    let (status, text) = send(hook.clone(), Some("application/json"), own).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = send(hook.clone(), Some("application/json; charset=utf-8"), None).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+/// `/api/v1/status` says whether automation may act and why not, before the first
+/// evaluation too (`/readyz` says the same with its 503).
+#[tokio::test]
+async fn status_says_whether_automation_is_on() {
+    use std::sync::atomic::Ordering;
+    let (url, state, _rx) = server(None).await;
+    let status = || async {
+        let r = reqwest::get(format!("{url}/api/v1/status")).await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        v["automation"].clone()
+    };
+    assert_eq!(
+        status().await,
+        serde_json::json!({"on": false, "reason": "failover is not configured"})
+    );
+    state.failover.store(true, Ordering::Release);
+    assert_eq!(
+        status().await,
+        serde_json::json!({"on": true, "reason": null})
+    );
+    *state.automation_off.write().unwrap() = Some("the journal is not writable: disk full".into());
+    assert_eq!(
+        status().await,
+        serde_json::json!({"on": false, "reason": "the journal is not writable: disk full"})
+    );
 }

@@ -4,10 +4,16 @@
 //! The built-in dashboard (`/`) reads `/api/v1/status`, `/api/v1/history` (`?since=` for
 //! the new points only), `/api/v1/incidents` (with `chaos`) and `/api/v1/slos` (every
 //! configured SLO with objective, period and tiers, the configured regions, `chaos`).
-//! Handlers only read shared state; the engine loop writes it.
+//! Handlers only read shared state; the engine loop writes it. The webhook's handler is
+//! in [`alertmanager`], the forgery guard of the mutating routes in [`guard`], the
+//! connection and webhook budgets in [`limits`], `server.signal_listen` in [`signal`].
 
+pub mod alertmanager;
+pub mod guard;
+pub mod limits;
 pub mod listen;
 pub mod run;
+pub mod signal;
 pub mod webhook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -98,6 +104,10 @@ pub struct AppState {
     pub api: ApiConfig,
     pub dedup: std::sync::Mutex<webhook::Dedup>,
     pub webhook: WebhookCounters,
+    /// Webhook deliveries read and processed at once.
+    webhook_slots: limits::WebhookSlots,
+    /// The configured SLOs and regions, indexed: pages for others are dropped.
+    known: alertmanager::Known,
     /// Where webhook triggers and operator calls go (None: no engine loop behind).
     pub outbox: Option<Outbox>,
     /// A GameDay or demo: metrics carry `sloguard_chaos 1` so drills never mix with real
@@ -227,6 +237,8 @@ pub struct ApiConfig {
     pub api_token: Option<String>,
     pub max_body_bytes: usize,
     pub region_label: String,
+    /// `server.max_concurrent_webhooks`.
+    pub max_concurrent_webhooks: usize,
 }
 
 impl Default for ApiConfig {
@@ -236,6 +248,7 @@ impl Default for ApiConfig {
             api_token: None,
             max_body_bytes: 1 << 20,
             region_label: "region".into(),
+            max_concurrent_webhooks: crate::config::DEFAULT_CONCURRENT_WEBHOOKS,
         }
     }
 }
@@ -248,6 +261,10 @@ pub struct WebhookCounters {
     pub unknown: std::sync::atomic::AtomicU64,
     pub triggers: std::sync::atomic::AtomicU64,
     pub rejected: std::sync::atomic::AtomicU64,
+    /// Deliveries answered 503: `max_concurrent_webhooks` were in flight.
+    pub busy: std::sync::atomic::AtomicU64,
+    pub dropped_unknown_slo: std::sync::atomic::AtomicU64,
+    pub dropped_unknown_region: std::sync::atomic::AtomicU64,
 }
 
 impl Default for AppState {
@@ -259,6 +276,8 @@ impl Default for AppState {
 impl AppState {
     pub fn new(api: ApiConfig) -> Self {
         AppState {
+            webhook_slots: limits::WebhookSlots::new(api.max_concurrent_webhooks.max(1)),
+            known: alertmanager::Known::default(),
             snapshot: RwLock::new(None),
             ready: AtomicBool::new(false),
             telemetry: Telemetry::default(),
@@ -283,6 +302,7 @@ impl AppState {
 
     /// The configured SLOs and regions the dashboard shows from its first render.
     pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.known = alertmanager::Known::of(&catalog);
         self.catalog = catalog;
         self
     }
@@ -392,7 +412,7 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
     app: crate::app::App<S>,
     timer: &T,
     schedule: crate::app::Schedule,
-    listener: tokio::net::TcpListener,
+    listeners: impl Into<listen::Listeners>,
     api: ApiConfig,
     chaos: bool,
     extra: &dyn Observer,
@@ -421,9 +441,12 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
             }
         }
     };
-    let router = router(state.clone());
     let (server_tx, server_rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(listen::serve(listener, router, server_rx));
+    let servers = listeners.into().spawn(
+        router(state.clone()),
+        signal::router(state.clone()),
+        server_rx,
+    );
     let observers = crate::app::Observers(vec![state.as_ref(), extra]);
     let app = crate::app::run(
         app,
@@ -439,8 +462,10 @@ pub async fn serve<S: crate::query::MetricsSource, T: crate::app::clock::Timer>(
         _ = stopped(stop) => {}
     }
     let _ = server_tx.send(true);
-    if let Err(e) = server.await {
-        tracing::error!(error = %e, "HTTP server task failed");
+    for server in servers {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server task failed");
+        }
     }
     app
 }
@@ -451,7 +476,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(dashboard))
         .route("/api/v1/history", get(history))
         .route("/api/v1/slos", get(slos))
-        .route("/api/v1/alertmanager", axum::routing::post(alertmanager))
+        .route(
+            "/api/v1/alertmanager",
+            axum::routing::post(alertmanager::handle),
+        )
         .route("/api/v1/failover", axum::routing::post(op_failover))
         .route(
             "/api/v1/approve/{incident}",
@@ -464,6 +492,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/failback", axum::routing::post(op_failback))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .route_layer(axum::middleware::from_fn(guard::refuse_forged))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -624,22 +653,36 @@ fn authorized(headers: &axum::http::HeaderMap, want: &crate::config::Credential)
     }
 }
 
+/// The 401 to answer unless the request carries `want` (when a credential is configured).
+fn refuse_unauthorized(
+    headers: &axum::http::HeaderMap,
+    want: Option<&crate::config::Credential>,
+) -> Option<Response> {
+    match want {
+        Some(want) if !authorized(headers, want) => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: send the configured credential",
+        )),
+        _ => None,
+    }
+}
+
 /// Reads a request body only after its credential checked out (so an unauthenticated
-/// client learns nothing and costs no buffering), up to `limit` bytes (413 beyond).
+/// client learns nothing and costs no buffering).
 async fn read_authorized(
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
     want: Option<&crate::config::Credential>,
     limit: usize,
 ) -> Result<axum::body::Bytes, Response> {
-    if let Some(want) = want {
-        if !authorized(headers, want) {
-            return Err(error(
-                StatusCode::UNAUTHORIZED,
-                "authentication required: send the configured credential",
-            ));
-        }
+    if let Some(refused) = refuse_unauthorized(headers, want) {
+        return Err(refused);
     }
+    read_body(body, limit).await
+}
+
+/// A request body of at most `limit` bytes (413 beyond), within the header-read timeout.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, Response> {
     // A body trickled in byte by byte must not hold a task and its buffer forever.
     match tokio::time::timeout(
         listen::HEADER_READ_TIMEOUT,
@@ -664,90 +707,6 @@ async fn read_authorized(
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({"error": message.into()}))).into_response()
-}
-
-/// `POST /api/v1/alertmanager`: authenticate, parse, deduplicate, queue page triggers,
-/// and acknowledge at once; the engine confirms every trigger with its own evaluation.
-async fn alertmanager(
-    State(s): State<Arc<AppState>>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    use std::sync::atomic::Ordering::Relaxed;
-    let body = match read_authorized(
-        &headers,
-        body,
-        s.api.webhook_auth.as_ref(),
-        s.api.max_body_bytes,
-    )
-    .await
-    {
-        Ok(b) => b,
-        Err(r) => {
-            s.webhook.rejected.fetch_add(1, Relaxed);
-            return r;
-        }
-    };
-    let payload = match webhook::parse(&body).and_then(|p| webhook::check_limits(&p).map(|()| p)) {
-        Ok(p) => p,
-        Err(e) => {
-            s.webhook.rejected.fetch_add(1, Relaxed);
-            let status = if e.too_large() {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return error(status, e.to_string());
-        }
-    };
-    let (mut processed, mut duplicates, mut unknown) = (0u64, 0u64, 0u64);
-    let mut pages: Vec<crate::app::Trigger> = Vec::new();
-    {
-        let Ok(mut dedup) = s.dedup.lock() else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "dedup state poisoned");
-        };
-        for a in &payload.alerts {
-            if !dedup.first_time(&payload.group_key, a) {
-                duplicates += 1;
-                continue;
-            }
-            match webhook::map_alert(a, &s.api.region_label) {
-                None => unknown += 1,
-                Some(m) => {
-                    processed += 1;
-                    let page = crate::app::Trigger {
-                        service: m.service,
-                        slo: m.slo,
-                        region: m.region,
-                    };
-                    if m.firing
-                        && m.severity == Some(crate::slo::Severity::Page)
-                        && !pages.contains(&page)
-                    {
-                        pages.push(page);
-                    }
-                }
-            }
-        }
-    }
-    s.webhook.processed.fetch_add(processed, Relaxed);
-    s.webhook.duplicates.fetch_add(duplicates, Relaxed);
-    s.webhook.unknown.fetch_add(unknown, Relaxed);
-    if payload.truncated_alerts > 0 {
-        let group_key = webhook::truncate(&payload.group_key, webhook::MAX_LOGGED);
-        tracing::warn!(group_key = %group_key, truncated = payload.truncated_alerts, "Alertmanager truncated alerts (max_alerts); the engine evaluates every SLO itself");
-    }
-    // One delivery is at most one re-evaluation: its pages travel as one batch.
-    if !pages.is_empty() {
-        if let Some(outbox) = &s.outbox {
-            let n = pages.len() as u64;
-            // Never block the acknowledgement: a full queue means an evaluation is imminent.
-            if outbox.triggers.try_send(pages).is_ok() {
-                s.webhook.triggers.fetch_add(n, Relaxed);
-            }
-        }
-    }
-    Json(serde_json::json!({"received": payload.alerts.len(), "processed": processed, "duplicates": duplicates, "unknown": unknown, "truncated": payload.truncated_alerts})).into_response()
 }
 
 /// Parses an operator API body (the failover form, the largest) the way the handlers
@@ -1060,13 +1019,47 @@ async fn status(State(s): State<Arc<AppState>>) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let snap = s.snapshot.read().ok().and_then(|g| g.clone());
+    let automation = Automation::of(&s);
     match snap {
-        Some(snap) => Json(snap).into_response(),
+        Some(snapshot) => Json(StatusBody {
+            snapshot,
+            automation,
+        })
+        .into_response(),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": "no evaluation yet: backfilling"})),
+            Json(serde_json::json!({"error": "no evaluation yet: backfilling", "automation": automation})),
         )
             .into_response(),
+    }
+}
+
+/// `/api/v1/status`: the snapshot's fields, and whether automation may act.
+#[derive(serde::Serialize)]
+struct StatusBody {
+    #[serde(flatten)]
+    snapshot: Snapshot,
+    automation: Automation,
+}
+
+/// Whether automation may act, and why not (what `/readyz` says with its 503).
+#[derive(serde::Serialize)]
+struct Automation {
+    on: bool,
+    reason: Option<String>,
+}
+
+impl Automation {
+    fn of(s: &AppState) -> Self {
+        let reason = if s.failover.load(Ordering::Acquire) {
+            s.automation_off.read().ok().and_then(|a| a.clone())
+        } else {
+            Some("failover is not configured".to_string())
+        };
+        Automation {
+            on: reason.is_none(),
+            reason,
+        }
     }
 }
 
@@ -1270,25 +1263,7 @@ pub fn render_metrics(
             g,
         );
     }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    struct ResultLabel {
-        result: String,
-    }
-    let webhook = Family::<ResultLabel, Gauge>::default();
-    for (result, v) in [
-        ("processed", &w.processed),
-        ("duplicate", &w.duplicates),
-        ("unknown", &w.unknown),
-        ("trigger", &w.triggers),
-        ("rejected", &w.rejected),
-    ] {
-        webhook
-            .get_or_create(&ResultLabel {
-                result: result.into(),
-            })
-            .set(v.load(std::sync::atomic::Ordering::Relaxed) as i64);
-    }
-    reg.register("webhook_alerts", "Alertmanager webhook alerts by outcome: processed once, duplicate, unknown, page trigger, rejected delivery", webhook);
+    alertmanager::register_metrics(&mut reg, w);
     reg.register(
         "error_ratio",
         "Error ratio per SLO, region and window (absent on no data)",

@@ -50,11 +50,20 @@ pub async fn serve(
     let app = App::from_config(cfg, services, source, clock.clone(), purpose).await?;
     let listener = bind(&cfg.listen).await?;
     tracing::info!(listen = %cfg.listen, "serving /metrics, /api/v1/status, /healthz, /readyz");
+    let signal = match &cfg.signal_listen {
+        Some(addr) => {
+            let l = bind(addr).await?;
+            tracing::info!(signal_listen = %addr, "serving /v1/signal, /v1/probes, /healthz, /readyz");
+            Some(l)
+        }
+        None => None,
+    };
     let api = super::ApiConfig {
         webhook_auth: cfg.webhook_auth.clone(),
         api_token: cfg.api_token.clone(),
         max_body_bytes: cfg.max_body_bytes,
         region_label: cfg.regions.label.clone(),
+        max_concurrent_webhooks: cfg.max_concurrent_webhooks,
     };
     let schedule = Schedule {
         interval: cfg.evaluation.interval.secs() as i64,
@@ -65,7 +74,10 @@ pub async fn serve(
         app,
         clock.as_ref(),
         schedule,
-        listener,
+        super::listen::Listeners {
+            main: listener,
+            signal,
+        },
         api,
         false,
         &quiet,
