@@ -137,6 +137,9 @@ fn default_specs() -> PathBuf {
 /// One server for every region (`thanos:`), or one per region (`regions:`).
 #[derive(Debug, Default, Deserialize)]
 struct RawSource {
+    /// SLI queries in flight at once (batches and what cannot batch); default 8.
+    #[serde(default)]
+    max_concurrency: Option<usize>,
     #[serde(default)]
     thanos: Option<RawThanos>,
     #[serde(default)]
@@ -307,6 +310,11 @@ pub struct EvaluationConfig {
     pub fine_step: Window,
     pub buckets: u32,
     pub lateness: Window,
+    /// SLI queries in flight at once (`source.max_concurrency`).
+    pub max_concurrency: usize,
+    /// How long one SLI query may take, retries included, before its SLOs are degraded
+    /// for the evaluation (the sources' timeout plus 5 s).
+    pub query_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -895,6 +903,20 @@ fn build(
             domains,
         }
     });
+    let query_timeout = std::time::Duration::from_secs(
+        std::iter::once(&source)
+            .chain(region_sources.values())
+            .map(|s| s.timeout.secs())
+            .max()
+            .unwrap_or(10)
+            + 5,
+    );
+    let max_concurrency = raw.source.max_concurrency.unwrap_or(8);
+    if !(1..=256).contains(&max_concurrency) {
+        problems.push(format!(
+            "{f}: source.max_concurrency: {max_concurrency} must be 1 to 256"
+        ));
+    }
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
@@ -909,6 +931,8 @@ fn build(
             fine_step,
             buckets,
             lateness,
+            max_concurrency,
+            query_timeout,
         },
         regions,
         listen,

@@ -111,8 +111,23 @@ pub struct Snapshot {
     pub query_latency: Latency,
     pub evaluation_latency: Latency,
     pub queries_per_evaluation: usize,
+    /// How the SLOs' queries are sent: batched by shape, or one by one.
+    pub query_plan: QueryPlan,
+    /// A whole tick (queries, core, decisions), in the shape of `evaluation_latency`.
+    pub tick_latency: Latency,
     /// Whether every start-up backfill succeeded, and the spans still to fetch.
     pub coverage: CoverageView,
+}
+
+/// The queries one evaluation sends per region source, and how many SLI templates (an
+/// SLO has an error and a total, or a ratio) each path serves.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueryPlan {
+    pub queries: usize,
+    /// Templates fetched in batches shared with others of the same shape.
+    pub batched_templates: usize,
+    /// Templates fetched by their own query (a shape that does not batch).
+    pub single_templates: usize,
 }
 
 /// The engine's coverage as `/api/v1/status` and `eval` show it.

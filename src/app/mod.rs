@@ -210,6 +210,8 @@ pub struct App<S> {
     probe_feed: Option<Arc<dyn ProbeFeed>>,
     tracker: ProbeTracker,
     evidence: BTreeMap<String, RegionEvidence>,
+    /// Whole scheduled ticks (queries, core, decisions), µs.
+    tick_hist: hdrhistogram::Histogram<u64>,
 }
 
 impl<S: MetricsSource> App<S> {
@@ -316,6 +318,7 @@ impl<S: MetricsSource> App<S> {
                 cfg.regions.probe_failures,
             ),
             evidence: BTreeMap::new(),
+            tick_hist: crate::engine::hist(),
         })
     }
 
@@ -488,6 +491,7 @@ impl<S: MetricsSource> App<S> {
     /// one source of truth for "active".
     fn snapshot(&self) -> Snapshot {
         let mut snap = self.engine.snapshot();
+        snap.tick_latency = crate::engine::latency(&self.tick_hist);
         if let Some(p) = self
             .failover
             .as_ref()
@@ -522,6 +526,7 @@ impl<S: MetricsSource> App<S> {
         ops: Option<&mut mpsc::Receiver<OperatorCall>>,
     ) -> TickOutcome {
         let at = self.clock.now();
+        let tick_started = self.clock.monotonic();
         let mut interleaved = Vec::new();
         let domains: Vec<(String, Vec<(String, String)>)> = self
             .failover
@@ -646,6 +651,13 @@ impl<S: MetricsSource> App<S> {
         out.probes = self.tracker.views();
         out.evidence = self.evidence.clone();
         out.peer = self.peer_view();
+        let tick_secs = self
+            .clock
+            .monotonic()
+            .saturating_sub(tick_started)
+            .as_secs_f64();
+        let _ = self.tick_hist.record((tick_secs * 1e6) as u64);
+        snapshot.tick_latency = crate::engine::latency(&self.tick_hist);
         // The roles as the policy holds them after this evaluation's decisions.
         if let Some(p) = out.policy.first() {
             snapshot.set_roles(&p.active, &p.standby);

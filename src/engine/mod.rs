@@ -13,6 +13,7 @@
 //! backfill that failed (or a region that missed a span) leaves a gap that is fetched
 //! again with backoff, and a tier decides a failover only over a covered long window.
 
+pub mod batch;
 pub mod coverage;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -23,11 +24,11 @@ use crate::burn::streams::{StreamRef, Streams, StreamsError};
 use crate::burn::Transition;
 use crate::clock::Clock;
 use crate::config::{EvaluationConfig, RegionsConfig};
-use crate::promql::SliTemplate;
-use crate::query::{MetricsSource, QueryError, QueryResult};
+use crate::promql::{SliTemplate, WINDOW_PLACEHOLDER};
+use crate::query::{MetricsSource, QueryResult};
 use crate::slo::{RegionalSli, Service, Severity};
 use crate::snapshot::{
-    CoverageView, DataStatus, GapView, Latency, RegionRow, Snapshot, StreamHealth, StreamRow,
+    QueryPlan, CoverageView, DataStatus, GapView, Latency, RegionRow, Snapshot, StreamHealth, StreamRow,
     TierRow,
 };
 use crate::window::Window;
@@ -55,6 +56,8 @@ enum SliQueries {
 
 #[derive(Debug, Clone)]
 struct SloQueries {
+    /// How each of its templates joins a batch (None: it is asked on its own).
+    shapes: Vec<Option<batch::Batchable>>,
     slo: usize,
     service: String,
     name: String,
@@ -63,6 +66,27 @@ struct SloQueries {
     /// `vantage: external`: measured from outside the region, so it is not one of the
     /// region's own SLIs (whose silence may mean the region is gone).
     external: bool,
+}
+
+impl SloQueries {
+    /// Its templates, by side.
+    fn sides(&self) -> Vec<(batch::Side, &SliTemplate)> {
+        match &self.sli {
+            SliQueries::Events { error, total } => {
+                vec![(batch::Side::Error, error), (batch::Side::Total, total)]
+            }
+            SliQueries::Ratio { error_ratio } => vec![(batch::Side::Ratio, error_ratio)],
+        }
+    }
+
+    /// Its templates with their batch shapes.
+    fn templates(&self) -> Vec<(batch::Side, &SliTemplate, Option<&batch::Batchable>)> {
+        self.sides()
+            .into_iter()
+            .zip(&self.shapes)
+            .map(|((side, t), shape)| (side, t, shape.as_ref()))
+            .collect()
+    }
 }
 
 /// What one SLO's queries returned: per time and region the (error, total) events, and
@@ -116,6 +140,8 @@ pub struct Engine<S> {
     silent_since: BTreeMap<String, i64>,
     /// The span each stream's data covers and the gaps still to fetch.
     coverage: coverage::Coverage,
+    /// How many queries an evaluation sends, and how the templates are served.
+    plan_stats: QueryPlan,
     /// Core SLO index -> query index (the probe SLI has no query: always covered).
     query_of_slo: HashMap<usize, usize>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
@@ -123,13 +149,15 @@ pub struct Engine<S> {
     pub last_eval_secs: f64,
 }
 
-fn hist() -> hdrhistogram::Histogram<u64> {
+/// A latency histogram (µs).
+pub(crate) fn hist() -> hdrhistogram::Histogram<u64> {
     // 1 µs .. 10 min at 3 significant digits; the bounds are constants, so this cannot fail.
     hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3)
         .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("valid sigfig"))
 }
 
-fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
+/// Percentiles of a latency histogram.
+pub(crate) fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
     if h.is_empty() {
         return Latency::default();
     }
@@ -174,14 +202,21 @@ impl<S: MetricsSource> Engine<S> {
                         error_ratio: error_ratio.clone(),
                     },
                 };
-                queries.push(SloQueries {
+                let mut sq = SloQueries {
+                    shapes: Vec::new(),
                     slo: idx,
                     service: service.name.clone(),
                     name: slo.name.clone(),
                     region_label: service.region_label.clone(),
                     sli,
                     external: slo.vantage == crate::slo::Vantage::External,
-                });
+                };
+                sq.shapes = sq
+                    .sides()
+                    .iter()
+                    .map(|(_, t)| batch::Batchable::of(t, &sq.region_label))
+                    .collect();
+                queries.push(sq);
             }
         }
         let probe_slo = if regions.probes.is_empty() {
@@ -210,7 +245,7 @@ impl<S: MetricsSource> Engine<S> {
             .enumerate()
             .map(|(i, q)| (q.slo, i))
             .collect();
-        Ok(Engine {
+        let mut engine = Engine {
             query_of_slo,
             source,
             clock,
@@ -226,42 +261,35 @@ impl<S: MetricsSource> Engine<S> {
             probe_slo,
             silent_since: BTreeMap::new(),
             coverage: coverage::Coverage::default(),
+            plan_stats: QueryPlan::default(),
             last_query_secs: Vec::new(),
             last_eval_secs: 0.0,
-        })
-    }
-
-    pub fn queries_per_evaluation(&self) -> usize {
-        self.queries
-            .iter()
-            .map(|q| {
-                if matches!(q.sli, SliQueries::Events { .. }) {
-                    2
-                } else {
-                    1
-                }
-            })
-            .sum()
-    }
-
-    /// One query of a template, timed into the latency histogram.
-    async fn query(
-        &mut self,
-        t: &SliTemplate,
-        window: Window,
-        range: Option<(i64, i64, i64)>,
-        at: i64,
-    ) -> Result<QueryResult, QueryError> {
-        let query = t.render(window);
-        let started = self.clock.monotonic();
-        let r = match range {
-            Some((s, e, st)) => self.source.range(&query, s, e, st, true).await,
-            None => self.source.instant(&query, at, true).await,
         };
-        let secs = self.clock.monotonic().saturating_sub(started).as_secs_f64();
-        let _ = self.query_hist.record((secs * 1e6) as u64);
-        self.last_query_secs.push(secs);
-        r
+        engine.plan_stats = engine.compute_plan_stats();
+        Ok(engine)
+    }
+
+    /// Queries one steady evaluation sends per region source (batches included).
+    pub fn queries_per_evaluation(&self) -> usize {
+        self.plan_stats.queries
+    }
+
+    /// How the SLOs' templates are fetched: batched with others, or on their own.
+    fn compute_plan_stats(&self) -> QueryPlan {
+        let all: Vec<usize> = (0..self.queries.len()).collect();
+        let plans = self.plan(&all);
+        let mut out = QueryPlan {
+            queries: plans.len(),
+            ..QueryPlan::default()
+        };
+        for (_, p) in &plans {
+            if p.members.len() > 1 {
+                out.batched_templates += p.members.len();
+            } else {
+                out.single_templates += p.members.len();
+            }
+        }
+        out
     }
 
     /// Runs the SLO's queries (instant at `at`, or range over `(start, end]` at `step`) with
@@ -275,122 +303,103 @@ impl<S: MetricsSource> Engine<S> {
         at: i64,
         scale: f64,
     ) -> Result<Fetched, String> {
-        let sli = self.queries[q].sli.clone();
-        let region_label = self.queries[q].region_label.clone();
+        self.fetch_all(&[q], window, range, at, scale)
+            .await
+            .remove(&q)
+            .unwrap_or_else(|| Err("no query planned".into()))
+    }
+
+    /// The batched queries that fetch SLO queries `qs` (see [`batch`]).
+    fn plan(&self, qs: &[usize]) -> Vec<(String, batch::Planned)> {
+        let mut by_label: BTreeMap<&str, Vec<batch::Item<'_>>> = BTreeMap::new();
+        for &q in qs {
+            let sq = &self.queries[q];
+            let items = by_label.entry(sq.region_label.as_str()).or_default();
+            for (side, template, shape) in sq.templates() {
+                items.push(batch::Item {
+                    query: q,
+                    side,
+                    template,
+                    shape,
+                });
+            }
+        }
+        by_label
+            .into_iter()
+            .flat_map(|(label, items)| {
+                batch::plan(&items, label)
+                    .into_iter()
+                    .map(move |p| (label.to_string(), p))
+            })
+            .collect()
+    }
+
+    /// Fetches SLO queries `qs` with one query per batch, at most
+    /// `source.max_concurrency` at once, each bounded by the query timeout. A batch that
+    /// fails or answers partially degrades only the SLOs it served; a non-finite sample
+    /// degrades only its (SLO, region).
+    async fn fetch_all(
+        &mut self,
+        qs: &[usize],
+        window: Window,
+        range: Option<(i64, i64, i64)>,
+        at: i64,
+        scale: f64,
+    ) -> BTreeMap<usize, Result<Fetched, String>> {
+        use futures_util::StreamExt;
+        let plans = self.plan(qs);
         let known = self.regions.all();
-        let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
-        let mut check = |r: Result<QueryResult, QueryError>| -> Result<QueryResult, String> {
-            let r = r.map_err(|e| e.to_string())?;
-            unreachable.extend(r.unreachable.clone());
-            if r.degraded {
-                // Partial data whose every warning names the store of a known region
-                // (`region="eu-west-1"`): that region is unreachable, the others are
-                // whole. Anything else is partial data: no decision on it.
-                let named: Option<Vec<Vec<&String>>> = r
-                    .warnings
-                    .iter()
-                    .map(|w| {
-                        let hits: Vec<&String> = known
-                            .iter()
-                            .filter(|reg| names_region(w, &region_label, reg))
-                            .collect();
-                        (!hits.is_empty()).then_some(hits)
-                    })
-                    .collect();
-                match named {
-                    Some(lists) if !r.warnings.is_empty() => {
-                        for (w, regs) in r.warnings.iter().zip(lists) {
-                            for reg in regs {
-                                unreachable.insert(reg.clone(), format!("store down: {w}"));
-                            }
+        let source = &self.source;
+        let clock = self.clock.clone();
+        let timeout = self.eval.query_timeout;
+        let answers: Vec<(usize, Result<QueryResult, String>, f64)> =
+            futures_util::stream::iter(plans.iter().enumerate().map(|(i, (_, p))| {
+                let query = p.template.replace(WINDOW_PLACEHOLDER, &window.to_string());
+                let clock = clock.clone();
+                async move {
+                    let started = clock.monotonic();
+                    let asked = async {
+                        match range {
+                            Some((s, e, st)) => source.range(&query, s, e, st, true).await,
+                            None => source.instant(&query, at, true).await,
                         }
-                        let mut whole = r;
-                        whole.series.retain(|s| {
-                            !s.labels
-                                .get(&region_label)
-                                .is_some_and(|v| unreachable.contains_key(v))
-                        });
-                        return Ok(whole);
-                    }
-                    _ => return Err(format!("partial data: {}", r.warnings.join("; "))),
-                }
-            }
-            Ok(r)
-        };
-        let mut out: BTreeMap<i64, StepEvents> = BTreeMap::new();
-        let mut nonfinite: BTreeMap<String, String> = BTreeMap::new();
-        let region_of = |labels: &BTreeMap<String, String>| {
-            labels.get(&region_label).cloned().filter(|r| !r.is_empty())
-        };
-        // A non-finite sample is never read as a count (NaN errors are not zero errors):
-        // the region's stream is degraded and its points are left out below.
-        let mut flag = |region: &str, series: &str, t: i64, v: f64| {
-            nonfinite.entry(region.to_string()).or_insert_with(|| {
-                format!(
-                    "non-finite sample ({v}) in the {series} series at {}",
-                    crate::backtest::format_time(t)
-                )
-            });
-        };
-        match sli {
-            SliQueries::Events { error, total } => {
-                let total_r = check(self.query(&total, window, range, at).await)?;
-                let error_r = check(self.query(&error, window, range, at).await)?;
-                for s in &total_r.series {
-                    let Some(region) = region_of(&s.labels) else {
-                        continue;
                     };
-                    for (t, v) in &s.points {
-                        if v.is_finite() {
-                            out.entry(*t)
-                                .or_default()
-                                .insert(region.clone(), (None, v * scale));
-                        } else {
-                            flag(&region, "total", *t, *v);
-                        }
+                    let r = match tokio::time::timeout(timeout, asked).await {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(_) => Err(format!("query timed out after {}s", timeout.as_secs())),
+                    };
+                    (i, r, clock.monotonic().saturating_sub(started).as_secs_f64())
+                }
+            }))
+            .buffer_unordered(self.eval.max_concurrency.max(1))
+            .collect()
+            .await;
+        let mut acc = Accumulated::default();
+        for (i, answer, secs) in answers {
+            let _ = self.query_hist.record((secs * 1e6) as u64);
+            self.last_query_secs.push(secs);
+            let (label, p) = &plans[i];
+            let members: Vec<usize> = p.members.iter().map(|m| m.0).collect();
+            match answer.and_then(|r| whole_regions(r, &known, label)) {
+                Err(e) => {
+                    for q in members {
+                        acc.failed.entry(q).or_insert_with(|| e.clone());
                     }
                 }
-                for s in &error_r.series {
-                    let Some(region) = region_of(&s.labels) else {
-                        continue;
-                    };
-                    for (t, v) in &s.points {
-                        if !v.is_finite() {
-                            flag(&region, "error", *t, *v);
-                        } else if let Some(e) = out.get_mut(t).and_then(|m| m.get_mut(&region)) {
-                            e.0 = Some(v * scale);
-                        }
+                Ok((r, unreachable)) => {
+                    for q in &members {
+                        acc.unreachable
+                            .entry(*q)
+                            .or_default()
+                            .extend(unreachable.clone());
                     }
-                }
-            }
-            SliQueries::Ratio { error_ratio } => {
-                let r = check(self.query(&error_ratio, window, range, at).await)?;
-                for s in &r.series {
-                    let Some(region) = region_of(&s.labels) else {
-                        continue;
-                    };
-                    for (t, v) in &s.points {
-                        if v.is_finite() {
-                            // A ratio carries no counts: weight each step by its length.
-                            out.entry(*t)
-                                .or_default()
-                                .insert(region.clone(), (Some(v.clamp(0.0, 1.0) * scale), scale));
-                        } else {
-                            flag(&region, "error ratio", *t, *v);
-                        }
-                    }
+                    acc.add(p, label, &r);
                 }
             }
         }
-        for m in out.values_mut() {
-            m.retain(|region, _| !nonfinite.contains_key(region));
-        }
-        out.retain(|_, m| !m.is_empty());
-        Ok(Fetched {
-            points: out,
-            unreachable,
-            nonfinite,
-        })
+        qs.iter()
+            .map(|&q| (q, acc.assemble(q, &self.queries[q], scale)))
+            .collect()
     }
 
     /// Feeds one query's points to the core. `history`: points of a gap filled after the
@@ -421,51 +430,55 @@ impl<S: MetricsSource> Engine<S> {
             .unwrap_or(Window::days(30))
     }
 
-    /// Fetches query `q`'s events over `(from, to]` with range queries whose resolution
-    /// follows the age of the data at `now`: 1h steps beyond 3 days, 5m steps from 3 days
-    /// to 6 hours, `fine_step` over the last 6 hours. `tick` runs after each range query.
+    /// Fetches SLO queries `qs` over `(from, to]` with batched range queries whose
+    /// resolution follows the age of the data at `now`: 1h steps beyond 3 days, 5m steps
+    /// from 3 days to 6 hours, `fine_step` over the last 6 hours (no answer exceeds
+    /// Prometheus' 11,000 points per series). `tick` runs after each segment.
     async fn fetch_span(
         &mut self,
-        q: usize,
+        qs: &[usize],
         (from, to): (i64, i64),
         now: i64,
         tick: &mut dyn FnMut(),
-    ) -> Result<Fetched, String> {
+    ) -> BTreeMap<usize, Result<Fetched, String>> {
         let fine = self.eval.fine_step.secs() as i64;
-        let mut all = Fetched::default();
-        let mut failed = None;
+        let mut all: BTreeMap<usize, Result<Fetched, String>> =
+            qs.iter().map(|q| (*q, Ok(Fetched::default()))).collect();
         for (a, b, step) in span_segments(from, to, now, fine) {
-            if failed.is_none() {
-                match self
-                    .fetch(
-                        q,
-                        Window::from_secs(step as u64),
-                        Some((a + step, b, step)),
-                        b,
-                        step as f64,
-                    )
-                    .await
-                {
-                    Ok(f) => {
-                        all.points.extend(f.points);
-                        all.unreachable.extend(f.unreachable);
-                        for (r, why) in f.nonfinite {
-                            all.nonfinite.entry(r).or_insert(why);
+            let pending: Vec<usize> = all
+                .iter()
+                .filter(|(_, r)| r.is_ok())
+                .map(|(q, _)| *q)
+                .collect();
+            if !pending.is_empty() {
+                let window = Window::from_secs(step as u64);
+                let got = self
+                    .fetch_all(&pending, window, Some((a + step, b, step)), b, step as f64)
+                    .await;
+                for (q, r) in got {
+                    let Some(slot) = all.get_mut(&q) else { continue };
+                    match (slot.as_mut(), r) {
+                        (Ok(acc), Ok(f)) => {
+                            acc.points.extend(f.points);
+                            acc.unreachable.extend(f.unreachable);
+                            for (r, why) in f.nonfinite {
+                                acc.nonfinite.entry(r).or_insert(why);
+                            }
                         }
+                        (Ok(_), Err(e)) => *slot = Err(e),
+                        (Err(_), _) => {}
                     }
-                    Err(e) => failed = Some(e),
                 }
             }
             tick();
         }
-        if let Some(e) = failed {
-            return Err(e);
+        for f in all.values_mut().filter_map(|r| r.as_mut().ok()) {
+            let missing = f.missing();
+            for m in f.points.values_mut() {
+                m.retain(|r, _| !missing.contains(r));
+            }
         }
-        let missing = all.missing();
-        for m in all.points.values_mut() {
-            m.retain(|r, _| !missing.contains(r));
-        }
-        Ok(all)
+        all
     }
 
     /// Backfills every window from range queries ending at `end` (see
@@ -476,17 +489,20 @@ impl<S: MetricsSource> Engine<S> {
         let fine = self.eval.fine_step.secs() as i64;
         let end = end.div_euclid(fine) * fine;
         let span = (end - self.max_window().secs() as i64, end);
-        let per_query = span_segments(span.0, span.1, end, fine).len();
-        let total = per_query * self.queries.len();
+        // Progress counts the backfill's segments (each one batched range query per
+        // batch of SLOs).
+        let total = span_segments(span.0, span.1, end, fine).len();
         let mut done = 0;
         let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
         let configured = self.regions.all();
-        for q in 0..self.queries.len() {
-            let mut tick = || {
-                done += 1;
-                progress(done, total);
-            };
-            match self.fetch_span(q, span, end, &mut tick).await {
+        let qs: Vec<usize> = (0..self.queries.len()).collect();
+        let mut tick = || {
+            done += 1;
+            progress(done.min(total), total);
+        };
+        let fetched = self.fetch_span(&qs, span, end, &mut tick).await;
+        for (q, result) in fetched {
+            match result {
                 Ok(f) => {
                     let missing = f.missing();
                     let why = (!missing.is_empty()).then(|| {
@@ -532,32 +548,62 @@ impl<S: MetricsSource> Engine<S> {
     /// number of gaps closed.
     pub async fn fill_gaps(&mut self, now: i64) -> usize {
         let mut closed = 0;
+        // Gaps over the same span (a start-up backfill that failed for every SLO) are
+        // fetched together, in the same batches as a backfill.
+        let mut by_span: BTreeMap<(i64, i64), Vec<coverage::Gap>> = BTreeMap::new();
         for gap in self.coverage.due(now) {
-            match self
-                .fetch_span(gap.query, (gap.from, gap.to), now, &mut || {})
-                .await
-            {
-                Ok(f) => {
-                    let wanted = |r: &String| gap.covers_region(r);
-                    let still: BTreeSet<String> = f.missing().into_iter().filter(wanted).collect();
-                    let mut points = f.points;
-                    for m in points.values_mut() {
-                        m.retain(|r, _| wanted(r) && !still.contains(r));
-                    }
-                    self.ingest(gap.query, points, true);
-                    if still.is_empty() {
-                        closed += 1;
-                        tracing::info!(service = %self.queries[gap.query].service, slo = %self.queries[gap.query].name, from = gap.from, to = gap.to, attempts = gap.attempts, "coverage gap filled from the source");
-                    }
-                    self.coverage.filled(gap.id, still, now);
-                }
-                Err(e) => {
-                    tracing::warn!(service = %self.queries[gap.query].service, slo = %self.queries[gap.query].name, from = gap.from, to = gap.to, attempts = gap.attempts + 1, error = %e, "coverage gap not filled: retrying with backoff");
-                    self.coverage.failed(gap.id, now, e);
+            by_span.entry((gap.from, gap.to)).or_default().push(gap);
+        }
+        for (span, gaps) in by_span {
+            let mut qs: Vec<usize> = gaps.iter().map(|g| g.query).collect();
+            qs.sort_unstable();
+            qs.dedup();
+            let mut fetched = self.fetch_span(&qs, span, now, &mut || {}).await;
+            for gap in gaps {
+                let result = match fetched.get(&gap.query) {
+                    Some(Ok(f)) => Ok(Fetched {
+                        points: f.points.clone(),
+                        unreachable: f.unreachable.clone(),
+                        nonfinite: f.nonfinite.clone(),
+                    }),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err("not fetched".to_string()),
+                };
+                if self.fill_gap(&gap, result, now) {
+                    closed += 1;
                 }
             }
+            fetched.clear();
         }
         closed
+    }
+
+    /// Places one gap's fetched events (only its regions) and updates the coverage;
+    /// whether the gap closed.
+    fn fill_gap(&mut self, gap: &coverage::Gap, result: Result<Fetched, String>, now: i64) -> bool {
+        let q = gap.query;
+        match result {
+            Ok(f) => {
+                let wanted = |r: &String| gap.covers_region(r);
+                let still: BTreeSet<String> = f.missing().into_iter().filter(wanted).collect();
+                let mut points = f.points;
+                for m in points.values_mut() {
+                    m.retain(|r, _| wanted(r) && !still.contains(r));
+                }
+                self.ingest(q, points, true);
+                let closed = still.is_empty();
+                if closed {
+                    tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, from = gap.from, to = gap.to, attempts = gap.attempts, "coverage gap filled from the source");
+                }
+                self.coverage.filled(gap.id, still, now);
+                closed
+            }
+            Err(e) => {
+                tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, from = gap.from, to = gap.to, attempts = gap.attempts + 1, error = %e, "coverage gap not filled: retrying with backoff");
+                self.coverage.failed(gap.id, now, e);
+                false
+            }
+        }
     }
 
     /// Every start-up backfill has succeeded once (the engine may be ready).
@@ -716,11 +762,15 @@ impl<S: MetricsSource> Engine<S> {
             .last_at
             .unwrap_or(at - self.eval.interval.secs() as i64);
         self.last_ok.resize(self.queries.len(), None);
+        // Events since each SLO's last successful step: after a source outage that is the
+        // whole gap, queried as one rate over it (so the windows hold the outage's events,
+        // lumped at `at`), up to MAX_GAP. SLOs with the same span share batches.
+        let mut by_since: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         for q in 0..self.queries.len() {
-            // Events since this SLO's last successful step: after a source outage that is
-            // the whole gap, queried as one rate over it (so the windows hold the
-            // outage's events, lumped at `at`), up to MAX_GAP.
             let since_q = self.last_ok[q].unwrap_or(since).max(at - MAX_GAP);
+            by_since.entry(since_q).or_default().push(q);
+        }
+        for (since_q, qs) in by_since {
             let elapsed = (at - since_q).max(0);
             let lookback = self.eval.lookback.secs() as i64;
             let window = if elapsed > lookback {
@@ -728,31 +778,9 @@ impl<S: MetricsSource> Engine<S> {
             } else {
                 self.eval.lookback
             };
-            let result = self.fetch(q, window, None, at, elapsed as f64).await;
-            match result {
-                Ok(f) => {
-                    if elapsed > 2 * self.eval.interval.secs() as i64 {
-                        tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, gap_secs = elapsed, "filled a data gap with one query over it");
-                    }
-                    if let Some(last) = self.last_ok[q].filter(|l| *l < since_q) {
-                        // Silent for longer than one query fills: the rest is a gap.
-                        self.coverage.long_gap(q, last, since_q, at);
-                    }
-                    self.last_ok[q] = Some(at);
-                    // Instant results are stamped `at`; keep them at `at` for the core.
-                    let mut at_points = BTreeMap::new();
-                    if let Some((_, ev)) = f.points.iter().next_back() {
-                        at_points.insert(at, ev.clone());
-                    }
-                    let answered = self.mark(q, at_points.get(&at), None, &f);
-                    for r in answered {
-                        self.coverage.region_answered(q, &r, since_q, at);
-                    }
-                    self.ingest(q, at_points, false);
-                }
-                Err(e) => {
-                    self.mark(q, None, Some(e), &Fetched::default());
-                }
+            let results = self.fetch_all(&qs, window, None, at, elapsed as f64).await;
+            for (q, result) in results {
+                self.take_step(q, result, since_q, at);
             }
         }
         self.update_silence(at);
@@ -768,6 +796,36 @@ impl<S: MetricsSource> Engine<S> {
         self.last_eval_secs = self.clock.monotonic().saturating_sub(started).as_secs_f64();
         let _ = self.eval_hist.record((self.last_eval_secs * 1e6) as u64);
         out
+    }
+
+    /// One SLO's steady answer at `at`, covering `(since_q, at]`: status, coverage, core.
+    fn take_step(&mut self, q: usize, result: Result<Fetched, String>, since_q: i64, at: i64) {
+        let elapsed = at - since_q;
+        match result {
+            Ok(f) => {
+                if elapsed > 2 * self.eval.interval.secs() as i64 {
+                    tracing::info!(service = %self.queries[q].service, slo = %self.queries[q].name, gap_secs = elapsed, "filled a data gap with one query over it");
+                }
+                if let Some(last) = self.last_ok[q].filter(|l| *l < since_q) {
+                    // Silent for longer than one query fills: the rest is a gap.
+                    self.coverage.long_gap(q, last, since_q, at);
+                }
+                self.last_ok[q] = Some(at);
+                // Instant results are stamped `at`; keep them at `at` for the core.
+                let mut at_points = BTreeMap::new();
+                if let Some((_, ev)) = f.points.iter().next_back() {
+                    at_points.insert(at, ev.clone());
+                }
+                let answered = self.mark(q, at_points.get(&at), None, &f);
+                for r in answered {
+                    self.coverage.region_answered(q, &r, since_q, at);
+                }
+                self.ingest(q, at_points, false);
+            }
+            Err(e) => {
+                self.mark(q, None, Some(e), &Fetched::default());
+            }
+        }
     }
 
     /// Evaluates the tiers at the current clock without querying (after a backfill).
@@ -1058,6 +1116,8 @@ impl<S: MetricsSource> Engine<S> {
             query_latency: latency(&self.query_hist),
             evaluation_latency: latency(&self.eval_hist),
             queries_per_evaluation: self.queries_per_evaluation(),
+            query_plan: self.plan_stats.clone(),
+            tick_latency: Latency::default(),
             coverage: self.coverage_view(),
         }
     }
@@ -1090,6 +1150,153 @@ impl<S: MetricsSource> Engine<S> {
 fn names_region(warning: &str, label: &str, region: &str) -> bool {
     warning.contains(&format!("{label}=\"{region}\""))
         || warning.contains(&format!("{label}={region}"))
+}
+
+/// Answers of one fetch, gathered per (SLO query, side) before they are assembled.
+#[derive(Default)]
+struct Accumulated {
+    /// (query, side) → time → region → summed value.
+    values: BTreeMap<(usize, batch::Side), BTreeMap<i64, BTreeMap<String, f64>>>,
+    nonfinite: BTreeMap<usize, BTreeMap<String, String>>,
+    unreachable: BTreeMap<usize, BTreeMap<String, String>>,
+    failed: BTreeMap<usize, String>,
+}
+
+impl Accumulated {
+    /// Splits one batch's answer back to its members.
+    fn add(&mut self, p: &batch::Planned, region_label: &str, r: &QueryResult) {
+        for s in &r.series {
+            let Some(region) = s.labels.get(region_label).filter(|r| !r.is_empty()) else {
+                continue;
+            };
+            for (q, side) in p.members_of(&s.labels) {
+                for (t, v) in &s.points {
+                    if v.is_finite() {
+                        *self
+                            .values
+                            .entry((q, side))
+                            .or_default()
+                            .entry(*t)
+                            .or_default()
+                            .entry(region.clone())
+                            .or_default() += v;
+                    } else {
+                        // A non-finite sample is never read as a count (NaN errors are
+                        // not zero errors): the region's stream is degraded.
+                        let what = match side {
+                            batch::Side::Error => "error",
+                            batch::Side::Total => "total",
+                            batch::Side::Ratio => "error ratio",
+                        };
+                        self.nonfinite
+                            .entry(q)
+                            .or_default()
+                            .entry(region.clone())
+                            .or_insert_with(|| {
+                                format!(
+                                    "non-finite sample ({v}) in the {what} series at {}",
+                                    crate::backtest::format_time(*t)
+                                )
+                            });
+                    }
+                }
+            }
+        }
+    }
+
+    /// One SLO's (error, total) events per time and region, as its own queries would
+    /// have given them.
+    fn assemble(&mut self, q: usize, sq: &SloQueries, scale: f64) -> Result<Fetched, String> {
+        if let Some(e) = self.failed.remove(&q) {
+            return Err(e);
+        }
+        let nonfinite = self.nonfinite.remove(&q).unwrap_or_default();
+        let mut out: BTreeMap<i64, StepEvents> = BTreeMap::new();
+        match &sq.sli {
+            SliQueries::Events { .. } => {
+                let errors = self
+                    .values
+                    .remove(&(q, batch::Side::Error))
+                    .unwrap_or_default();
+                for (t, regions) in self
+                    .values
+                    .remove(&(q, batch::Side::Total))
+                    .unwrap_or_default()
+                {
+                    for (region, total) in regions {
+                        let err = errors.get(&t).and_then(|m| m.get(&region)).map(|e| e * scale);
+                        out.entry(t).or_default().insert(region, (err, total * scale));
+                    }
+                }
+            }
+            SliQueries::Ratio { .. } => {
+                for (t, regions) in self
+                    .values
+                    .remove(&(q, batch::Side::Ratio))
+                    .unwrap_or_default()
+                {
+                    for (region, v) in regions {
+                        // A ratio carries no counts: weight each step by its length.
+                        out.entry(t)
+                            .or_default()
+                            .insert(region, (Some(v.clamp(0.0, 1.0) * scale), scale));
+                    }
+                }
+            }
+        }
+        for m in out.values_mut() {
+            m.retain(|region, _| !nonfinite.contains_key(region));
+        }
+        out.retain(|_, m| !m.is_empty());
+        Ok(Fetched {
+            points: out,
+            unreachable: self.unreachable.remove(&q).unwrap_or_default(),
+            nonfinite,
+        })
+    }
+}
+
+/// A query's answer with the regions whose own store did not answer: partial data whose
+/// every warning names the store of a known region (`region="eu-west-1"`) makes that
+/// region unreachable and the others whole; any other warning is partial data, on which
+/// no decision rests (an error).
+fn whole_regions(
+    r: QueryResult,
+    known: &[String],
+    region_label: &str,
+) -> Result<(QueryResult, BTreeMap<String, String>), String> {
+    let mut unreachable = r.unreachable.clone();
+    if !r.degraded {
+        return Ok((r, unreachable));
+    }
+    let named: Option<Vec<Vec<&String>>> = r
+        .warnings
+        .iter()
+        .map(|w| {
+            let hits: Vec<&String> = known
+                .iter()
+                .filter(|reg| names_region(w, region_label, reg))
+                .collect();
+            (!hits.is_empty()).then_some(hits)
+        })
+        .collect();
+    match named {
+        Some(lists) if !r.warnings.is_empty() => {
+            for (w, regs) in r.warnings.iter().zip(lists) {
+                for reg in regs {
+                    unreachable.insert(reg.clone(), format!("store down: {w}"));
+                }
+            }
+            let mut whole = r;
+            whole.series.retain(|s| {
+                !s.labels
+                    .get(region_label)
+                    .is_some_and(|v| unreachable.contains_key(v))
+            });
+            Ok((whole, unreachable))
+        }
+        _ => Err(format!("partial data: {}", r.warnings.join("; "))),
+    }
 }
 
 /// The range queries that fetch `(from, to]` at `now`: `(a, b, step)` with points at
