@@ -797,6 +797,7 @@ fn build(
             Ok(_) => {}
         }
     }
+    let mut peer_problems: Vec<String> = Vec::new();
     let failover = raw.failover.map(|fo| {
         let mut dur = |field: &str, v: Option<&str>, default: &str| -> Window {
             Window::parse(v.unwrap_or(default)).unwrap_or_else(|e| {
@@ -806,6 +807,30 @@ fn build(
         };
         let cooldown = dur("failover.policy.cooldown", fo.policy.cooldown.as_deref(), "1h");
         let no_peers = fo.peers.is_empty();
+        if !no_peers && fo.replica.is_none() {
+            peer_problems.push(format!("{f}: failover.replica: replicas with peers need a name of their own (the executor of a failover is named; two replicas with the default name would both act)"));
+        }
+        // Each peer once, never this replica's own address: a duplicate (or this
+        // replica listed as its peer) would count one vote twice toward the quorum.
+        let norm = |u: &str| {
+            u.trim_end_matches('/')
+                .to_ascii_lowercase()
+                .replace("://localhost", "://127.0.0.1")
+        };
+        let own = norm(&format!("http://{listen}"));
+        for (i, p) in fo.peers.iter().enumerate() {
+            if fo.peers[..i].iter().any(|q| norm(q) == norm(p)) {
+                peer_problems.push(format!("{f}: failover.peers[{i}]: {p:?} is listed twice (a peer's vote counts once)"));
+            }
+            if norm(p) == own {
+                peer_problems.push(format!("{f}: failover.peers[{i}]: {p:?} is this replica's own address (its vote would count twice)"));
+            }
+        }
+        if let Some(q) = fo.policy.quorum {
+            if !no_peers && u64::from(q) * 2 <= fo.peers.len() as u64 + 1 {
+                warnings.push(format!("{f}: failover.policy.quorum: {q} of {} replicas is not a majority: two sides of a partition could each reach it", fo.peers.len() + 1));
+            }
+        }
         let replica_name = fo.replica.clone().unwrap_or_else(|| "replica-1".into());
         let takeover_after = fo
             .takeover_after
@@ -903,6 +928,23 @@ fn build(
             domains,
         }
     });
+    if let Some(fo) = &failover {
+        let longest = fo
+            .domains
+            .iter()
+            .flat_map(|d| d.runbook.iter())
+            .map(|s| s.timeout)
+            .max()
+            .unwrap_or_default();
+        if fo.shutdown_grace < longest {
+            warnings.push(format!(
+                "{f}: failover.shutdown_grace: {}s is shorter than the longest step timeout ({}s): a stop may cut that step, which then runs again from the start after the restart",
+                fo.shutdown_grace.as_secs(),
+                longest.as_secs()
+            ));
+        }
+    }
+    problems.append(&mut peer_problems);
     let query_timeout = std::time::Duration::from_secs(
         std::iter::once(&source)
             .chain(region_sources.values())

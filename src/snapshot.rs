@@ -249,7 +249,8 @@ pub struct StreamHealth {
     /// Severities of tiers that hold over a long window the data does not cover yet:
     /// shown, never decided on.
     pub partial: Vec<Severity>,
-    /// Every tier's long window is covered and the region's start-up backfill succeeded.
+    /// Every page tier's long window is covered and the region's start-up backfill
+    /// succeeded.
     pub covered: bool,
     /// The highest burn rate over the stream's tier short windows (None: no data there).
     pub short_burn: Option<f64>,

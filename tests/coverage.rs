@@ -27,6 +27,8 @@ struct Switched<S> {
     ranges_down: Arc<AtomicBool>,
     instants_down: Arc<AtomicBool>,
     nan_error_in: Option<String>,
+    /// The source holds no sample before this time (a Prometheus that lost its history).
+    history_from: Option<i64>,
 }
 
 fn refused() -> QueryError {
@@ -78,7 +80,13 @@ impl<S: MetricsSource + Sync> MetricsSource for Switched<S> {
         if self.ranges_down.load(Ordering::SeqCst) {
             return Err(refused());
         }
-        let r = self.inner.range(query, start, end, step, decision).await?;
+        let mut r = self.inner.range(query, start, end, step, decision).await?;
+        if let Some(from) = self.history_from {
+            for s in &mut r.series {
+                s.points.retain(|(t, _)| *t >= from);
+            }
+            r.series.retain(|s| !s.points.is_empty());
+        }
         Ok(self.poison(query, r))
     }
 }
@@ -124,6 +132,7 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         ranges_down: ranges_down.clone(),
         instants_down: Arc::new(AtomicBool::new(false)),
         nan_error_in: None,
+        history_from: None,
     };
     let (clock, schedule) = drill::timing(&d, None);
     let mut app = App::from_config(&d.config, &services, source, clock.clone(), Purpose::Drill)
@@ -241,6 +250,7 @@ async fn a_nan_error_series_never_makes_a_healthy_target() {
         ranges_down: Arc::new(AtomicBool::new(false)),
         instants_down: Arc::new(AtomicBool::new(false)),
         nan_error_in: Some("eu-west-1".into()),
+        history_from: None,
     };
     let (clock, schedule) = drill::timing(&d, None);
     let mut app = App::from_config(&d.config, &services, source, clock.clone(), Purpose::Drill)
@@ -285,4 +295,50 @@ async fn a_nan_error_series_never_makes_a_healthy_target() {
         .find(|r| r.region == "eu-west-1")
         .unwrap();
     assert_eq!(state.state, "degraded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_lost_its_history_covers_only_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "  - {kind: errors, region: us-east-1, start: 1m, duration: 1h, error_ratio: 1.0}\n",
+    );
+    let (_, d, services) = drill::prepare(Some(&path), None, drill::DRILL_START).unwrap();
+    // Two minutes of history: what a Prometheus on a fresh volume holds.
+    let source = Switched {
+        inner: d.source.clone(),
+        ranges_down: Arc::new(AtomicBool::new(false)),
+        instants_down: Arc::new(AtomicBool::new(false)),
+        nan_error_in: None,
+        history_from: Some(d.start - 120),
+    };
+    let (clock, schedule) = drill::timing(&d, None);
+    let mut app = App::from_config(&d.config, &services, source, clock.clone(), Purpose::Drill)
+        .await
+        .unwrap();
+    let start = app.start(|_, _| {}).await.snapshot.unwrap();
+    let stream = start
+        .streams
+        .iter()
+        .find(|s| s.region == "us-east-1" && s.slo == "requests-availability")
+        .unwrap();
+    assert!(
+        stream.covered_secs.unwrap() <= 180,
+        "covered from the first sample, not 30 days: {stream:?}"
+    );
+    let mut t = clock.now();
+    let mut decisions = Vec::new();
+    while t < d.start + 5 * 60 {
+        t += schedule.interval;
+        clock.wait_until(t).await;
+        let out = app.evaluate(true).await;
+        decisions.extend(out.decisions.iter().map(|d| d.action.clone()));
+    }
+    assert!(
+        !decisions
+            .iter()
+            .any(|a| matches!(a, Action::StartFailover { .. })),
+        "no failover on minutes of history: {decisions:?}"
+    );
 }

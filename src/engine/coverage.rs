@@ -138,6 +138,15 @@ impl Coverage {
         self.from.entry(key).or_insert(since);
     }
 
+    /// The source's data of `(query, region)` only starts at `t` (a Prometheus that lost
+    /// its history, a region that joined late): nothing before `t` is covered, however
+    /// far back the engine asked.
+    pub fn data_from(&mut self, query: usize, region: &str, t: i64) {
+        if let Some(from) = self.from.get_mut(&(query, region.to_string())) {
+            *from = (*from).max(t);
+        }
+    }
+
     /// The source was silent for longer than one steady query fills: `(from, to]` is
     /// missing for every region of `query`.
     pub fn long_gap(&mut self, query: usize, from: i64, to: i64, now: i64) {

@@ -515,6 +515,7 @@ impl<S: MetricsSource> Engine<S> {
                     });
                     self.coverage
                         .backfilled(q, &configured, span, Some(missing), why);
+                    self.cover_from_data(q, &configured, &f.points, span);
                     self.mark(q, f.points.values().next_back(), None, &f);
                     all.push((q, f.points));
                 }
@@ -590,6 +591,13 @@ impl<S: MetricsSource> Engine<S> {
                 for m in points.values_mut() {
                     m.retain(|r, _| wanted(r) && !still.contains(r));
                 }
+                let regions: Vec<String> = self
+                    .regions
+                    .all()
+                    .into_iter()
+                    .filter(|r| gap.covers_region(r) && !still.contains(r))
+                    .collect();
+                self.cover_from_data(q, &regions, &points, (gap.from, gap.to));
                 self.ingest(q, points, true);
                 let closed = still.is_empty();
                 if closed {
@@ -603,6 +611,34 @@ impl<S: MetricsSource> Engine<S> {
                 self.coverage.failed(gap.id, now, e);
                 false
             }
+        }
+    }
+
+    /// A fetched span `(from, to]` covers a region only from its first sample: a source
+    /// that holds two minutes of history covers two minutes, not the span asked for.
+    /// (Data from within the first hour of the span, the coarsest step, counts as from
+    /// the start.)
+    fn cover_from_data(
+        &mut self,
+        q: usize,
+        regions: &[String],
+        points: &BTreeMap<i64, StepEvents>,
+        (from, to): (i64, i64),
+    ) {
+        for r in regions {
+            let first = points
+                .iter()
+                .find(|(_, m)| m.contains_key(r))
+                .map(|(t, _)| *t);
+            let start = match first {
+                Some(t) if t <= from + 3600 => from,
+                Some(t) => t,
+                None => to,
+            };
+            if start > from {
+                tracing::debug!(service = %self.queries[q].service, slo = %self.queries[q].name, region = %r, data_from = start, "the source holds less history than the windows need: covered only from its first sample");
+            }
+            self.coverage.data_from(q, r, start);
         }
     }
 
@@ -627,12 +663,19 @@ impl<S: MetricsSource> Engine<S> {
         )
     }
 
-    /// Whether a stream may count as healthy or burning for a failover: every tier's long
-    /// window is covered and its region's start-up backfill succeeded (the probe SLI,
+    /// Whether a stream may count as healthy or burning for a failover: every page tier's
+    /// long window is covered and its region's start-up backfill succeeded (the probe SLI,
     /// which has no query, always may).
     fn region_covered(&self, slo: usize, region: &str, tiers_covered: &[bool]) -> bool {
+        // Page tiers decide failovers: their long windows must be covered (a ticket
+        // tier over 3 days may wait for a source with shorter retention).
+        let pages = self.streams.slos[slo]
+            .tiers
+            .iter()
+            .zip(tiers_covered)
+            .filter(|(t, _)| t.severity == Severity::Page);
         !self.query_of_slo.contains_key(&slo)
-            || (self.coverage.region_ready(region) && tiers_covered.iter().all(|c| *c))
+            || (self.coverage.region_ready(region) && pages.into_iter().all(|(_, c)| *c))
     }
 
     /// Whether each tier of a stream may decide: its long window is covered.

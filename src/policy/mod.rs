@@ -687,6 +687,39 @@ fn on_evaluation(
     ) {
         return replicas::follow(state, cfg, now);
     }
+    if let Phase::IncompleteFailover {
+        incident,
+        ref from,
+        ref to,
+        at,
+    } = state.phase
+    {
+        // Another replica finished this failover (an operator resolved it there).
+        let done = state.peers.values().find_map(|p| {
+            p.execution.as_ref().filter(|e| {
+                e.executor == p.replica
+                    && e.state == ExecState::Done
+                    && &e.from == from
+                    && &e.to == to
+                    && e.since >= at
+            })
+        });
+        if let Some(e) = done.cloned() {
+            let message = format!(
+                "incident {incident}: replica {} finished the incomplete failover {} -> {}; latched",
+                e.executor, e.from, e.to
+            );
+            state.phase = Phase::FailedOver {
+                incident,
+                from: e.from.clone(),
+                to: e.to.clone(),
+                at: now,
+                ok: true,
+            };
+            state.execution = Some(e);
+            return (state, vec![Action::Notify { message }]);
+        }
+    }
     let watching = matches!(
         state.phase,
         Phase::Armed | Phase::Suspect { .. } | Phase::GlobalIncident { .. }
@@ -819,6 +852,10 @@ fn on_evaluation(
     };
     // One executor: a peer already running this failover, else the first replica in
     // the executor order; every other agreeing replica follows.
+    if let Some(reason) = replicas::name_clash(&state, cfg) {
+        actions.push(Action::Blocked { reason });
+        return (state, actions);
+    }
     if cfg.mode == Mode::Auto {
         let order = replicas::executor_order(&state, cfg, &target);
         let running = replicas::peer_executing(&state, &state.active, &target, now);
@@ -886,6 +923,17 @@ fn follow_peer(
         executor: Some(executor.clone()),
         rank,
     };
+    // Published on /v1/peer: whom this replica follows (the executor's confirmation).
+    state.execution = Some(Execution {
+        from: from.clone(),
+        to: to.clone(),
+        executor: executor.clone(),
+        since: now,
+        state: ExecState::Running,
+        ok: false,
+        moved: false,
+        acting: false,
+    });
     vec![Action::FollowFailover {
         incident,
         from,
@@ -1221,7 +1269,7 @@ pub fn step(
             _ => (state, Vec::new()),
         },
         Input::Operator(Command::Resolve { incident, action }) => {
-            resolve(state, incident, action, now)
+            resolve(state, &cfg.replica, incident, action, now)
         }
     }
 }
@@ -1326,6 +1374,7 @@ fn make_active(state: &mut PolicyState, from: &str, to: &str) {
 /// An operator leaves an incomplete failover: finish it, roll it back, or accept it.
 fn resolve(
     mut state: PolicyState,
+    cfg_replica: &str,
     incident: u64,
     action: Resolution,
     now: i64,
@@ -1368,7 +1417,33 @@ fn resolve(
             );
             (state, vec![Action::Notify { message }])
         }
+        Resolution::Finish | Resolution::RollBack
+            if state.peers.values().any(|p| {
+                p.execution.as_ref().is_some_and(|e| {
+                    e.executor == p.replica
+                        && e.acting
+                        && e.state == ExecState::Running
+                        && e.from == from
+                        && e.to == to
+                })
+            }) =>
+        {
+            let reason = format!(
+                "incident {incident}: another replica is already running this failover's steps: resolve it there"
+            );
+            (state, vec![Action::Blocked { reason }])
+        }
         Resolution::Finish => {
+            state.execution = Some(Execution {
+                from: from.clone(),
+                to: to.clone(),
+                executor: cfg_replica.to_string(),
+                since: now,
+                state: ExecState::Running,
+                ok: false,
+                moved: false,
+                acting: true,
+            });
             state.phase = Phase::FailingOver {
                 incident,
                 from: from.clone(),

@@ -332,12 +332,24 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
     assert!(a.is_empty(), "too early to take over: {a:?}");
     let (s5, a) = step(s4, &c, ev(true, false), 31);
     assert!(
+        !a.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "a takeover is a claim the quorum must confirm first: {a:?}"
+    );
+    assert_eq!(s5.execution.as_ref().map(|e| e.executor.as_str()), Some("bravo"));
+    // charlie, the third replica, cannot see alpha either and confirms bravo.
+    let mut confirm = BTreeMap::from([("http://c".to_string(), peer("charlie", None, Some(B)))]);
+    confirm.get_mut("http://c").unwrap().execution = Some(Execution {
+        acting: false,
+        ..s5.execution.clone().unwrap()
+    });
+    let (s6, a) = feed(s5, &c, vec![(32, Input::PeerViews(confirm)), (32, ev(true, false))]);
+    assert!(
         a.iter()
             .any(|x| matches!(x, Action::ResumeRunbook { to, .. } if to == B)),
         "{a:?}"
     );
     assert!(matches!(
-        s5.phase,
+        s6.phase,
         Phase::FailingOver { executor: None, .. }
     ));
 }
@@ -416,28 +428,16 @@ fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
     seen_by_1.get_mut("http://x").unwrap().execution = Some(claim_of(&s2));
     let mut seen_by_2 = views("r1");
     seen_by_2.get_mut("http://x").unwrap().execution = Some(claim_of(&s1));
-    let (s1, a1) = feed(
-        s1,
-        &c1,
-        vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))],
-    );
-    let (s2, a2) = feed(
-        s2,
-        &c2,
-        vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))],
-    );
-    assert!(
-        a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
-        "r1 acts: {a1:?}"
-    );
-    assert!(
-        !a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
-        "r2 yields: {a2:?}"
-    );
-    assert!(
-        matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"),
-        "{:?}",
-        s2.phase
-    );
+    let (s1, a1) = feed(s1, &c1, vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))]);
+    let (s2, a2) = feed(s2, &c2, vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))]);
+    assert!(!a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 waits for a quorum to confirm it: {a1:?}");
+    assert!(!a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r2 yields: {a2:?}");
+    assert!(matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"), "{:?}", s2.phase);
+    // r2 now publishes that it follows r1: the quorum (2) agrees on r1, which acts.
+    assert_eq!(s2.execution.as_ref().map(|e| e.executor.as_str()), Some("r1"));
+    let mut confirmed = views("r2");
+    confirmed.get_mut("http://x").unwrap().execution = s2.execution.clone();
+    let (s1, a1) = feed(s1, &c1, vec![(14, Input::PeerViews(confirmed)), (14, ev(true, false))]);
+    assert!(a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 acts: {a1:?}");
     assert!(s1.execution.unwrap().acting);
 }

@@ -123,14 +123,42 @@ pub fn executor_order(state: &PolicyState, cfg: &PolicyConfig, to: &str) -> Vec<
 /// A peer that reports executing (or having executed, since `since`) the failover
 /// `from` → `to`, directly or as one hop of what it follows.
 pub fn peer_executing(state: &PolicyState, from: &str, to: &str, since: i64) -> Option<Execution> {
+    let region_of = |name: &str| {
+        state
+            .peers
+            .values()
+            .find(|p| p.replica == name)
+            .and_then(|p| p.region.clone())
+    };
+    // A finished run first, then one acting, then the claim first in executor order:
+    // every replica picks the same one from the same views.
     state
         .peers
         .values()
         .filter_map(|p| p.execution.clone())
-        .filter(|e| e.from == from && e.to == to && e.since + 600 >= since)
-        .min_by_key(|e| match e.state {
-            ExecState::Running => 1,
-            _ => 0,
+        .filter(|e| e.from == from && e.to == to && e.since + 300 >= since)
+        .min_by_key(|e| {
+            (
+                e.state == ExecState::Running,
+                !e.acting,
+                region_of(&e.executor).as_deref() != Some(to),
+                e.executor.clone(),
+            )
+        })
+}
+
+/// A peer that reports this replica's own name: two replicas with one name would both
+/// take themselves for the executor, so neither may act.
+pub fn name_clash(state: &PolicyState, cfg: &PolicyConfig) -> Option<String> {
+    state
+        .peers
+        .iter()
+        .find(|(_, p)| p.replica == cfg.replica)
+        .map(|(url, _)| {
+            format!(
+                "replica name clash: peer {url} also calls itself {:?}; give every replica its own failover.replica",
+                cfg.replica
+            )
         })
 }
 
@@ -166,59 +194,87 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         return (state, Vec::new());
     };
     let (from, to, executor) = (from.clone(), to.clone(), executor.clone());
+    if let Some(reason) = name_clash(&state, cfg) {
+        return (state, vec![Action::Blocked { reason }]);
+    }
     if executor == cfg.replica {
         return claim(state, cfg, incident, (&from, &to), since, now);
     }
-    if let Some(e) = peer_executing(&state, &from, &to, since) {
-        match e.state {
-            ExecState::Running => {
-                state.executor_seen = Some(now);
-                if e.executor != executor {
-                    if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
-                        *ex = Some(e.executor.clone());
-                    }
-                }
-                return (state, Vec::new());
+    // Only an executor's own report counts (a follower's gossip names whom it follows,
+    // which says nothing about whether that replica is alive).
+    let own: Vec<Execution> = state
+        .peers
+        .values()
+        .filter_map(|p| {
+            p.execution
+                .clone()
+                .filter(|e| e.executor == p.replica && e.from == from && e.to == to && e.since + 300 >= since)
+        })
+        .collect();
+    if let Some(e) = own.iter().find(|e| e.state != ExecState::Running).cloned() {
+        let message = format!(
+            "incident {incident}: the failover {from} -> {to} was executed by replica {}: {}",
+            e.executor,
+            match e.state {
+                ExecState::Done => "runbook finished",
+                ExecState::Incomplete => "stopped part-way after moving traffic",
+                _ => "runbook failed",
             }
-            _ => {
-                let message = format!(
-                    "incident {incident}: the failover {from} -> {to} was executed by replica {}: {}",
-                    e.executor,
-                    match e.state {
-                        ExecState::Done => "runbook finished",
-                        ExecState::Incomplete => "stopped part-way after moving traffic",
-                        _ => "runbook failed",
-                    }
-                );
-                state.execution = Some(e.clone());
-                let (s, mut actions) = super::step(
-                    state,
-                    cfg,
-                    super::Input::RunbookFinished {
-                        incident,
-                        ok: e.ok,
-                        moved: e.moved || e.ok,
-                    },
-                    now,
-                );
-                actions.insert(0, Action::Notify { message });
-                actions.push(Action::PeerExecuted {
-                    incident,
-                    executor: e.executor,
-                    ok: e.ok,
-                });
-                return (s, actions);
+        );
+        state.execution = Some(e.clone());
+        let (s, mut actions) = super::step(
+            state,
+            cfg,
+            super::Input::RunbookFinished {
+                incident,
+                ok: e.ok,
+                moved: e.moved || e.ok,
+            },
+            now,
+        );
+        actions.insert(0, Action::Notify { message });
+        actions.push(Action::PeerExecuted {
+            incident,
+            executor: e.executor,
+            ok: e.ok,
+        });
+        return (s, actions);
+    }
+    let live = own
+        .iter()
+        .find(|e| e.acting)
+        .or_else(|| own.iter().find(|e| e.executor == executor))
+        .cloned();
+    if let Some(e) = live {
+        state.executor_seen = Some(now);
+        if e.executor != executor {
+            if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
+                *ex = Some(e.executor.clone());
             }
         }
+        // Tell the peers whom this replica follows (its vote for the executor).
+        state.execution = Some(Execution { acting: false, ..e });
+        return (state, Vec::new());
+    }
+    // The executor is not seen; another replica's own claim to take over is: follow
+    // it (this confirms it), instead of claiming as well.
+    if let Some(e) = own.into_iter().min_by_key(|e| e.executor.clone()) {
+        state.executor_seen = Some(now);
+        if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
+            *ex = Some(e.executor.clone());
+        }
+        state.execution = Some(Execution { acting: false, ..e });
+        return (state, Vec::new());
     }
     let last_seen = state.executor_seen.unwrap_or(since).max(since);
-    let rank = rank.max(1);
     let wait = cfg.takeover_after * i64::from(rank.max(1));
     if now - last_seen < wait {
         return (state, Vec::new());
     }
+    // Take over by claiming: the quorum must confirm this replica before it acts, so a
+    // replica cut off from a living executor never runs the steps beside it.
     if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
-        *ex = None;
+        *ex = Some(cfg.replica.clone());
     }
     state.execution = Some(Execution {
         from: from.clone(),
@@ -228,20 +284,14 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         state: ExecState::Running,
         ok: false,
         moved: false,
-        acting: true,
+        acting: false,
     });
     let message = format!(
-        "incident {incident}: replica {executor} has not been seen running the failover {from} -> {to} for {}s: replica {} takes over (every step checks its effect first)",
+        "incident {incident}: replica {executor} has not been seen running the failover {from} -> {to} for {}s: replica {} takes over once a quorum confirms it (every step checks its effect first)",
         now - last_seen,
         cfg.replica
     );
-    (
-        state,
-        vec![
-            Action::Notify { message },
-            Action::ResumeRunbook { incident, from, to },
-        ],
-    )
+    (state, vec![Action::Notify { message }])
 }
 
 /// A claimant's step: yields to a peer that claims (or runs) the same failover and comes
@@ -283,13 +333,35 @@ fn claim(
             *rank = 1;
         }
         state.executor_seen = Some(now);
-        state.execution = None;
+        state.execution = Some(Execution {
+            from: from.to_string(),
+            to: to.to_string(),
+            executor: name.clone(),
+            since: now,
+            state: ExecState::Running,
+            ok: false,
+            moved: false,
+            acting: false,
+        });
         let message = format!(
             "incident {incident}: replica {name} also claims the failover {from} -> {to} and comes first: following it"
         );
         return (state, vec![Action::Notify { message }]);
     }
-    if now - since < cfg.claim_wait {
+    // A quorum must agree on the executor too: as many peers as the quorum needs
+    // besides this one follow this claim. A follower follows one executor, so two
+    // claimants cannot both gather a majority (a partition that cuts the claimants
+    // apart but not from a third replica still gives one executor).
+    let confirmed = state
+        .peers
+        .values()
+        .filter(|p| {
+            p.execution
+                .as_ref()
+                .is_some_and(|e| e.executor == cfg.replica && e.from == from && e.to == to)
+        })
+        .count() as u32;
+    if now - since < cfg.claim_wait || confirmed + 1 < cfg.quorum {
         return (state, Vec::new());
     }
     if let Phase::FailingOver { executor, .. } = &mut state.phase {
