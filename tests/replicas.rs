@@ -465,3 +465,93 @@ fn operator_calls_pass_the_quorum_and_failback_only_undoes_a_failover() {
         assert_eq!(r.active(), "us-east-1");
     }
 }
+
+/// A TCP forwarder on loopback that refuses every connection while `blocked` is set.
+fn proxy(target: u16, blocked: Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(client) = stream else { return };
+            if blocked.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c1, mut s1) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut s1);
+                let _ = s1.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_partition_between_two_agreeing_replicas_still_gives_one_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let prom = Prometheus::start(
+        root,
+        &sim::openmetrics(&live_two_regions(vec![ongoing_outage("us-east-1")])),
+        &[],
+    );
+    let (hook_url, hooks) = hook();
+    let log = root.join("steps.log");
+    let runbook = format!(
+        "        - {{name: hook, kind: http, url: '{hook_url}'}}\n        - {{name: dr, kind: exec, command: [sh, -c, 'echo dr >> {}']}}\n",
+        log.display()
+    );
+    let p = prom.url.as_str();
+    let mut replicas = cluster(root, &[p, p, p], 2, &runbook, None);
+    // r1 and r2 reach each other only through a proxy that refuses everything: cut off
+    // from each other, both still reach r3.
+    let blocked = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (p1, p2) = (replicas[0].port, replicas[1].port);
+    let to_r2 = proxy(p2, blocked.clone());
+    let to_r1 = proxy(p1, blocked.clone());
+    let rewire = |r: &Replica, from: u16, to: u16| {
+        let text = std::fs::read_to_string(&r.config)
+            .unwrap()
+            .replace(&format!("http://127.0.0.1:{from}"), &format!("http://127.0.0.1:{to}"));
+        std::fs::write(&r.config, text).unwrap();
+    };
+    rewire(&replicas[0], p2, to_r2);
+    rewire(&replicas[1], p1, to_r1);
+    for r in &mut replicas {
+        r.start(&[]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !replicas
+        .iter()
+        .all(|r| r.phase() == "failed_over" && r.active() == "eu-west-1")
+    {
+        if Instant::now() > deadline {
+            let state: Vec<(String, String, String)> = replicas
+                .iter()
+                .map(|r| {
+                    let l = r.log();
+                    let tail: String = l.lines().rev().take(12).collect::<Vec<_>>().join("\n");
+                    (r.name.clone(), r.phase(), tail)
+                })
+                .collect();
+            panic!("not every replica latched: {state:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    let logs: Vec<String> = replicas.iter().map(Replica::log).collect();
+    assert_eq!(lines.lines().count(), 1, "one DR run: {lines} {logs:#?}");
+    assert_eq!(hooks.load(Ordering::SeqCst), 1, "one hook call");
+    let ex = executors(&replicas);
+    assert!(ex.iter().all(|e| e == &ex[0]), "{ex:?}");
+}

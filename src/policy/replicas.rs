@@ -211,7 +211,16 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
                 .filter(|e| e.executor == p.replica && e.from == from && e.to == to && e.since + 300 >= since)
         })
         .collect();
-    if let Some(e) = own.iter().find(|e| e.state != ExecState::Running).cloned() {
+    // A finished result counts from the executor or relayed by a replica that took it
+    // as its own (a follower cut off from the executor still learns the outcome).
+    let finished = state
+        .peers
+        .values()
+        .filter_map(|p| p.execution.clone())
+        .find(|e| {
+            e.state != ExecState::Running && e.from == from && e.to == to && e.since + 300 >= since
+        });
+    if let Some(e) = finished {
         let message = format!(
             "incident {incident}: the failover {from} -> {to} was executed by replica {}: {}",
             e.executor,
