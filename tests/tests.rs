@@ -31,6 +31,7 @@ mod one_tick;
 mod openslo;
 mod operator_flood;
 mod playbook_report;
+mod pyrra;
 mod query_faults;
 mod quorum;
 mod region_loss;

@@ -6,6 +6,7 @@
 
 pub mod openslo;
 pub mod pyrra;
+pub mod pyrra_windows;
 
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,8 @@ pub struct TierOut {
     pub long_window: String,
     pub short_window: String,
     pub burn_factor: f64,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,9 +126,22 @@ pub struct AlertingOut {
     pub ticket_alert: Option<DisableOut>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DisableOut {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub disable: bool,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    pub labels: LabelMap,
+}
+
+impl DisableOut {
+    /// A disabled alert.
+    pub fn off() -> Self {
+        DisableOut {
+            disable: true,
+            labels: LabelMap::new(),
+        }
+    }
 }
 
 /// The YAML text of a spec.

@@ -214,6 +214,7 @@ fn alerting(
                     long_window: l,
                     short_window: s,
                     burn_factor: t,
+                    for_: None,
                 }),
                 _ => errs.push(format!(
                     "{at}.condition: threshold, lookbackWindow and alertAfter are required"
@@ -222,7 +223,7 @@ fn alerting(
         }
     }
     if tiers.is_empty() {
-        let off = Some(DisableOut { disable: true });
+        let off = Some(DisableOut::off());
         return (
             None,
             AlertingOut {
@@ -238,8 +239,8 @@ fn alerting(
         Some(tiers),
         AlertingOut {
             name,
-            page_alert: (!page).then_some(DisableOut { disable: true }),
-            ticket_alert: (!ticket).then_some(DisableOut { disable: true }),
+            page_alert: (!page).then_some(DisableOut::off()),
+            ticket_alert: (!ticket).then_some(DisableOut::off()),
         },
     )
 }

@@ -6,10 +6,12 @@
 //! or number) is the objective, `spec.window` the period, `spec.description` the
 //! description. A `ratio` indicator gives `error_query: sum(rate(<errors>[w]))` and
 //! `total_query: sum(rate(<total>[w]))`; a `latency` indicator gives
-//! `error_query: (sum(rate(<total>[w])) - sum(rate(<success>[w])))`. Alerts use
-//! sloguard's default tiers (Pyrra's multi-window burn rates for a 4w window); the alert
-//! name is `spec.alerting.name`, else Pyrra's `ErrorBudgetBurn`; `alerting.disabled`
-//! disables both alerts. `grouping` and `bool_gauge` indicators are refused.
+//! `error_query: (sum(rate(<total>[w])) - sum(rate(<success>[w])))`. Alerts are Pyrra's
+//! own four tiers scaled to the SLO's window ([`super::pyrra_windows`]), written as
+//! explicit `tiers` with their `for:`, page alerts labelled `severity: critical` and
+//! ticket alerts `severity: warning` as Pyrra labels them; the alert name is
+//! `spec.alerting.name`, else Pyrra's `ErrorBudgetBurn`; `alerting.disabled` (or
+//! `alerting.burnrates: false`) disables both alerts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,14 +19,28 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 use super::openslo::documents;
+use super::pyrra_windows::{pyrra_tiers, PyrraTier};
+use super::TierOut;
 use super::{get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
 use crate::promql::WINDOW_PLACEHOLDER;
-use crate::slo::SLOGUARD_VERSION;
+use crate::slo::{DEFAULT_PERIOD, SLOGUARD_VERSION};
+use crate::window::Window;
 
 pub const PYRRA_API_VERSION: &str = "pyrra.dev/v1alpha1";
 pub const PYRRA_KIND: &str = "ServiceLevelObjective";
 /// Pyrra's default alert name.
 pub const PYRRA_ALERT_NAME: &str = "ErrorBudgetBurn";
+
+/// A Pyrra alert as an explicit `sloguard/v1` tier.
+fn tier_out(t: &PyrraTier) -> TierOut {
+    TierOut {
+        severity: t.severity.as_str().to_string(),
+        long_window: t.long.to_string(),
+        short_window: t.short.to_string(),
+        burn_factor: t.factor,
+        for_: t.for_.map(|w| w.to_string()),
+    }
+}
 
 fn rate(metric: &str) -> String {
     format!("sum(rate({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
@@ -107,22 +123,46 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 None
             }
         };
-        let disabled = get(spec, &["alerting", "disabled"]).and_then(Value::as_bool) == Some(true);
+        let disabled = get(spec, &["alerting", "disabled"]).and_then(Value::as_bool) == Some(true)
+            || get(spec, &["alerting", "burnrates"]).and_then(Value::as_bool) == Some(false);
         let alerting = if disabled {
             AlertingOut {
                 name: None,
-                page_alert: Some(DisableOut { disable: true }),
-                ticket_alert: Some(DisableOut { disable: true }),
+                page_alert: Some(DisableOut::off()),
+                ticket_alert: Some(DisableOut::off()),
             }
         } else {
+            // Pyrra labels its alerts `severity: critical` and `severity: warning`;
+            // Alertmanager routes written for them keep matching.
+            let severity = |s: &str| DisableOut {
+                disable: false,
+                labels: [("severity".to_string(), s.to_string())].into(),
+            };
             AlertingOut {
                 name: Some(
                     get_str(spec, &["alerting", "name"])
                         .unwrap_or_else(|| PYRRA_ALERT_NAME.to_string()),
                 ),
-                page_alert: None,
-                ticket_alert: None,
+                page_alert: Some(severity("critical")),
+                ticket_alert: Some(severity("warning")),
             }
+        };
+        let window_text = get_str(spec, &["window"]);
+        let window = match window_text.as_deref().map(Window::parse) {
+            None => Some(DEFAULT_PERIOD),
+            Some(Ok(w)) => Some(w),
+            Some(Err(e)) => {
+                errs.push(format!("spec.window: {e}"));
+                None
+            }
+        };
+        let tiers = match window.map(pyrra_tiers) {
+            Some(Ok(tiers)) => Some(tiers.iter().map(tier_out).collect()),
+            Some(Err(e)) => {
+                errs.push(format!("spec.window: {e}"));
+                None
+            }
+            None => None,
         };
         if !errs.is_empty() {
             problems.extend(errs.into_iter().map(|m| ConvertProblem {
@@ -148,8 +188,8 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 name,
                 objective,
                 description: get_str(spec, &["description"]).filter(|d| !d.is_empty()),
-                period: get_str(spec, &["window"]),
-                tiers: None,
+                period: window_text,
+                tiers,
                 sli,
                 alerting,
             });

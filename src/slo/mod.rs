@@ -89,6 +89,10 @@ pub struct Tier {
     pub long: Window,
     pub short: Window,
     pub factor: f64,
+    /// How long the tier must hold before its alert fires (`for:`); None fires at once.
+    /// Only the generated alert rules read it: the engine's own decision counts
+    /// consecutive evaluations instead.
+    pub for_: Option<Window>,
 }
 
 /// The SRE Workbook tiers (DESIGN.md): page 14.4× 1h/5m, page 6× 6h/30m,
@@ -100,24 +104,28 @@ pub fn default_tiers() -> Vec<Tier> {
             long: Window::hours(1),
             short: Window::minutes(5),
             factor: 14.4,
+            for_: None,
         },
         Tier {
             severity: Severity::Page,
             long: Window::hours(6),
             short: Window::minutes(30),
             factor: 6.0,
+            for_: None,
         },
         Tier {
             severity: Severity::Ticket,
             long: Window::days(1),
             short: Window::hours(2),
             factor: 3.0,
+            for_: None,
         },
         Tier {
             severity: Severity::Ticket,
             long: Window::days(3),
             short: Window::hours(6),
             factor: 1.0,
+            for_: None,
         },
     ]
 }
@@ -853,14 +861,23 @@ fn build_slo(
                         None
                     }
                 };
-                if let (Some(severity), Some(long), Some(short), Some(factor)) =
-                    (severity, long, short, factor)
+                let for_ = match t.for_.as_deref().map(Window::parse) {
+                    None => Some(None),
+                    Some(Ok(w)) => Some(Some(w)),
+                    Some(Err(e)) => {
+                        err(format!("{at}.for: {e}"));
+                        None
+                    }
+                };
+                if let (Some(severity), Some(long), Some(short), Some(factor), Some(for_)) =
+                    (severity, long, short, factor, for_)
                 {
                     out.push(Tier {
                         severity,
                         long,
                         short,
                         factor,
+                        for_,
                     });
                 }
             }
