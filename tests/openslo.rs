@@ -124,7 +124,12 @@ fn fields(s: &slo::Service, o: &slo::Slo) -> String {
     let tiers: Vec<String> = o
         .tiers
         .iter()
-        .map(|t| format!("{} {} {} {}", t.severity, t.long, t.short, t.factor))
+        .map(|t| {
+            format!(
+                "{} {} {} {} {:?}",
+                t.severity, t.long, t.short, t.factor, t.for_
+            )
+        })
         .collect();
     format!(
         "{} {} {} {} {:?} {} {} page-off:{} ticket-off:{} {sli} {tiers:?}",

@@ -29,6 +29,7 @@ mod layering;
 mod lint;
 mod one_tick;
 mod openslo;
+mod openslo_sdk;
 mod operator_flood;
 mod playbook_report;
 mod pyrra;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
-use super::openslo::documents;
+use super::documents::documents;
 use super::pyrra_windows::{pyrra_tiers, PyrraTier};
 use super::TierOut;
 use super::{get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
@@ -89,7 +89,7 @@ fn sli(indicator: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
 
 /// Reads Pyrra `ServiceLevelObjective` objects into `sloguard/v1` specs, one per
 /// service, sorted.
-pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertProblem>> {
+pub fn import(files: &[(PathBuf, String)]) -> Result<super::Imported, Vec<ConvertProblem>> {
     let docs = documents(files)?;
     let mut problems = Vec::new();
     let mut specs: BTreeMap<String, SpecOut> = BTreeMap::new();
@@ -192,6 +192,7 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 tiers,
                 sli,
                 alerting,
+                origin: Some((file.clone(), *i)),
             });
     }
     super::collected(

@@ -390,6 +390,9 @@ pub struct Loaded {
     /// Sorted by name; a service split over several documents or files is merged.
     pub services: Vec<Service>,
     pub warnings: Vec<Problem>,
+    /// What was skipped on purpose (an OpenSLO `Service` document): printed, never a
+    /// problem, not even with `--strict`.
+    pub notes: Vec<Problem>,
 }
 
 /// What one file's text gave: services (one per valid document), errors and warnings.
@@ -398,6 +401,7 @@ struct FileParse {
     services: Vec<Service>,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    notes: Vec<Problem>,
 }
 
 /// Parses and validates one spec file's text, which may hold several YAML documents.
@@ -427,6 +431,18 @@ fn parse_file(file: &Path, text: &str) -> FileParse {
             p
         };
         let mut warnings = Vec::new();
+        if compat::api_version(&d.text).as_deref() == Some(OPENSLO_V1ALPHA) {
+            if let Some((kind, name)) = openslo::skipped_kind(&d.text) {
+                out.notes.push(prefix(Problem {
+                    file: file.to_path_buf(),
+                    slo: None,
+                    message: format!(
+                        "{kind} {name:?} skipped (only SLO documents are read; a {kind} holds no SLO)"
+                    ),
+                }));
+                continue;
+            }
+        }
         match parse_document(file, &d.text, d.line_offset, &mut warnings) {
             Ok(s) => out.services.push(s),
             Err(p) => out.problems.extend(p.into_iter().map(prefix)),
@@ -1048,6 +1064,7 @@ pub fn parse_all_with_warnings(files: &[(PathBuf, String)]) -> Result<Loaded, Ve
     let mut pieces = Vec::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     use rayon::prelude::*;
     // Files are independent and parsing their PromQL dominates; order is kept.
     let parsed: Vec<FileParse> = files
@@ -1058,11 +1075,16 @@ pub fn parse_all_with_warnings(files: &[(PathBuf, String)]) -> Result<Loaded, Ve
         pieces.extend(r.services);
         problems.extend(r.problems);
         warnings.extend(r.warnings);
+        notes.extend(r.notes);
     }
     let (services, merge_problems) = merge_services(pieces);
     problems.extend(merge_problems);
     if problems.is_empty() {
-        Ok(Loaded { services, warnings })
+        Ok(Loaded {
+            services,
+            warnings,
+            notes,
+        })
     } else {
         Err(problems)
     }
