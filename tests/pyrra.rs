@@ -98,3 +98,110 @@ fn pyrra_alerts_keep_pyrra_windows_at_1w_2w_4w() {
         alerts[0].3
     );
 }
+
+#[test]
+fn grouping_bool_gauge_and_latency_native_import_as_pyrra_computes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = repo().join("tests/data/pyrra/indicators.yaml");
+    // sloguard synthesises no unit test for grouped, bool_gauge or raw SLIs (warned);
+    // the promtool test below is written by hand.
+    let out = import_to_promtool("pyrra", &[&fixture], tmp.path(), 0);
+    let services = slo::load_dir(&out.specs).unwrap();
+    let gw = &services[0];
+    let by_name = |n: &str| gw.slos.iter().find(|s| s.name == n).unwrap();
+    assert_eq!(
+        by_name("routes").sli.event_queries().unwrap(),
+        (
+            r#"sum by (route) (rate(gateway_requests_total{job="gateway",code=~"5.."}[{{.window}}]))"#.to_string(),
+            r#"sum by (route) (rate(gateway_requests_total{job="gateway"}[{{.window}}]))"#.to_string()
+        )
+    );
+    assert_eq!(
+        by_name("probes").sli.event_queries().unwrap(),
+        (
+            r#"(sum(count_over_time(probe_success{job="blackbox"}[{{.window}}])) - sum(sum_over_time(probe_success{job="blackbox"}[{{.window}}])))"#.to_string(),
+            r#"sum(count_over_time(probe_success{job="blackbox"}[{{.window}}]))"#.to_string()
+        )
+    );
+    match &by_name("connect-latency").sli {
+        slo::Sli::Raw { error_ratio_query } => assert_eq!(
+            error_ratio_query,
+            r#"1 - histogram_fraction(0, 0.5, sum(rate(connect_duration_seconds{job="gateway"}[{{.window}}])))"#
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Groups: the route label is kept by every window ratio and so by the alerts.
+    let rules = out.rules_of("gateway");
+    assert!(
+        rules.contains("sum by (route, region) (rate(gateway_requests_total{code=~\"5..\",job=\"gateway\"}[5m]))")
+            || rules.contains("sum by (route, region) (rate(gateway_requests_total{job=\"gateway\",code=~\"5..\"}[5m]))"),
+        "{rules}"
+    );
+    // promtool: route /b fails half its requests, /a none; probes fail from 60m. At
+    // 90m the page alert (14x over 30m/3m for 1m at 2w; over 1h/5m for 2m at 4w) fires
+    // for route /b only, and for the probes.
+    let tests = out.rules.join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(
+        tests.join("groups_test.yaml"),
+        r#"rule_files: [../gateway.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'gateway_requests_total{job="gateway",route="/a",code="200",region="r1"}'
+        values: '0+600x120'
+      - series: 'gateway_requests_total{job="gateway",route="/b",code="200",region="r1"}'
+        values: '0+600x120'
+      - series: 'gateway_requests_total{job="gateway",route="/b",code="500",region="r1"}'
+        values: '0+600x120'
+      - series: 'probe_success{job="blackbox",instance="x",region="r1"}'
+        values: '1x60 0x60'
+    promql_expr_test:
+      - expr: 'count by (route) (ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",slo="routes",long="30m",severity="critical"})'
+        eval_time: 90m
+        exp_samples:
+          - labels: '{route="/b"}'
+            value: 1
+      - expr: 'count(ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",slo="probes",long="1h",severity="critical"})'
+        eval_time: 90m
+        exp_samples:
+          - labels: '{}'
+            value: 1
+      - expr: 'count(ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",slo="probes"})'
+        eval_time: 55m
+        exp_samples: []
+"#,
+    )
+    .unwrap();
+    let o = run(std::process::Command::new(tool("promtool"))
+        .args(["test", "rules", "tests/groups_test.yaml"])
+        .current_dir(&out.rules));
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn refusals_name_the_feature_file_document_and_slo_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata: {name: a, namespace: x}\nspec:\n  target: '99'\n  window: 4w\n  indicator:\n    gauge: {metric: up}\n---\napiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata: {name: b, namespace: x}\nspec:\n  target: '99'\n  window: 30m\n  indicator:\n    ratio: {errors: {metric: e_total}, total: {metric: t_total}}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("specs");
+    let o = run(sloguard()
+        .args(["import", "pyrra"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out));
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    for needle in [
+        "bad.yaml: document 1: SLO \"a\": spec.indicator: indicator gauge is not supported",
+        "bad.yaml: document 2: SLO \"b\": spec.window: window 30m is too short for Pyrra's burn-rate alerts",
+    ] {
+        assert!(log.contains(needle), "missing `{needle}` in:\n{log}");
+    }
+    assert!(!out.exists());
+}

@@ -135,6 +135,8 @@ pub struct TierOut {
 pub struct AlertingOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    pub labels: LabelMap,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_alert: Option<DisableOut>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use serde_yaml_ng::Value;
 
 use super::{camel_case, get, get_str, AlertingOut, DisableOut, TierOut};
+use crate::slo::LabelMap;
 use crate::window::Window;
 
 /// The `AlertCondition` annotation of a tier whose severity's alert is disabled (the
@@ -178,6 +179,7 @@ pub fn alerting(
             None,
             AlertingOut {
                 name: None,
+                labels: LabelMap::new(),
                 page_alert: Some(DisableOut::off()),
                 ticket_alert: Some(DisableOut::off()),
             },
@@ -188,6 +190,7 @@ pub fn alerting(
         Some(tiers),
         AlertingOut {
             name,
+            labels: LabelMap::new(),
             page_alert: (!on("page")).then(DisableOut::off),
             ticket_alert: (!on("ticket")).then(DisableOut::off),
         },

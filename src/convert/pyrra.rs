@@ -11,7 +11,13 @@
 //! explicit `tiers` with their `for:`, page alerts labelled `severity: critical` and
 //! ticket alerts `severity: warning` as Pyrra labels them; the alert name is
 //! `spec.alerting.name`, else Pyrra's `ErrorBudgetBurn`; `alerting.disabled` (or
-//! `alerting.burnrates: false`) disables both alerts.
+//! `alerting.burnrates: false`) disables both alerts. A `bool_gauge` indicator (probe
+//! success) counts the samples at 0 as errors: `count_over_time - sum_over_time` over
+//! `count_over_time`; a `latencyNative` indicator (native histograms) is the raw error
+//! ratio `1 - histogram_fraction(0, <latency>, sum(rate(<metric>[w])))`. An indicator's
+//! `grouping` labels become `sum by (<labels>)` in every query, so each group is its
+//! own series (and the region label is added beside them), carried by every recording
+//! rule and alert.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,7 +29,7 @@ use super::pyrra_windows::{pyrra_tiers, PyrraTier};
 use super::TierOut;
 use super::{get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
 use crate::promql::WINDOW_PLACEHOLDER;
-use crate::slo::{DEFAULT_PERIOD, SLOGUARD_VERSION};
+use crate::slo::{LabelMap, DEFAULT_PERIOD, SLOGUARD_VERSION};
 use crate::window::Window;
 
 pub const PYRRA_API_VERSION: &str = "pyrra.dev/v1alpha1";
@@ -42,8 +48,39 @@ fn tier_out(t: &PyrraTier) -> TierOut {
     }
 }
 
-fn rate(metric: &str) -> String {
-    format!("sum(rate({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
+/// `sum [by (<grouping>)] (<func>(<metric>[{{.window}}]))`.
+fn sum_of(func: &str, metric: &str, grouping: &[String]) -> String {
+    let by = if grouping.is_empty() {
+        String::new()
+    } else {
+        format!(" by ({}) ", grouping.join(", "))
+    };
+    format!("sum{by}({func}({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
+}
+
+/// An indicator's `grouping` labels; problems go to `errs`.
+fn grouping(kind: &Value, at: &str, errs: &mut Vec<String>) -> Vec<String> {
+    let Some(g) = kind.get("grouping") else {
+        return Vec::new();
+    };
+    let labels: Option<Vec<String>> = g
+        .as_sequence()
+        .map(|s| s.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or(None);
+    match labels {
+        Some(l) if l.iter().all(|l| is_label_name(l)) => l,
+        _ => {
+            errs.push(format!("{at}.grouping: must be a list of label names"));
+            Vec::new()
+        }
+    }
+}
+
+fn is_label_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn sli(indicator: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
@@ -55,35 +92,83 @@ fn sli(indicator: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
         m
     };
     if let Some(r) = indicator.get("ratio") {
-        if r.get("grouping").is_some() {
-            errs.push(
-                "spec.indicator.ratio.grouping: not supported (sloguard groups every SLI by its region label)"
-                    .to_string(),
-            );
-        }
+        let g = grouping(r, "spec.indicator.ratio", errs);
         let e = metric(&["ratio", "errors", "metric"], errs);
         let t = metric(&["ratio", "total", "metric"], errs);
         return Some(SliOut::Events {
-            error_query: rate(&e?),
-            total_query: rate(&t?),
+            error_query: sum_of("rate", &e?, &g),
+            total_query: sum_of("rate", &t?, &g),
         });
     }
     if let Some(l) = indicator.get("latency") {
-        if l.get("grouping").is_some() {
-            errs.push(
-                "spec.indicator.latency.grouping: not supported (sloguard groups every SLI by its region label)"
-                    .to_string(),
-            );
-        }
+        let g = grouping(l, "spec.indicator.latency", errs);
         let s = metric(&["latency", "success", "metric"], errs);
         let t = metric(&["latency", "total", "metric"], errs);
         let (s, t) = (s?, t?);
         return Some(SliOut::Events {
-            error_query: format!("({} - {})", rate(&t), rate(&s)),
-            total_query: rate(&t),
+            error_query: format!("({} - {})", sum_of("rate", &t, &g), sum_of("rate", &s, &g)),
+            total_query: sum_of("rate", &t, &g),
         });
     }
-    errs.push("spec.indicator: only ratio and latency indicators are supported".to_string());
+    if let Some(b) = indicator.get("bool_gauge") {
+        // Probe success: every sample is 1 (success) or 0 (failure); errors are the
+        // samples at 0, counted as all samples minus their sum, as Pyrra counts them.
+        let g = grouping(b, "spec.indicator.bool_gauge", errs);
+        let m = metric(&["bool_gauge", "metric"], errs)?;
+        return Some(SliOut::Events {
+            error_query: format!(
+                "({} - {})",
+                sum_of("count_over_time", &m, &g),
+                sum_of("sum_over_time", &m, &g)
+            ),
+            total_query: sum_of("count_over_time", &m, &g),
+        });
+    }
+    if let Some(n) = indicator.get("latencyNative") {
+        // Native histograms: the error ratio is the share of requests slower than
+        // `latency`, `1 - histogram_fraction(0, <latency>, ...)`, as Pyrra computes it.
+        let g = grouping(n, "spec.indicator.latencyNative", errs);
+        let m = metric(&["latencyNative", "total", "metric"], errs);
+        let latency = get_str(n, &["latency"]);
+        let secs = match latency.as_deref().map(promql_parser::util::parse_duration) {
+            Some(Ok(d)) if d.as_secs_f64() > 0.0 => Some(d.as_secs_f64()),
+            Some(_) => {
+                errs.push(format!(
+                    "spec.indicator.latencyNative.latency: {:?} is not a positive duration",
+                    latency.unwrap_or_default()
+                ));
+                None
+            }
+            None => {
+                errs.push("spec.indicator.latencyNative.latency: missing".to_string());
+                None
+            }
+        };
+        let (m, secs) = (m?, secs?);
+        return Some(SliOut::Raw {
+            error_ratio_query: format!(
+                "1 - histogram_fraction(0, {}, {})",
+                crate::slo::decimal(secs),
+                sum_of("rate", &m, &g)
+            ),
+        });
+    }
+    let found: Vec<String> = indicator
+        .as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    errs.push(format!(
+        "spec.indicator: {} not supported (ratio, latency, latencyNative and bool_gauge are)",
+        if found.is_empty() {
+            "an empty indicator is".to_string()
+        } else {
+            format!("indicator {} is", found.join(", "))
+        }
+    ));
     None
 }
 
@@ -128,6 +213,7 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<super::Imported, Vec<Conver
         let alerting = if disabled {
             AlertingOut {
                 name: None,
+                labels: LabelMap::new(),
                 page_alert: Some(DisableOut::off()),
                 ticket_alert: Some(DisableOut::off()),
             }
@@ -143,6 +229,9 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<super::Imported, Vec<Conver
                     get_str(spec, &["alerting", "name"])
                         .unwrap_or_else(|| PYRRA_ALERT_NAME.to_string()),
                 ),
+                // Pyrra labels its alerts with the SLO's name: SLOs sharing the default
+                // alert name stay distinct rules.
+                labels: [("slo".to_string(), name.clone())].into(),
                 page_alert: Some(severity("critical")),
                 ticket_alert: Some(severity("warning")),
             }
