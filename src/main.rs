@@ -62,6 +62,9 @@ fn load_specs_strict(dir: &Path, strict: bool) -> anyhow::Result<Option<Vec<slo:
     };
     match loaded {
         Ok(l) => {
+            for n in &l.notes {
+                eprintln!("note: {n}");
+            }
             for w in &l.warnings {
                 eprintln!("warning: {w}");
             }

@@ -124,7 +124,12 @@ fn fields(s: &slo::Service, o: &slo::Slo) -> String {
     let tiers: Vec<String> = o
         .tiers
         .iter()
-        .map(|t| format!("{} {} {} {}", t.severity, t.long, t.short, t.factor))
+        .map(|t| {
+            format!(
+                "{} {} {} {} {:?}",
+                t.severity, t.long, t.short, t.factor, t.for_
+            )
+        })
         .collect();
     format!(
         "{} {} {} {} {:?} {} {} page-off:{} ticket-off:{} {sli} {tiers:?}",
@@ -236,14 +241,14 @@ fn pyrra_import_generates_rules() {
         &bad,
         std::fs::read_to_string(&fixture).unwrap().replace(
             "    ratio:\n      errors:\n        metric: jobs",
-            "    bool_gauge:\n      errors:\n        metric: jobs",
+            "    gauge:\n      errors:\n        metric: jobs",
         ),
     )
     .unwrap();
     let o = run(sloguard().args(["import", "pyrra"]).arg(&bad));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("bad.yaml: document 3: SLO \"jobs-success\": spec.indicator: only ratio and latency indicators are supported"),
+        text(&o).contains("bad.yaml: document 3: SLO \"jobs-success\": spec.indicator: indicator gauge is not supported"),
         "{}",
         text(&o)
     );

@@ -4,8 +4,12 @@
 //! [`crate::slo`] before they are written, so an import never writes a spec that does
 //! not validate.
 
+pub mod documents;
 pub mod openslo;
+pub mod openslo_alerts;
+pub mod openslo_export;
 pub mod pyrra;
+pub mod pyrra_windows;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +28,14 @@ impl std::fmt::Display for ConvertProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.file.display(), self.message)
     }
+}
+
+/// What an import read: the specs, and notes about what it skipped (printed, not
+/// problems).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Imported {
+    pub specs: Vec<SpecOut>,
+    pub notes: Vec<ConvertProblem>,
 }
 
 /// One `sloguard/v1` spec as written by `import` (key order as in the README).
@@ -50,6 +62,10 @@ pub struct SloOut {
     pub tiers: Option<Vec<TierOut>>,
     pub sli: SliOut,
     pub alerting: AlertingOut,
+    /// The file and document number it was read from, so a problem of the imported spec
+    /// names them.
+    #[serde(skip)]
+    pub origin: Option<(PathBuf, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,21 +127,38 @@ pub struct TierOut {
     pub long_window: String,
     pub short_window: String,
     pub burn_factor: f64,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertingOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    pub labels: LabelMap,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_alert: Option<DisableOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_alert: Option<DisableOut>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DisableOut {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub disable: bool,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    pub labels: LabelMap,
+}
+
+impl DisableOut {
+    /// A disabled alert.
+    pub fn off() -> Self {
+        DisableOut {
+            disable: true,
+            labels: LabelMap::new(),
+        }
+    }
 }
 
 /// The YAML text of a spec.
@@ -133,15 +166,51 @@ pub fn spec_yaml(spec: &SpecOut) -> String {
     serde_yaml_ng::to_string(spec).unwrap_or_default()
 }
 
-/// Checks that imported specs load as sloguard specs; the problems otherwise.
-pub fn check_specs(specs: &[SpecOut]) -> Result<(), Vec<String>> {
+/// Checks that imported specs load as sloguard specs; the problems otherwise, each
+/// naming the file and document the SLO came from.
+pub fn check_specs(specs: &[SpecOut]) -> Result<(), Vec<ConvertProblem>> {
     let files: Vec<(PathBuf, String)> = specs
         .iter()
         .map(|s| (PathBuf::from(format!("{}.yaml", s.service)), spec_yaml(s)))
         .collect();
-    slo::parse_all(&files)
-        .map(|_| ())
-        .map_err(|p| p.iter().map(|p| format!("imported spec {p}")).collect())
+    let origin = |service: &Path, slo: &str| {
+        let service = service.file_stem()?.to_str()?;
+        specs
+            .iter()
+            .filter(|s| s.service == service)
+            .flat_map(|s| &s.slos)
+            .find(|o| o.name == slo)?
+            .origin
+            .clone()
+    };
+    slo::parse_all(&files).map(|_| ()).map_err(|problems| {
+        problems
+            .iter()
+            .map(
+                |p| match p.slo.as_deref().and_then(|n| origin(&p.file, n)) {
+                    Some((file, doc)) => {
+                        ConvertProblem {
+                            file,
+                            message: format!(
+                        "document {doc}: SLO {:?}: {} (in the imported spec of service {:?})",
+                        p.slo.as_deref().unwrap_or_default(),
+                        p.message,
+                        p.file.file_stem().and_then(|s| s.to_str()).unwrap_or_default()
+                    ),
+                        }
+                    }
+                    None => ConvertProblem {
+                        file: p.file.clone(),
+                        message: format!(
+                            "imported spec: {}: {}",
+                            p.slo.as_deref().unwrap_or("-"),
+                            p.message
+                        ),
+                    },
+                },
+            )
+            .collect()
+    })
 }
 
 /// Writes `<service>.yaml` per spec into `dir`, or every spec to stdout as one YAML
@@ -228,7 +297,7 @@ pub(crate) fn collected(
     mut problems: Vec<ConvertProblem>,
     files: &[(PathBuf, String)],
     none_found: &str,
-) -> Result<Vec<SpecOut>, Vec<ConvertProblem>> {
+) -> Result<Imported, Vec<ConvertProblem>> {
     if specs.is_empty() && problems.is_empty() {
         problems.push(ConvertProblem {
             file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
@@ -236,7 +305,10 @@ pub(crate) fn collected(
         });
     }
     if problems.is_empty() {
-        Ok(specs.into_values().collect())
+        Ok(Imported {
+            specs: specs.into_values().collect(),
+            notes: Vec::new(),
+        })
     } else {
         Err(problems)
     }
@@ -263,7 +335,12 @@ pub fn import_command(
         ImportFormat::Pyrra => pyrra::import(&texts),
     };
     let specs = match specs {
-        Ok(s) => s,
+        Ok(imported) => {
+            for n in &imported.notes {
+                eprintln!("note: {n}");
+            }
+            imported.specs
+        }
         Err(problems) => {
             for p in &problems {
                 eprintln!("{p}");
@@ -272,6 +349,10 @@ pub fn import_command(
             return Ok(false);
         }
     };
+    if specs.is_empty() {
+        eprintln!("nothing written");
+        return Ok(true);
+    }
     if let Err(problems) = check_specs(&specs) {
         for p in &problems {
             eprintln!("{p}");

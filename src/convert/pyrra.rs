@@ -6,28 +6,81 @@
 //! or number) is the objective, `spec.window` the period, `spec.description` the
 //! description. A `ratio` indicator gives `error_query: sum(rate(<errors>[w]))` and
 //! `total_query: sum(rate(<total>[w]))`; a `latency` indicator gives
-//! `error_query: (sum(rate(<total>[w])) - sum(rate(<success>[w])))`. Alerts use
-//! sloguard's default tiers (Pyrra's multi-window burn rates for a 4w window); the alert
-//! name is `spec.alerting.name`, else Pyrra's `ErrorBudgetBurn`; `alerting.disabled`
-//! disables both alerts. `grouping` and `bool_gauge` indicators are refused.
+//! `error_query: (sum(rate(<total>[w])) - sum(rate(<success>[w])))`. Alerts are Pyrra's
+//! own four tiers scaled to the SLO's window ([`super::pyrra_windows`]), written as
+//! explicit `tiers` with their `for:`, page alerts labelled `severity: critical` and
+//! ticket alerts `severity: warning` as Pyrra labels them; the alert name is
+//! `spec.alerting.name`, else Pyrra's `ErrorBudgetBurn`; `alerting.disabled` (or
+//! `alerting.burnrates: false`) disables both alerts. A `bool_gauge` indicator (probe
+//! success) counts the samples at 0 as errors: `count_over_time - sum_over_time` over
+//! `count_over_time`; a `latencyNative` indicator (native histograms) is the raw error
+//! ratio `1 - histogram_fraction(0, <latency>, sum(rate(<metric>[w])))`. An indicator's
+//! `grouping` labels become `sum by (<labels>)` in every query, so each group is its
+//! own series (and the region label is added beside them), carried by every recording
+//! rule and alert.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
-use super::openslo::documents;
+use super::documents::documents;
+use super::pyrra_windows::{pyrra_tiers, PyrraTier};
+use super::TierOut;
 use super::{get, get_str, AlertingOut, ConvertProblem, DisableOut, SliOut, SloOut, SpecOut};
 use crate::promql::WINDOW_PLACEHOLDER;
-use crate::slo::SLOGUARD_VERSION;
+use crate::slo::{LabelMap, DEFAULT_PERIOD, SLOGUARD_VERSION};
+use crate::window::Window;
 
 pub const PYRRA_API_VERSION: &str = "pyrra.dev/v1alpha1";
 pub const PYRRA_KIND: &str = "ServiceLevelObjective";
 /// Pyrra's default alert name.
 pub const PYRRA_ALERT_NAME: &str = "ErrorBudgetBurn";
 
-fn rate(metric: &str) -> String {
-    format!("sum(rate({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
+/// A Pyrra alert as an explicit `sloguard/v1` tier.
+fn tier_out(t: &PyrraTier) -> TierOut {
+    TierOut {
+        severity: t.severity.as_str().to_string(),
+        long_window: t.long.to_string(),
+        short_window: t.short.to_string(),
+        burn_factor: t.factor,
+        for_: t.for_.map(|w| w.to_string()),
+    }
+}
+
+/// `sum [by (<grouping>)] (<func>(<metric>[{{.window}}]))`.
+fn sum_of(func: &str, metric: &str, grouping: &[String]) -> String {
+    let by = if grouping.is_empty() {
+        String::new()
+    } else {
+        format!(" by ({}) ", grouping.join(", "))
+    };
+    format!("sum{by}({func}({}[{WINDOW_PLACEHOLDER}]))", metric.trim())
+}
+
+/// An indicator's `grouping` labels; problems go to `errs`.
+fn grouping(kind: &Value, at: &str, errs: &mut Vec<String>) -> Vec<String> {
+    let Some(g) = kind.get("grouping") else {
+        return Vec::new();
+    };
+    let labels: Option<Vec<String>> = g
+        .as_sequence()
+        .map(|s| s.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or(None);
+    match labels {
+        Some(l) if l.iter().all(|l| is_label_name(l)) => l,
+        _ => {
+            errs.push(format!("{at}.grouping: must be a list of label names"));
+            Vec::new()
+        }
+    }
+}
+
+fn is_label_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn sli(indicator: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
@@ -39,41 +92,89 @@ fn sli(indicator: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
         m
     };
     if let Some(r) = indicator.get("ratio") {
-        if r.get("grouping").is_some() {
-            errs.push(
-                "spec.indicator.ratio.grouping: not supported (sloguard groups every SLI by its region label)"
-                    .to_string(),
-            );
-        }
+        let g = grouping(r, "spec.indicator.ratio", errs);
         let e = metric(&["ratio", "errors", "metric"], errs);
         let t = metric(&["ratio", "total", "metric"], errs);
         return Some(SliOut::Events {
-            error_query: rate(&e?),
-            total_query: rate(&t?),
+            error_query: sum_of("rate", &e?, &g),
+            total_query: sum_of("rate", &t?, &g),
         });
     }
     if let Some(l) = indicator.get("latency") {
-        if l.get("grouping").is_some() {
-            errs.push(
-                "spec.indicator.latency.grouping: not supported (sloguard groups every SLI by its region label)"
-                    .to_string(),
-            );
-        }
+        let g = grouping(l, "spec.indicator.latency", errs);
         let s = metric(&["latency", "success", "metric"], errs);
         let t = metric(&["latency", "total", "metric"], errs);
         let (s, t) = (s?, t?);
         return Some(SliOut::Events {
-            error_query: format!("({} - {})", rate(&t), rate(&s)),
-            total_query: rate(&t),
+            error_query: format!("({} - {})", sum_of("rate", &t, &g), sum_of("rate", &s, &g)),
+            total_query: sum_of("rate", &t, &g),
         });
     }
-    errs.push("spec.indicator: only ratio and latency indicators are supported".to_string());
+    if let Some(b) = indicator.get("bool_gauge") {
+        // Probe success: every sample is 1 (success) or 0 (failure); errors are the
+        // samples at 0, counted as all samples minus their sum, as Pyrra counts them.
+        let g = grouping(b, "spec.indicator.bool_gauge", errs);
+        let m = metric(&["bool_gauge", "metric"], errs)?;
+        return Some(SliOut::Events {
+            error_query: format!(
+                "({} - {})",
+                sum_of("count_over_time", &m, &g),
+                sum_of("sum_over_time", &m, &g)
+            ),
+            total_query: sum_of("count_over_time", &m, &g),
+        });
+    }
+    if let Some(n) = indicator.get("latencyNative") {
+        // Native histograms: the error ratio is the share of requests slower than
+        // `latency`, `1 - histogram_fraction(0, <latency>, ...)`, as Pyrra computes it.
+        let g = grouping(n, "spec.indicator.latencyNative", errs);
+        let m = metric(&["latencyNative", "total", "metric"], errs);
+        let latency = get_str(n, &["latency"]);
+        let secs = match latency.as_deref().map(promql_parser::util::parse_duration) {
+            Some(Ok(d)) if d.as_secs_f64() > 0.0 => Some(d.as_secs_f64()),
+            Some(_) => {
+                errs.push(format!(
+                    "spec.indicator.latencyNative.latency: {:?} is not a positive duration",
+                    latency.unwrap_or_default()
+                ));
+                None
+            }
+            None => {
+                errs.push("spec.indicator.latencyNative.latency: missing".to_string());
+                None
+            }
+        };
+        let (m, secs) = (m?, secs?);
+        return Some(SliOut::Raw {
+            error_ratio_query: format!(
+                "1 - histogram_fraction(0, {}, {})",
+                crate::slo::decimal(secs),
+                sum_of("rate", &m, &g)
+            ),
+        });
+    }
+    let found: Vec<String> = indicator
+        .as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    errs.push(format!(
+        "spec.indicator: {} not supported (ratio, latency, latencyNative and bool_gauge are)",
+        if found.is_empty() {
+            "an empty indicator is".to_string()
+        } else {
+            format!("indicator {} is", found.join(", "))
+        }
+    ));
     None
 }
 
 /// Reads Pyrra `ServiceLevelObjective` objects into `sloguard/v1` specs, one per
 /// service, sorted.
-pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertProblem>> {
+pub fn import(files: &[(PathBuf, String)]) -> Result<super::Imported, Vec<ConvertProblem>> {
     let docs = documents(files)?;
     let mut problems = Vec::new();
     let mut specs: BTreeMap<String, SpecOut> = BTreeMap::new();
@@ -107,22 +208,50 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 None
             }
         };
-        let disabled = get(spec, &["alerting", "disabled"]).and_then(Value::as_bool) == Some(true);
+        let disabled = get(spec, &["alerting", "disabled"]).and_then(Value::as_bool) == Some(true)
+            || get(spec, &["alerting", "burnrates"]).and_then(Value::as_bool) == Some(false);
         let alerting = if disabled {
             AlertingOut {
                 name: None,
-                page_alert: Some(DisableOut { disable: true }),
-                ticket_alert: Some(DisableOut { disable: true }),
+                labels: LabelMap::new(),
+                page_alert: Some(DisableOut::off()),
+                ticket_alert: Some(DisableOut::off()),
             }
         } else {
+            // Pyrra labels its alerts `severity: critical` and `severity: warning`;
+            // Alertmanager routes written for them keep matching.
+            let severity = |s: &str| DisableOut {
+                disable: false,
+                labels: [("severity".to_string(), s.to_string())].into(),
+            };
             AlertingOut {
                 name: Some(
                     get_str(spec, &["alerting", "name"])
                         .unwrap_or_else(|| PYRRA_ALERT_NAME.to_string()),
                 ),
-                page_alert: None,
-                ticket_alert: None,
+                // Pyrra labels its alerts with the SLO's name: SLOs sharing the default
+                // alert name stay distinct rules.
+                labels: [("slo".to_string(), name.clone())].into(),
+                page_alert: Some(severity("critical")),
+                ticket_alert: Some(severity("warning")),
             }
+        };
+        let window_text = get_str(spec, &["window"]);
+        let window = match window_text.as_deref().map(Window::parse) {
+            None => Some(DEFAULT_PERIOD),
+            Some(Ok(w)) => Some(w),
+            Some(Err(e)) => {
+                errs.push(format!("spec.window: {e}"));
+                None
+            }
+        };
+        let tiers = match window.map(pyrra_tiers) {
+            Some(Ok(tiers)) => Some(tiers.iter().map(tier_out).collect()),
+            Some(Err(e)) => {
+                errs.push(format!("spec.window: {e}"));
+                None
+            }
+            None => None,
         };
         if !errs.is_empty() {
             problems.extend(errs.into_iter().map(|m| ConvertProblem {
@@ -148,10 +277,11 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Vec<SpecOut>, Vec<ConvertPr
                 name,
                 objective,
                 description: get_str(spec, &["description"]).filter(|d| !d.is_empty()),
-                period: get_str(spec, &["window"]),
-                tiers: None,
+                period: window_text,
+                tiers,
                 sli,
                 alerting,
+                origin: Some((file.clone(), *i)),
             });
     }
     super::collected(

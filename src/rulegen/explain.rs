@@ -43,12 +43,16 @@ pub fn tier_facts(slo: &Slo, tier: &Tier) -> TierFacts {
     }
 }
 
-/// The fastest detection of a full outage by any tier of `severity`.
+/// The fastest detection of a full outage by any tier of `severity`, its alert's `for:`
+/// included.
 pub fn fastest_detection(slo: &Slo, severity: Severity) -> Option<(Tier, f64)> {
     slo.tiers
         .iter()
         .filter(|t| t.severity == severity)
-        .filter_map(|t| tier_facts(slo, t).detect_full.map(|d| (*t, d)))
+        .filter_map(|t| {
+            let hold = t.for_.map_or(0.0, |w| w.as_f64());
+            tier_facts(slo, t).detect_full.map(|d| (*t, d + hold))
+        })
         .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 

@@ -159,21 +159,26 @@ fn tier_condition(service: &Service, slo: &Slo, tier: &Tier) -> String {
     format!("(\n    {}\n)", parts.join("\n    and\n    "))
 }
 
-fn alert_rule(service: &Service, slo: &Slo, severity: Severity, spec: &AlertSpec) -> Option<Rule> {
+/// Whether the alerts of `severity` are one rule per tier: when any of its tiers holds
+/// for a `for:` duration (Pyrra's and OpenSLO's alerts do), each tier is its own rule,
+/// labelled `long` and `short` with its windows (as Pyrra labels them) so the rules'
+/// `ALERTS` series stay distinct; otherwise one rule ORs the tiers, as Sloth's does.
+pub fn per_tier_alerts(slo: &Slo, severity: Severity) -> bool {
+    slo.tiers
+        .iter()
+        .any(|t| t.severity == severity && t.for_.is_some())
+}
+
+/// The alert rules of one severity (see [`per_tier_alerts`]).
+fn alert_rules(service: &Service, slo: &Slo, severity: Severity, spec: &AlertSpec) -> Vec<Rule> {
     let tiers: Vec<&Tier> = slo
         .tiers
         .iter()
         .filter(|t| t.severity == severity)
         .collect();
     if spec.disable || tiers.is_empty() {
-        return None;
+        return Vec::new();
     }
-    let expr = tiers
-        .iter()
-        .map(|t| tier_condition(service, slo, t))
-        .collect::<Vec<_>>()
-        .join("\nor\n")
-        + "\n";
     let mut labels = slo.alerting.labels.clone();
     labels.extend(spec.labels.clone());
     labels.insert("sloth_severity".into(), severity.as_str().into());
@@ -199,14 +204,31 @@ fn alert_rule(service: &Service, slo: &Slo, severity: Severity, spec: &AlertSpec
     );
     annotations.extend(slo.alerting.annotations.clone());
     annotations.extend(spec.annotations.clone());
-    Some(Rule {
+    let rule = |group: &[&Tier], for_: Option<Window>, labels: LabelMap| Rule {
         record: None,
         alert: Some(slo.alerting.name.clone()),
-        expr,
-        for_: None,
+        expr: group
+            .iter()
+            .map(|t| tier_condition(service, slo, t))
+            .collect::<Vec<_>>()
+            .join("\nor\n")
+            + "\n",
+        for_: for_.map(|w| w.to_string()),
         labels,
-        annotations,
-    })
+        annotations: annotations.clone(),
+    };
+    if !per_tier_alerts(slo, severity) {
+        return vec![rule(&tiers, None, labels)];
+    }
+    tiers
+        .iter()
+        .map(|t| {
+            let mut l = labels.clone();
+            l.insert("long".into(), t.long.to_string());
+            l.insert("short".into(), t.short.to_string());
+            rule(&[*t], t.for_, l)
+        })
+        .collect()
 }
 
 /// The NoData alert: a region whose SLI had data over the longest non-period window but
@@ -321,8 +343,13 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
     info.insert("sloguard_region_label".into(), service.region_label.clone());
     rules.push(Rule::record("sloth_slo_info", "vector(1)", info));
     if !slo.alerting.name.is_empty() {
-        rules.extend(alert_rule(service, slo, Severity::Page, &slo.alerting.page));
-        rules.extend(alert_rule(
+        rules.extend(alert_rules(
+            service,
+            slo,
+            Severity::Page,
+            &slo.alerting.page,
+        ));
+        rules.extend(alert_rules(
             service,
             slo,
             Severity::Ticket,

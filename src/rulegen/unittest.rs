@@ -514,8 +514,16 @@ pub fn slo_test(service: &Service, slo: &Slo) -> Result<TestGroup, String> {
     alert_labels.insert("sloth_severity".into(), "page".into());
     alert_labels.insert("alertname".into(), slo.alerting.name.clone());
     alert_labels.insert("alertstate".into(), "firing".into());
+    // One rule per tier: the detecting tier's alert, named by its windows.
+    let tier_match = if super::per_tier_alerts(slo, Severity::Page) {
+        alert_labels.insert("long".into(), tier.long.to_string());
+        alert_labels.insert("short".into(), tier.short.to_string());
+        format!(", long=\"{}\", short=\"{}\"", tier.long, tier.short)
+    } else {
+        String::new()
+    };
     let page_query = format!(
-        "ALERTS{{alertname={}, alertstate=\"firing\", sloth_id={}, sloth_severity=\"page\"}}",
+        "ALERTS{{alertname={}, alertstate=\"firing\", sloth_id={}, sloth_severity=\"page\"{tier_match}}}",
         quote(&slo.alerting.name),
         quote(&id)
     );

@@ -89,6 +89,10 @@ pub struct Tier {
     pub long: Window,
     pub short: Window,
     pub factor: f64,
+    /// How long the tier must hold before its alert fires (`for:`); None fires at once.
+    /// Only the generated alert rules read it: the engine's own decision counts
+    /// consecutive evaluations instead.
+    pub for_: Option<Window>,
 }
 
 /// The SRE Workbook tiers (DESIGN.md): page 14.4× 1h/5m, page 6× 6h/30m,
@@ -100,24 +104,28 @@ pub fn default_tiers() -> Vec<Tier> {
             long: Window::hours(1),
             short: Window::minutes(5),
             factor: 14.4,
+            for_: None,
         },
         Tier {
             severity: Severity::Page,
             long: Window::hours(6),
             short: Window::minutes(30),
             factor: 6.0,
+            for_: None,
         },
         Tier {
             severity: Severity::Ticket,
             long: Window::days(1),
             short: Window::hours(2),
             factor: 3.0,
+            for_: None,
         },
         Tier {
             severity: Severity::Ticket,
             long: Window::days(3),
             short: Window::hours(6),
             factor: 1.0,
+            for_: None,
         },
     ]
 }
@@ -382,6 +390,9 @@ pub struct Loaded {
     /// Sorted by name; a service split over several documents or files is merged.
     pub services: Vec<Service>,
     pub warnings: Vec<Problem>,
+    /// What was skipped on purpose (an OpenSLO `Service` document): printed, never a
+    /// problem, not even with `--strict`.
+    pub notes: Vec<Problem>,
 }
 
 /// What one file's text gave: services (one per valid document), errors and warnings.
@@ -390,6 +401,7 @@ struct FileParse {
     services: Vec<Service>,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    notes: Vec<Problem>,
 }
 
 /// Parses and validates one spec file's text, which may hold several YAML documents.
@@ -419,6 +431,18 @@ fn parse_file(file: &Path, text: &str) -> FileParse {
             p
         };
         let mut warnings = Vec::new();
+        if compat::api_version(&d.text).as_deref() == Some(OPENSLO_V1ALPHA) {
+            if let Some((kind, name)) = openslo::skipped_kind(&d.text) {
+                out.notes.push(prefix(Problem {
+                    file: file.to_path_buf(),
+                    slo: None,
+                    message: format!(
+                        "{kind} {name:?} skipped (only SLO documents are read; a {kind} holds no SLO)"
+                    ),
+                }));
+                continue;
+            }
+        }
         match parse_document(file, &d.text, d.line_offset, &mut warnings) {
             Ok(s) => out.services.push(s),
             Err(p) => out.problems.extend(p.into_iter().map(prefix)),
@@ -853,14 +877,23 @@ fn build_slo(
                         None
                     }
                 };
-                if let (Some(severity), Some(long), Some(short), Some(factor)) =
-                    (severity, long, short, factor)
+                let for_ = match t.for_.as_deref().map(Window::parse) {
+                    None => Some(None),
+                    Some(Ok(w)) => Some(Some(w)),
+                    Some(Err(e)) => {
+                        err(format!("{at}.for: {e}"));
+                        None
+                    }
+                };
+                if let (Some(severity), Some(long), Some(short), Some(factor), Some(for_)) =
+                    (severity, long, short, factor, for_)
                 {
                     out.push(Tier {
                         severity,
                         long,
                         short,
                         factor,
+                        for_,
                     });
                 }
             }
@@ -1031,6 +1064,7 @@ pub fn parse_all_with_warnings(files: &[(PathBuf, String)]) -> Result<Loaded, Ve
     let mut pieces = Vec::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     use rayon::prelude::*;
     // Files are independent and parsing their PromQL dominates; order is kept.
     let parsed: Vec<FileParse> = files
@@ -1041,11 +1075,16 @@ pub fn parse_all_with_warnings(files: &[(PathBuf, String)]) -> Result<Loaded, Ve
         pieces.extend(r.services);
         problems.extend(r.problems);
         warnings.extend(r.warnings);
+        notes.extend(r.notes);
     }
     let (services, merge_problems) = merge_services(pieces);
     problems.extend(merge_problems);
     if problems.is_empty() {
-        Ok(Loaded { services, warnings })
+        Ok(Loaded {
+            services,
+            warnings,
+            notes,
+        })
     } else {
         Err(problems)
     }

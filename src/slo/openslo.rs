@@ -3,7 +3,9 @@
 //! `<service>-<metadata.name>-<index>`), the objective `target × 100`, the period the
 //! rolling time window, a `ratioMetrics` SLI (`good`/`total` becomes the events form with
 //! `error_query: (total) - (good)`; `bad`/`total` is used as it is), and no alerts (the
-//! format has none). Unknown keys are warnings, as for Sloth's own formats.
+//! format has none). A missing `isRolling` is rolling, as Sloth reads it. `Service`,
+//! `DataSource` and `AlertNotificationTarget` documents are skipped with a note
+//! ([`skipped_kind`]). Unknown keys are warnings, as for Sloth's own formats.
 
 use serde::Deserialize;
 
@@ -54,8 +56,9 @@ pub struct RawOsSpec {
 pub struct RawOsTimeWindow {
     pub count: u64,
     pub unit: String,
+    /// Missing means rolling, as Sloth reads it.
     #[serde(default)]
-    pub is_rolling: bool,
+    pub is_rolling: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +97,25 @@ pub struct RawOsMetricSource {
     pub query: String,
 }
 
+/// The kinds of an OpenSLO file that hold no SLO: skipped with a note, as Sloth skips
+/// them.
+pub const SKIPPED_KINDS: &[&str] = &["Service", "DataSource", "AlertNotificationTarget"];
+
+/// The kind of an `openslo/v1alpha` document when it is one of [`SKIPPED_KINDS`], with
+/// its name.
+pub fn skipped_kind(text: &str) -> Option<(String, String)> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    let kind = v.get("kind")?.as_str()?;
+    let name = v
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    SKIPPED_KINDS
+        .contains(&kind)
+        .then(|| (kind.to_string(), name.to_string()))
+}
+
 /// The name of the SLO of objective `index` of the document named `name`.
 pub fn slo_name(name: &str, index: usize) -> String {
     format!("{name}-{index}")
@@ -113,7 +135,7 @@ fn period(w: &RawOsTimeWindow) -> Result<String, String> {
         ))
         }
     };
-    if !w.is_rolling {
+    if w.is_rolling == Some(false) {
         return Err(
             "spec.timeWindows[0].isRolling: only rolling windows are supported (isRolling: true)"
                 .to_string(),

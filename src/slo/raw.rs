@@ -175,6 +175,9 @@ pub struct RawTier {
     pub burn_factor: Option<f64>,
     #[serde(default, alias = "budget_consumed")]
     pub budget_percent: Option<f64>,
+    /// How long the tier must hold before its alert fires (the alert rule's `for:`).
+    #[serde(default, rename = "for")]
+    pub for_: Option<String>,
 }
 
 /// Sloth's Kubernetes form: `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`,

@@ -73,6 +73,7 @@ slos:
     )
 }
 pub mod moto;
+pub mod pipeline;
 pub mod prom;
 
 /// GET a URL with curl: (status, body); status 0 when nothing answered.
