@@ -140,6 +140,9 @@ struct RawSource {
     /// SLI queries in flight at once (batches and what cannot batch); default 8.
     #[serde(default)]
     max_concurrency: Option<usize>,
+    /// SLOs of one shape share a batched query (default true; false asks per SLO).
+    #[serde(default)]
+    batch: Option<bool>,
     #[serde(default)]
     thanos: Option<RawThanos>,
     #[serde(default)]
@@ -312,6 +315,8 @@ pub struct EvaluationConfig {
     pub lateness: Window,
     /// SLI queries in flight at once (`source.max_concurrency`).
     pub max_concurrency: usize,
+    /// SLOs of one shape share a batched query (`source.batch`).
+    pub batch: bool,
     /// How long one SLI query may take, retries included, before its SLOs are degraded
     /// for the evaluation (the sources' timeout plus 5 s).
     pub query_timeout: std::time::Duration,
@@ -974,6 +979,7 @@ fn build(
             buckets,
             lateness,
             max_concurrency,
+            batch: raw.source.batch.unwrap_or(true),
             query_timeout,
         },
         regions,

@@ -13,6 +13,7 @@ mod actuator;
 mod alertmanager_e2e;
 mod aws_moto;
 mod backtest;
+mod batched;
 mod bounded;
 mod burn_props;
 mod cli_failover;

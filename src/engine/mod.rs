@@ -315,12 +315,13 @@ impl<S: MetricsSource> Engine<S> {
         for &q in qs {
             let sq = &self.queries[q];
             let items = by_label.entry(sq.region_label.as_str()).or_default();
+            let batching = self.eval.batch && self.source.batches();
             for (side, template, shape) in sq.templates() {
                 items.push(batch::Item {
                     query: q,
                     side,
                     template,
-                    shape,
+                    shape: shape.filter(|_| batching),
                 });
             }
         }

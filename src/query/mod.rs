@@ -60,6 +60,12 @@ pub enum QueryError {
 /// A source of SLI data. `decision`: the query can lead to a failover decision, so the
 /// source must refuse partial data and deduplicate replicas.
 pub trait MetricsSource: Send + Sync {
+    /// Whether the source answers any PromQL, so SLOs of one shape can share a batched
+    /// query (a simulated world that answers only the specs' own queries says no).
+    fn batches(&self) -> bool {
+        true
+    }
+
     fn instant(
         &self,
         query: &str,

@@ -54,6 +54,10 @@ impl<S: MetricsSource> PerRegion<S> {
 }
 
 impl<S: MetricsSource> MetricsSource for PerRegion<S> {
+    fn batches(&self) -> bool {
+        self.sources.iter().all(|(_, s)| s.batches())
+    }
+
     async fn instant(
         &self,
         query: &str,
@@ -94,6 +98,13 @@ pub enum Configured<S> {
 }
 
 impl<S: MetricsSource> MetricsSource for Configured<S> {
+    fn batches(&self) -> bool {
+        match self {
+            Configured::One(s) => s.batches(),
+            Configured::PerRegion(s) => s.batches(),
+        }
+    }
+
     async fn instant(
         &self,
         query: &str,

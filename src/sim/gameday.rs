@@ -362,6 +362,12 @@ pub fn precondition_query(name: &str) -> String {
 }
 
 impl MetricsSource for SimSource {
+    /// The simulated world answers the specs' own queries (matched by their text), not
+    /// batched ones.
+    fn batches(&self) -> bool {
+        false
+    }
+
     async fn instant(
         &self,
         query: &str,
