@@ -73,10 +73,12 @@ fn config(dir: &Path, prom: &str, batch: bool) -> std::path::PathBuf {
 }
 
 fn eval(config: &Path, at: i64) -> serde_json::Value {
-    let o = run(sloguard()
-        .args(["eval", "--config"])
-        .arg(config)
-        .args(["--at", &at.to_string(), "--output", "json"]));
+    let o = run(sloguard().args(["eval", "--config"]).arg(config).args([
+        "--at",
+        &at.to_string(),
+        "--output",
+        "json",
+    ]));
     assert!(o.status.success(), "{}", text(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -88,7 +90,10 @@ fn rows(v: &serde_json::Value) -> BTreeMap<String, (Option<f64>, u64)> {
         .iter()
         .map(|r| {
             (
-                format!("{}/{}/{}/{}", r["service"], r["slo"], r["region"], r["window"]),
+                format!(
+                    "{}/{}/{}/{}",
+                    r["service"], r["slo"], r["region"], r["window"]
+                ),
                 (r["error_ratio"].as_f64(), r["events"].as_u64().unwrap()),
             )
         })
@@ -112,29 +117,38 @@ fn batched_numbers_equal_one_query_per_slo() {
     });
     let jobs = proptest::sample::subsequence((0..JOBS).collect::<Vec<_>>(), 2..=JOBS);
     runner
-        .run(&(jobs, prop_oneof![Just(99.0), Just(99.9)]), |(jobs, objective)| {
-            specs(&d.join("specs"), &jobs, objective);
-            let batched = eval(&config(d, &prom.url, true), end);
-            let single = eval(&config(d, &prom.url, false), end);
-            let (b, s) = (rows(&batched), rows(&single));
-            prop_assert_eq!(b.len(), s.len());
-            for (k, (br, be)) in &b {
-                let (sr, se) = s[k];
-                prop_assert_eq!(*be, se, "{} events", k);
-                match (br, sr) {
-                    (Some(x), Some(y)) => prop_assert!((x - y).abs() <= 1e-9 * y.abs().max(1.0), "{}: {} vs {}", k, x, y),
-                    (x, y) => prop_assert_eq!(*x, y, "{}", k),
+        .run(
+            &(jobs, prop_oneof![Just(99.0), Just(99.9)]),
+            |(jobs, objective)| {
+                specs(&d.join("specs"), &jobs, objective);
+                let batched = eval(&config(d, &prom.url, true), end);
+                let single = eval(&config(d, &prom.url, false), end);
+                let (b, s) = (rows(&batched), rows(&single));
+                prop_assert_eq!(b.len(), s.len());
+                for (k, (br, be)) in &b {
+                    let (sr, se) = s[k];
+                    prop_assert_eq!(*be, se, "{} events", k);
+                    match (br, sr) {
+                        (Some(x), Some(y)) => prop_assert!(
+                            (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                            "{}: {} vs {}",
+                            k,
+                            x,
+                            y
+                        ),
+                        (x, y) => prop_assert_eq!(*x, y, "{}", k),
+                    }
                 }
-            }
-            let (qb, qs) = (
-                batched["queries_per_evaluation"].as_u64().unwrap(),
-                single["queries_per_evaluation"].as_u64().unwrap(),
-            );
-            // The batchable SLOs share one error and one total query; "mixed" asks twice.
-            prop_assert_eq!(qb, 4, "{:?}", batched["query_plan"]);
-            prop_assert_eq!(qs, 2 * (jobs.len() as u64 + 1));
-            Ok(())
-        })
+                let (qb, qs) = (
+                    batched["queries_per_evaluation"].as_u64().unwrap(),
+                    single["queries_per_evaluation"].as_u64().unwrap(),
+                );
+                // The batchable SLOs share one error and one total query; "mixed" asks twice.
+                prop_assert_eq!(qb, 4, "{:?}", batched["query_plan"]);
+                prop_assert_eq!(qs, 2 * (jobs.len() as u64 + 1));
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -143,7 +157,12 @@ fn batched_numbers_equal_one_query_per_slo() {
 struct FailBatches<S>(S);
 
 impl<S: MetricsSource> MetricsSource for FailBatches<S> {
-    async fn instant(&self, query: &str, at: i64, decision: bool) -> Result<QueryResult, QueryError> {
+    async fn instant(
+        &self,
+        query: &str,
+        at: i64,
+        decision: bool,
+    ) -> Result<QueryResult, QueryError> {
         if query.contains("job=~\"j") && query.contains("sum by (region, job)") {
             return Err(QueryError::Connect {
                 url: "test://batch".into(),

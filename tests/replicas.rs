@@ -519,9 +519,10 @@ fn a_partition_between_two_agreeing_replicas_still_gives_one_executor() {
     let to_r2 = proxy(p2, blocked.clone());
     let to_r1 = proxy(p1, blocked.clone());
     let rewire = |r: &Replica, from: u16, to: u16| {
-        let text = std::fs::read_to_string(&r.config)
-            .unwrap()
-            .replace(&format!("http://127.0.0.1:{from}"), &format!("http://127.0.0.1:{to}"));
+        let text = std::fs::read_to_string(&r.config).unwrap().replace(
+            &format!("http://127.0.0.1:{from}"),
+            &format!("http://127.0.0.1:{to}"),
+        );
         std::fs::write(&r.config, text).unwrap();
     };
     rewire(&replicas[0], p2, to_r2);

@@ -200,10 +200,16 @@ mod tests {
     fn same_shapes_share_one_query_and_split_back() {
         let ts: Vec<SliTemplate> = ["a", "b", "c\"x"]
             .iter()
-            .map(|j| t(&format!("sum(rate(http_requests_total{{job=\"{}\",code=~\"5..\"}}[{{{{.window}}}}]))", j.replace('"', "\\\""))))
+            .map(|j| {
+                t(&format!(
+                    "sum(rate(http_requests_total{{job=\"{}\",code=~\"5..\"}}[{{{{.window}}}}]))",
+                    j.replace('"', "\\\"")
+                ))
+            })
             .collect();
         let other = t("sum(rate(x_total[{{.window}}])) / sum(rate(y_total[{{.window}}]))");
-        let shapes: Vec<Option<Batchable>> = ts.iter().map(|x| Batchable::of(x, "region")).collect();
+        let shapes: Vec<Option<Batchable>> =
+            ts.iter().map(|x| Batchable::of(x, "region")).collect();
         assert!(shapes.iter().all(Option::is_some));
         assert!(Batchable::of(&other, "region").is_none());
         let mut items: Vec<Item> = ts
@@ -227,13 +233,24 @@ mod tests {
         assert_eq!(plans.len(), 2, "{plans:#?}");
         let batch = plans.iter().find(|p| p.members.len() == 3).unwrap();
         assert_eq!(batch.split, vec!["job".to_string()]);
-        assert!(batch.template.contains("sum by (region, job)"), "{}", batch.template);
-        assert!(batch.template.contains("code=~\"5..\""), "{}", batch.template);
+        assert!(
+            batch.template.contains("sum by (region, job)"),
+            "{}",
+            batch.template
+        );
+        assert!(
+            batch.template.contains("code=~\"5..\""),
+            "{}",
+            batch.template
+        );
         let labels = BTreeMap::from([
             ("region".to_string(), "r".to_string()),
             ("job".to_string(), "c\"x".to_string()),
         ]);
-        assert_eq!(batch.members_of(&labels).collect::<Vec<_>>(), vec![(2, Side::Error)]);
+        assert_eq!(
+            batch.members_of(&labels).collect::<Vec<_>>(),
+            vec![(2, Side::Error)]
+        );
         let promql = batch.template.replace("{{.window}}", "5m");
         assert!(promql_parser::parser::parse(&promql).is_ok(), "{promql}");
     }
@@ -241,9 +258,14 @@ mod tests {
     #[test]
     fn batches_are_bounded() {
         let ts: Vec<SliTemplate> = (0..(MAX_MEMBERS * 2 + 3))
-            .map(|j| t(&format!("sum(rate(m_total{{job=\"j{j}\"}}[{{{{.window}}}}]))")))
+            .map(|j| {
+                t(&format!(
+                    "sum(rate(m_total{{job=\"j{j}\"}}[{{{{.window}}}}]))"
+                ))
+            })
             .collect();
-        let shapes: Vec<Option<Batchable>> = ts.iter().map(|x| Batchable::of(x, "region")).collect();
+        let shapes: Vec<Option<Batchable>> =
+            ts.iter().map(|x| Batchable::of(x, "region")).collect();
         let items: Vec<Item> = ts
             .iter()
             .zip(&shapes)

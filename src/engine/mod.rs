@@ -28,8 +28,8 @@ use crate::promql::{SliTemplate, WINDOW_PLACEHOLDER};
 use crate::query::{MetricsSource, QueryResult};
 use crate::slo::{RegionalSli, Service, Severity};
 use crate::snapshot::{
-    QueryPlan, CoverageView, DataStatus, GapView, Latency, RegionRow, Snapshot, StreamHealth, StreamRow,
-    TierRow,
+    CoverageView, DataStatus, GapView, Latency, QueryPlan, RegionRow, Snapshot, StreamHealth,
+    StreamRow, TierRow,
 };
 use crate::window::Window;
 
@@ -369,7 +369,11 @@ impl<S: MetricsSource> Engine<S> {
                         Ok(r) => r.map_err(|e| e.to_string()),
                         Err(_) => Err(format!("query timed out after {}s", timeout.as_secs())),
                     };
-                    (i, r, clock.monotonic().saturating_sub(started).as_secs_f64())
+                    (
+                        i,
+                        r,
+                        clock.monotonic().saturating_sub(started).as_secs_f64(),
+                    )
                 }
             }))
             .buffer_unordered(self.eval.max_concurrency.max(1))
@@ -457,7 +461,9 @@ impl<S: MetricsSource> Engine<S> {
                     .fetch_all(&pending, window, Some((a + step, b, step)), b, step as f64)
                     .await;
                 for (q, r) in got {
-                    let Some(slot) = all.get_mut(&q) else { continue };
+                    let Some(slot) = all.get_mut(&q) else {
+                        continue;
+                    };
                     match (slot.as_mut(), r) {
                         (Ok(acc), Ok(f)) => {
                             acc.points.extend(f.points);
@@ -1268,8 +1274,13 @@ impl Accumulated {
                     .unwrap_or_default()
                 {
                     for (region, total) in regions {
-                        let err = errors.get(&t).and_then(|m| m.get(&region)).map(|e| e * scale);
-                        out.entry(t).or_default().insert(region, (err, total * scale));
+                        let err = errors
+                            .get(&t)
+                            .and_then(|m| m.get(&region))
+                            .map(|e| e * scale);
+                        out.entry(t)
+                            .or_default()
+                            .insert(region, (err, total * scale));
                     }
                 }
             }

@@ -687,6 +687,42 @@ fn on_evaluation(
     ) {
         return replicas::follow(state, cfg, now);
     }
+    if let Phase::AwaitingApproval {
+        incident,
+        ref from,
+        ref to,
+        since,
+    } = state.phase
+    {
+        // Approved on another replica, which runs (or ran) it: follow it.
+        let executing = state.peers.values().find_map(|p| {
+            p.execution.clone().filter(|e| {
+                e.executor == p.replica
+                    && (e.acting || e.state != ExecState::Running)
+                    && &e.from == from
+                    && &e.to == to
+                    && e.since >= since
+            })
+        });
+        if let Some(e) = executing {
+            state.phase = Phase::FailingOver {
+                incident,
+                from: from.clone(),
+                to: to.clone(),
+                since,
+                dry_run: false,
+                executor: Some(e.executor.clone()),
+                rank: 1,
+            };
+            let message = format!(
+                "incident {incident}: approved on replica {}, which executes it; following",
+                e.executor
+            );
+            let (s, mut more) = replicas::follow(state, cfg, now);
+            more.insert(0, Action::Notify { message });
+            return (s, more);
+        }
+    }
     if let Phase::IncompleteFailover {
         incident,
         ref from,

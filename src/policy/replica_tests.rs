@@ -335,14 +335,21 @@ fn followers_run_nothing_adopt_the_result_and_take_over_when_the_executor_is_sil
         !a.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
         "a takeover is a claim the quorum must confirm first: {a:?}"
     );
-    assert_eq!(s5.execution.as_ref().map(|e| e.executor.as_str()), Some("bravo"));
+    assert_eq!(
+        s5.execution.as_ref().map(|e| e.executor.as_str()),
+        Some("bravo")
+    );
     // charlie, the third replica, cannot see alpha either and confirms bravo.
     let mut confirm = BTreeMap::from([("http://c".to_string(), peer("charlie", None, Some(B)))]);
     confirm.get_mut("http://c").unwrap().execution = Some(Execution {
         acting: false,
         ..s5.execution.clone().unwrap()
     });
-    let (s6, a) = feed(s5, &c, vec![(32, Input::PeerViews(confirm)), (32, ev(true, false))]);
+    let (s6, a) = feed(
+        s5,
+        &c,
+        vec![(32, Input::PeerViews(confirm)), (32, ev(true, false))],
+    );
     assert!(
         a.iter()
             .any(|x| matches!(x, Action::ResumeRunbook { to, .. } if to == B)),
@@ -428,16 +435,104 @@ fn of_two_claimants_the_first_in_order_acts_and_the_other_follows() {
     seen_by_1.get_mut("http://x").unwrap().execution = Some(claim_of(&s2));
     let mut seen_by_2 = views("r1");
     seen_by_2.get_mut("http://x").unwrap().execution = Some(claim_of(&s1));
-    let (s1, a1) = feed(s1, &c1, vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))]);
-    let (s2, a2) = feed(s2, &c2, vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))]);
-    assert!(!a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 waits for a quorum to confirm it: {a1:?}");
-    assert!(!a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r2 yields: {a2:?}");
-    assert!(matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"), "{:?}", s2.phase);
+    let (s1, a1) = feed(
+        s1,
+        &c1,
+        vec![(12, Input::PeerViews(seen_by_1)), (12, ev(true, false))],
+    );
+    let (s2, a2) = feed(
+        s2,
+        &c2,
+        vec![(12, Input::PeerViews(seen_by_2)), (12, ev(true, false))],
+    );
+    assert!(
+        !a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "r1 waits for a quorum to confirm it: {a1:?}"
+    );
+    assert!(
+        !a2.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "r2 yields: {a2:?}"
+    );
+    assert!(
+        matches!(&s2.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"),
+        "{:?}",
+        s2.phase
+    );
     // r2 now publishes that it follows r1: the quorum (2) agrees on r1, which acts.
-    assert_eq!(s2.execution.as_ref().map(|e| e.executor.as_str()), Some("r1"));
+    assert_eq!(
+        s2.execution.as_ref().map(|e| e.executor.as_str()),
+        Some("r1")
+    );
     let mut confirmed = views("r2");
     confirmed.get_mut("http://x").unwrap().execution = s2.execution.clone();
-    let (s1, a1) = feed(s1, &c1, vec![(14, Input::PeerViews(confirmed)), (14, ev(true, false))]);
-    assert!(a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })), "r1 acts: {a1:?}");
+    let (s1, a1) = feed(
+        s1,
+        &c1,
+        vec![(14, Input::PeerViews(confirmed)), (14, ev(true, false))],
+    );
+    assert!(
+        a1.iter().any(|x| matches!(x, Action::ResumeRunbook { .. })),
+        "r1 acts: {a1:?}"
+    );
     assert!(s1.execution.unwrap().acting);
+}
+
+#[test]
+fn in_approve_mode_a_replica_follows_the_peer_where_the_failover_was_approved() {
+    let c = PolicyConfig {
+        mode: Mode::Approve,
+        ..cfg("r2", 2)
+    };
+    let views = BTreeMap::from([("http://a".to_string(), peer("r1", None, Some(B)))]);
+    let (s, a) = feed(
+        state(),
+        &c,
+        vec![
+            (0, Input::PeerViews(views.clone())),
+            (0, ev(true, false)),
+            (10, ev(true, false)),
+        ],
+    );
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::RequestApproval { .. })),
+        "{a:?}"
+    );
+    // Approved on r1, which reports running it.
+    let mut running = views;
+    running.get_mut("http://a").unwrap().execution = Some(Execution {
+        from: A.into(),
+        to: B.into(),
+        executor: "r1".into(),
+        since: 20,
+        state: ExecState::Running,
+        ok: false,
+        moved: false,
+        acting: true,
+    });
+    let (s, _) = feed(
+        s,
+        &c,
+        vec![
+            (25, Input::PeerViews(running.clone())),
+            (25, ev(true, false)),
+        ],
+    );
+    assert!(
+        matches!(&s.phase, Phase::FailingOver { executor: Some(e), .. } if e == "r1"),
+        "{:?}",
+        s.phase
+    );
+    if let Some(e) = running.get_mut("http://a").unwrap().execution.as_mut() {
+        e.state = ExecState::Done;
+        e.ok = true;
+        e.moved = true;
+    }
+    let (s, _) = feed(
+        s,
+        &c,
+        vec![(40, Input::PeerViews(running)), (40, ev(false, false))],
+    );
+    assert_eq!(s.active, B);
+    assert!(matches!(s.phase, Phase::FailedOver { ok: true, .. }));
 }

@@ -206,9 +206,9 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
         .peers
         .values()
         .filter_map(|p| {
-            p.execution
-                .clone()
-                .filter(|e| e.executor == p.replica && e.from == from && e.to == to && e.since + 300 >= since)
+            p.execution.clone().filter(|e| {
+                e.executor == p.replica && e.from == from && e.to == to && e.since + 300 >= since
+            })
         })
         .collect();
     // A finished result counts from the executor or relayed by a replica that took it
