@@ -143,6 +143,10 @@ struct RawSource {
     /// SLOs of one shape share a batched query (default true; false asks per SLO).
     #[serde(default)]
     batch: Option<bool>,
+    /// Read event rates from the `sloguard:sli_events:rate2m` records `generate` writes
+    /// (one selector per source); default false.
+    #[serde(default)]
+    records: Option<bool>,
     #[serde(default)]
     thanos: Option<RawThanos>,
     #[serde(default)]
@@ -317,6 +321,8 @@ pub struct EvaluationConfig {
     pub max_concurrency: usize,
     /// SLOs of one shape share a batched query (`source.batch`).
     pub batch: bool,
+    /// Event rates come from the generated records (`source.records`).
+    pub records: bool,
     /// How long one SLI query may take, retries included, before its SLOs are degraded
     /// for the evaluation (the sources' timeout plus 5 s).
     pub query_timeout: std::time::Duration,
@@ -980,6 +986,7 @@ fn build(
             lateness,
             max_concurrency,
             batch: raw.source.batch.unwrap_or(true),
+            records: raw.source.records.unwrap_or(false),
             query_timeout,
         },
         regions,

@@ -128,6 +128,11 @@ pub struct QueryPlan {
     pub batched_templates: usize,
     /// Templates fetched by their own query (a shape that does not batch).
     pub single_templates: usize,
+    /// Templates read from the generated `sloguard:sli_events:rate2m` records
+    /// (`source.records: true`), one selector per source.
+    pub records_templates: usize,
+    /// SLOs (`service/slo`) whose records were missing: asked with their own queries.
+    pub records_missing: Vec<String>,
 }
 
 /// The engine's coverage as `/api/v1/status` and `eval` show it.

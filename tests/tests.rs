@@ -37,6 +37,7 @@ mod playbook_report;
 mod pyrra;
 mod query_faults;
 mod quorum;
+mod records;
 mod region_loss;
 mod replicas;
 mod schema;

@@ -142,6 +142,8 @@ pub struct Engine<S> {
     coverage: coverage::Coverage,
     /// How many queries an evaluation sends, and how the templates are served.
     plan_stats: QueryPlan,
+    /// SLO queries whose recorded event rates were missing: asked directly.
+    records_missing: BTreeSet<usize>,
     /// Core SLO index -> query index (the probe SLI has no query: always covered).
     query_of_slo: HashMap<usize, usize>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
@@ -262,6 +264,7 @@ impl<S: MetricsSource> Engine<S> {
             silent_since: BTreeMap::new(),
             coverage: coverage::Coverage::default(),
             plan_stats: QueryPlan::default(),
+            records_missing: BTreeSet::new(),
             last_query_secs: Vec::new(),
             last_eval_secs: 0.0,
         };
@@ -276,10 +279,18 @@ impl<S: MetricsSource> Engine<S> {
 
     /// How the SLOs' templates are fetched: batched with others, or on their own.
     fn compute_plan_stats(&self) -> QueryPlan {
-        let all: Vec<usize> = (0..self.queries.len()).collect();
-        let plans = self.plan(&all);
+        let (by_record, direct): (Vec<usize>, Vec<usize>) =
+            (0..self.queries.len()).partition(|q| self.reads_record(*q));
+        let records = self.records_plan(&by_record);
+        let plans = self.plan(&direct);
         let mut out = QueryPlan {
-            queries: plans.len(),
+            queries: plans.len() + records.len(),
+            records_templates: 2 * by_record.len(),
+            records_missing: self
+                .records_missing
+                .iter()
+                .map(|q| format!("{}/{}", self.queries[*q].service, self.queries[*q].name))
+                .collect(),
             ..QueryPlan::default()
         };
         for (_, p) in &plans {
@@ -347,8 +358,106 @@ impl<S: MetricsSource> Engine<S> {
         at: i64,
         scale: f64,
     ) -> BTreeMap<usize, Result<Fetched, String>> {
+        let (by_record, direct): (Vec<usize>, Vec<usize>) =
+            qs.iter().partition(|q| self.reads_record(**q));
+        let mut out = BTreeMap::new();
+        if !by_record.is_empty() {
+            // Event rates from the recording rule `generate` wrote (one selector per
+            // source); its short window is smoothed over at least 3 minutes.
+            let w = Window::from_secs(window.secs().max(180));
+            let plans = self.records_plan(&by_record);
+            out = self
+                .fetch_round(plans, &by_record, w, range, at, scale)
+                .await;
+            // An SLO whose record is missing (its rules not loaded yet) is asked directly
+            // from now on.
+            let served = |f: &Option<&Result<Fetched, String>>| matches!(f, Some(Ok(f)) if !f.points.is_empty() || !f.unreachable.is_empty() || !f.nonfinite.is_empty());
+            // A range of the past may hold no records for anyone (older than the rules):
+            // only an SLO missing while others are served, or missing from an instant
+            // answer, lacks its record.
+            let any_served = by_record.iter().any(|q| served(&out.get(q)));
+            if !any_served && range.is_some() {
+                // Older than the records: this span comes from the SLOs' own queries.
+                for q in &by_record {
+                    if matches!(out.get(q), Some(Ok(_))) {
+                        out.remove(q);
+                    }
+                }
+            }
+            for q in &by_record {
+                let failed = matches!(out.get(q), Some(Err(_)));
+                if out.contains_key(q)
+                    && !served(&out.get(q))
+                    && !failed
+                    && (any_served || range.is_none())
+                {
+                    tracing::warn!(service = %self.queries[*q].service, slo = %self.queries[*q].name, record = crate::rulegen::EVENTS_RECORD, "no recorded event rates for this SLO: asking its own queries instead");
+                    self.records_missing.insert(*q);
+                    out.remove(q);
+                }
+            }
+            if out.len() < by_record.len() {
+                self.plan_stats = self.compute_plan_stats();
+            }
+        }
+        let direct: Vec<usize> = direct
+            .into_iter()
+            .chain(by_record.into_iter().filter(|q| !out.contains_key(q)))
+            .collect();
+        if !direct.is_empty() {
+            let plans = self.plan(&direct);
+            out.extend(
+                self.fetch_round(plans, &direct, window, range, at, scale)
+                    .await,
+            );
+        }
+        out
+    }
+
+    /// Whether SLO query `q` reads its rates from the recording rule.
+    fn reads_record(&self, q: usize) -> bool {
+        self.eval.records
+            && self.source.batches()
+            && matches!(self.queries[q].sli, SliQueries::Events { .. })
+            && !self.records_missing.contains(&q)
+    }
+
+    /// One query per region label for the recorded event rates of `qs`, split back by
+    /// `sloth_id` and `kind`.
+    fn records_plan(&self, qs: &[usize]) -> Vec<(String, batch::Planned)> {
+        let mut by_label: BTreeMap<String, batch::Planned> = BTreeMap::new();
+        for &q in qs {
+            let sq = &self.queries[q];
+            let id = format!("{}-{}", sq.service, sq.name);
+            let p = by_label
+                .entry(sq.region_label.clone())
+                .or_insert_with(|| batch::Planned {
+                    template: format!(
+                        "avg_over_time({}[{WINDOW_PLACEHOLDER}])",
+                        crate::rulegen::EVENTS_RECORD
+                    ),
+                    split: vec!["kind".into(), "sloth_id".into()],
+                    members: Vec::new(),
+                });
+            p.members
+                .push((q, batch::Side::Error, vec!["error".into(), id.clone()]));
+            p.members
+                .push((q, batch::Side::Total, vec!["total".into(), id]));
+        }
+        by_label.into_iter().collect()
+    }
+
+    /// Sends `plans` (for SLO queries `qs`) concurrently and splits the answers back.
+    async fn fetch_round(
+        &mut self,
+        plans: Vec<(String, batch::Planned)>,
+        qs: &[usize],
+        window: Window,
+        range: Option<(i64, i64, i64)>,
+        at: i64,
+        scale: f64,
+    ) -> BTreeMap<usize, Result<Fetched, String>> {
         use futures_util::StreamExt;
-        let plans = self.plan(qs);
         let known = self.regions.all();
         let source = &self.source;
         let clock = self.clock.clone();

@@ -85,6 +85,15 @@ pub fn ratio_record(w: Window) -> String {
     format!("slo:sli_error:ratio_rate{w}")
 }
 
+/// The recording rule of an SLO's event rates at a fine resolution, per region, with
+/// `kind: error|total` and the SLO's identity labels: the engine's records path reads
+/// every SLO's rates with one selector (`source.records: true`), leaving the per-series
+/// work to Prometheus or Thanos Ruler near the data.
+pub const EVENTS_RECORD: &str = "sloguard:sli_events:rate2m";
+
+/// The window of [`EVENTS_RECORD`]: two scrapes of a 60 s scrape interval.
+pub const EVENTS_RECORD_WINDOW: u64 = 120;
+
 /// The recording-rule name of the event count over a window (used by `min_events`).
 pub fn events_record(w: Window) -> String {
     format!("slo:sli_total:increase{w}")
@@ -298,6 +307,17 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
                     l,
                 ));
             }
+        }
+    }
+    if let RegionalSli::Events { error, total } = &slo.regional {
+        for (kind, t) in [("error", error), ("total", total)] {
+            let mut l = labels.clone();
+            l.insert("kind".into(), kind.into());
+            rules.push(Rule::record(
+                EVENTS_RECORD,
+                t.render(Window::from_secs(EVENTS_RECORD_WINDOW)),
+                l,
+            ));
         }
     }
     let budget = decimal(slo.error_budget());

@@ -35,6 +35,18 @@ impl Prometheus {
         rule_files: &[PathBuf],
         extra: &str,
     ) -> Prometheus {
+        Self::start_with_blocks(dir, openmetrics, rule_files, extra, None)
+    }
+
+    /// As [`Self::start_with`], with the TSDB blocks under `blocks` (e.g. recording rules
+    /// backfilled by `promtool tsdb create-blocks-from rules`) added before the start.
+    pub fn start_with_blocks(
+        dir: &Path,
+        openmetrics: &str,
+        rule_files: &[PathBuf],
+        extra: &str,
+        blocks: Option<&Path>,
+    ) -> Prometheus {
         let data = dir.join("backfill.om");
         std::fs::write(&data, openmetrics).unwrap();
         let tsdb = dir.join("tsdb");
@@ -49,6 +61,18 @@ impl Prometheus {
             "promtool backfill: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        if let Some(blocks) = blocks {
+            for e in std::fs::read_dir(blocks).unwrap().flatten() {
+                let to = tsdb.join(e.file_name());
+                let o = Command::new("cp")
+                    .arg("-r")
+                    .arg(e.path())
+                    .arg(&to)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "copying block {}", e.path().display());
+            }
+        }
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("'{}'", p.display()))
