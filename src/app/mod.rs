@@ -212,7 +212,15 @@ pub struct App<S> {
     evidence: BTreeMap<String, RegionEvidence>,
     /// Whole scheduled ticks (queries, core, decisions), µs.
     tick_hist: hdrhistogram::Histogram<u64>,
+    /// Where the core's windows persist for a warm restart (`<journal>.windows`; None:
+    /// no journal configured, every start is cold).
+    windows_file: Option<std::path::PathBuf>,
+    /// Scheduled evaluations since the windows were last saved.
+    unsaved: u32,
 }
+
+/// Scheduled evaluations between two saves of the windows (and one at every stop).
+const SAVE_EVERY: u32 = 10;
 
 impl<S: MetricsSource> App<S> {
     /// The one bootstrap from a configuration: the engine over `source`, and (when the
@@ -226,6 +234,14 @@ impl<S: MetricsSource> App<S> {
         purpose: Purpose,
     ) -> Result<Self, AppError> {
         let purpose_probes = matches!(purpose, Purpose::Serve(_));
+        let windows_file = match (&purpose, &cfg.failover) {
+            (Purpose::Serve(_), Some(fo)) => {
+                let mut name = fo.journal.as_os_str().to_owned();
+                name.push(".windows");
+                Some(std::path::PathBuf::from(name))
+            }
+            _ => None,
+        };
         let (steps, drill) = match purpose {
             Purpose::Serve(steps) => (Some(steps), false),
             Purpose::Drill => (Some(StepBackends::DryRun), true),
@@ -319,6 +335,8 @@ impl<S: MetricsSource> App<S> {
             ),
             evidence: BTreeMap::new(),
             tick_hist: crate::engine::hist(),
+            windows_file,
+            unsaved: 0,
         })
     }
 
@@ -409,6 +427,7 @@ impl<S: MetricsSource> App<S> {
             f.resume();
         }
         let at = self.clock.now();
+        self.restore_windows(at);
         let mut interleaved = Vec::new();
         {
             let Self {
@@ -456,6 +475,42 @@ impl<S: MetricsSource> App<S> {
         out.decisions = interleaved;
         out.snapshot = Some(self.snapshot());
         out
+    }
+
+    /// A warm restart: the windows saved beside the journal, when they are this engine's
+    /// own; SLOs whose specs changed (and everything, for a file from another version or
+    /// a corrupt one, named in a warning) backfill cold.
+    fn restore_windows(&mut self, at: i64) {
+        let Some(path) = &self.windows_file else { return };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot read the saved windows: cold start");
+                return;
+            }
+        };
+        match self.engine.restore_windows(&bytes, at) {
+            Ok((restored, cold)) => {
+                tracing::info!(file = %path.display(), restored = restored.len(), cold = cold.len(), "warm restart: windows restored; fetching only the span since they were saved");
+                if !cold.is_empty() {
+                    tracing::warn!(file = %path.display(), slos = %cold.join(", "), "these SLOs changed (or are new): backfilling them cold");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "the saved windows are unusable: cold start");
+            }
+        }
+    }
+
+    /// Saves the core's windows beside the journal (atomically, owner-only).
+    pub fn save_windows(&mut self) {
+        self.unsaved = 0;
+        let Some(path) = &self.windows_file else { return };
+        let bytes = self.engine.windows_image();
+        if let Err(e) = write_private_atomic(path, &bytes) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot save the windows (a restart will backfill cold)");
+        }
     }
 
     fn outcome(&self, at: i64, scheduled: bool) -> TickOutcome {
@@ -658,6 +713,12 @@ impl<S: MetricsSource> App<S> {
             .as_secs_f64();
         let _ = self.tick_hist.record((tick_secs * 1e6) as u64);
         snapshot.tick_latency = crate::engine::latency(&self.tick_hist);
+        if scheduled {
+            self.unsaved += 1;
+            if self.unsaved >= SAVE_EVERY {
+                self.save_windows();
+            }
+        }
         // The roles as the policy holds them after this evaluation's decisions.
         if let Some(p) = out.policy.first() {
             snapshot.set_roles(&p.active, &p.standby);
@@ -879,6 +940,25 @@ async fn configured_backends(fo: &FailoverConfig, signals: Arc<SignalBoard>) -> 
 /// part of one notice; beyond this the rest are dropped, the notice says how many).
 const MAX_PENDING_PAGES: usize = 1000;
 
+/// Writes `bytes` to `path` through a sibling temporary file renamed into place, created
+/// owner-only (0600): a crash mid-write leaves the previous file, never half of one.
+fn write_private_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// When the loop evaluates: every `interval` seconds from the start, until `until`
 /// (simulated runs end; `serve` runs until shut down).
 #[derive(Debug, Clone, Copy)]
@@ -945,6 +1025,7 @@ pub async fn run<S: MetricsSource, T: Timer>(
             biased;
             _ = &mut shutdown => {
                 drain(&mut app, &mut finished, observer).await;
+                app.save_windows();
                 break;
             }
             Some(call) = inbox.operator.recv() => {

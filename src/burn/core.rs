@@ -140,6 +140,17 @@ impl Core {
         raw.into_iter().map(|c| Self::events(model, c)).collect()
     }
 
+    /// The stream's tier and alert state bits (for a warm restart).
+    pub fn bits(&self, id: StreamId) -> (u32, u8) {
+        (self.tier_bits[id.0 as usize], self.alert_bits[id.0 as usize])
+    }
+
+    /// Restores a stream's tier and alert state bits.
+    pub fn set_bits(&mut self, id: StreamId, tier: u32, alert: u8) {
+        self.tier_bits[id.0 as usize] = tier;
+        self.alert_bits[id.0 as usize] = alert;
+    }
+
     /// Whether tier `t` of the stream's SLO holds (as of the last evaluation).
     pub fn tier_holds(&self, id: StreamId, t: usize) -> bool {
         self.tier_bits[id.0 as usize] & (1 << t) != 0

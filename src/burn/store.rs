@@ -134,6 +134,70 @@ impl Store {
         id
     }
 
+    /// One stream's buckets, flattened (open buckets, running sums, rings), for a warm
+    /// restart: with [`Self::start_at`] at the same clock, [`Self::restore`] gives the
+    /// stream back exactly.
+    pub fn image(&self, id: StreamId) -> Vec<u64> {
+        let s = id.0 as usize;
+        let levels = self.levels();
+        let mut out = Vec::with_capacity(2 + 2 * (2 * levels - 1) + 2 * self.ring_stride);
+        out.extend(self.open0[s].iter().map(|v| u64::from(*v)));
+        for c in &self.open[s * (levels - 1)..(s + 1) * (levels - 1)] {
+            out.extend([c.first, c.total]);
+        }
+        for c in &self.sums[s * levels..(s + 1) * levels] {
+            out.extend([c.first, c.total]);
+        }
+        for c in &self.rings[s * self.ring_stride..(s + 1) * self.ring_stride] {
+            out.extend(c.iter().map(|v| u64::from(*v)));
+        }
+        out
+    }
+
+    /// Length of a stream's [`Self::image`].
+    pub fn image_len(&self) -> usize {
+        2 + 2 * (2 * self.levels() - 1) + 2 * self.ring_stride
+    }
+
+    /// Starts the clock at `clock` (a restored image's), if the store has not started.
+    pub fn start_at(&mut self, clock: i64) {
+        if !self.started {
+            self.init(clock);
+        }
+    }
+
+    /// Puts a stream's [`Self::image`] back; false when its length does not fit this
+    /// layout (nothing changes then).
+    pub fn restore(&mut self, id: StreamId, image: &[u64]) -> bool {
+        if image.len() != self.image_len() {
+            return false;
+        }
+        let s = id.0 as usize;
+        let levels = self.levels();
+        let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        self.open0[s] = [small(image[0]), small(image[1])];
+        let mut i = 2;
+        for c in &mut self.open[s * (levels - 1)..(s + 1) * (levels - 1)] {
+            *c = Counts {
+                first: image[i],
+                total: image[i + 1],
+            };
+            i += 2;
+        }
+        for c in &mut self.sums[s * levels..(s + 1) * levels] {
+            *c = Counts {
+                first: image[i],
+                total: image[i + 1],
+            };
+            i += 2;
+        }
+        for c in &mut self.rings[s * self.ring_stride..(s + 1) * self.ring_stride] {
+            *c = [small(image[i]), small(image[i + 1])];
+            i += 2;
+        }
+        true
+    }
+
     /// Heap bytes per stream held by the rings and running sums.
     pub fn bytes_per_stream(&self) -> usize {
         let levels = self.levels();

@@ -178,6 +178,51 @@ impl Coverage {
             .is_some_and(|c| c as f64 >= COVERED_SHARE * window_secs as f64)
     }
 
+    /// A stream's coverage as saved for a warm restart: (region, covered from, last
+    /// answered) and the gaps of the query.
+    pub fn export(&self, query: usize) -> (Vec<(String, i64, i64)>, Vec<Gap>) {
+        let regions = self
+            .from
+            .iter()
+            .filter(|((q, _), _)| *q == query)
+            .map(|((_, r), from)| {
+                let ok = self
+                    .region_ok
+                    .get(&(query, r.clone()))
+                    .copied()
+                    .unwrap_or(*from);
+                (r.clone(), *from, ok)
+            })
+            .collect();
+        let gaps = self
+            .gaps
+            .iter()
+            .filter(|g| g.query == query)
+            .cloned()
+            .collect();
+        (regions, gaps)
+    }
+
+    /// Puts a saved stream's coverage back (a warm restart); the span since `saved_at`
+    /// is a start-up gap to fetch before the engine is ready.
+    pub fn restore(
+        &mut self,
+        query: usize,
+        regions: &[(String, i64, i64)],
+        gaps: &[Gap],
+        saved_at: i64,
+        now: i64,
+    ) {
+        for (r, from, ok) in regions {
+            self.from.insert((query, r.clone()), *from);
+            self.region_ok.insert((query, r.clone()), (*ok).max(now));
+        }
+        for g in gaps {
+            self.push(query, g.regions.clone(), (g.from, g.to), g.initial, now, None);
+        }
+        self.push(query, None, (saved_at, now), true, now, None);
+    }
+
     /// Every start-up gap is closed: each source has been backfilled once.
     pub fn ready(&self) -> bool {
         !self.gaps.iter().any(|g| g.initial)

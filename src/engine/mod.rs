@@ -15,6 +15,7 @@
 
 pub mod batch;
 pub mod coverage;
+pub mod persist;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -144,6 +145,8 @@ pub struct Engine<S> {
     plan_stats: QueryPlan,
     /// SLO queries whose recorded event rates were missing: asked directly.
     records_missing: BTreeSet<usize>,
+    /// SLO queries whose windows a warm restart restored (not backfilled again).
+    restored: BTreeSet<usize>,
     /// Core SLO index -> query index (the probe SLI has no query: always covered).
     query_of_slo: HashMap<usize, usize>,
     /// Durations (seconds) of the queries of the last step, for /metrics.
@@ -265,6 +268,7 @@ impl<S: MetricsSource> Engine<S> {
             coverage: coverage::Coverage::default(),
             plan_stats: QueryPlan::default(),
             records_missing: BTreeSet::new(),
+            restored: BTreeSet::new(),
             last_query_secs: Vec::new(),
             last_eval_secs: 0.0,
         };
@@ -611,7 +615,9 @@ impl<S: MetricsSource> Engine<S> {
         let mut done = 0;
         let mut all: Vec<(usize, BTreeMap<i64, StepEvents>)> = Vec::new();
         let configured = self.regions.all();
-        let qs: Vec<usize> = (0..self.queries.len()).collect();
+        let qs: Vec<usize> = (0..self.queries.len())
+            .filter(|q| !self.restored.contains(q))
+            .collect();
         let mut tick = || {
             done += 1;
             progress(done.min(total), total);
@@ -651,8 +657,9 @@ impl<S: MetricsSource> Engine<S> {
             }
         }
         flat.sort_by_key(|(t, q, _)| (*t, *q));
+        // History placement: a warm restart may have started the cores' clocks already.
         for (t, q, ev) in flat {
-            self.ingest(q, BTreeMap::from([(t, ev)]), false);
+            self.ingest(q, BTreeMap::from([(t, ev)]), true);
         }
         self.streams.advance(end);
         self.last_at = Some(end);
@@ -756,6 +763,164 @@ impl<S: MetricsSource> Engine<S> {
             }
             self.coverage.data_from(q, r, start);
         }
+    }
+
+    /// What shapes an SLO's windows: a saved image of another fingerprint is not its own.
+    fn fingerprint(&self, q: usize) -> String {
+        let sq = &self.queries[q];
+        let e = &self.streams.slos[sq.slo];
+        let windows: Vec<String> = self.streams.groups[e.group]
+            .windows
+            .iter()
+            .map(Window::to_string)
+            .collect();
+        let tiers: Vec<String> = e
+            .tiers
+            .iter()
+            .map(|t| format!("{}:{}:{}:{}", t.severity, t.long, t.short, t.factor))
+            .collect();
+        let templates: Vec<&str> = sq.sides().iter().map(|(_, t)| t.as_template()).collect();
+        let text = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            templates.join("\n"),
+            windows.join(","),
+            tiers.join(","),
+            e.budget,
+            self.eval.buckets,
+            self.eval.lateness,
+            sq.region_label
+        );
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The windows of every SLO, as a warm-restart file's bytes ([`persist`]).
+    pub fn windows_image(&self) -> Vec<u8> {
+        let mut data: Vec<u64> = Vec::new();
+        let mut slos = Vec::new();
+        for q in 0..self.queries.len() {
+            let sq = &self.queries[q];
+            let e = &self.streams.slos[sq.slo];
+            let store = &self.streams.groups[e.group].core.store;
+            let Some(clock) = store.clock() else { continue };
+            let mut streams = Vec::new();
+            for r in self.regions.all().into_iter().chain(
+                self.streams
+                    .all()
+                    .into_iter()
+                    .filter(|(s, _)| self.streams.slo_of(*s) == Some(sq.slo))
+                    .map(|(_, k)| k.region.clone()),
+            ) {
+                if streams.iter().any(|s: &persist::SavedStream| s.region == r) {
+                    continue;
+                }
+                let Some(sref) = self.streams.find(sq.slo, &r) else {
+                    continue;
+                };
+                let (tier_bits, alert_bits) = self.streams.groups[sref.group].core.bits(sref.id);
+                streams.push(persist::SavedStream {
+                    region: r,
+                    tier_bits,
+                    alert_bits,
+                    offset: data.len(),
+                });
+                data.extend(store.image(sref.id));
+            }
+            let (cover, gaps) = self.coverage.export(q);
+            slos.push(persist::SavedSlo {
+                key: format!("{}/{}", sq.service, sq.name),
+                fingerprint: self.fingerprint(q),
+                clock,
+                image_len: store.image_len(),
+                streams,
+                cover,
+                gaps: gaps
+                    .into_iter()
+                    .map(|g| persist::SavedGap {
+                        regions: g.regions.map(|r| r.into_iter().collect()),
+                        from: g.from,
+                        to: g.to,
+                        initial: g.initial,
+                    })
+                    .collect(),
+            });
+        }
+        let header = persist::Header {
+            version: env!("CARGO_PKG_VERSION").into(),
+            saved_at: self.last_at.unwrap_or(0),
+            slos,
+        };
+        persist::encode(&header, &data)
+    }
+
+    /// Restores the windows of every SLO whose saved image is its own (same fingerprint)
+    /// from a warm-restart file, before the start-up backfill: those SLOs fetch only the
+    /// span since the file was written; the others backfill cold. Returns the restored
+    /// and the cold SLO keys.
+    pub fn restore_windows(
+        &mut self,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<(Vec<String>, Vec<String>), persist::PersistError> {
+        let (header, data) = persist::decode(bytes)?;
+        if header.saved_at <= 0 || header.saved_at > now {
+            return Err(persist::PersistError::Malformed(format!(
+                "saved at {} (now {now})",
+                header.saved_at
+            )));
+        }
+        let mut restored = Vec::new();
+        let mut cold = Vec::new();
+        for q in 0..self.queries.len() {
+            let key = format!("{}/{}", self.queries[q].service, self.queries[q].name);
+            let saved = header.slos.iter().find(|s| s.key == key);
+            let fits = saved.filter(|s| {
+                let store = &self.streams.groups[self.streams.slos[self.queries[q].slo].group]
+                    .core
+                    .store;
+                s.fingerprint == self.fingerprint(q)
+                    && s.image_len == store.image_len()
+                    && store.clock().is_none_or(|c| c == s.clock)
+                    && s.streams.iter().all(|st| st.offset + s.image_len <= data.len())
+            });
+            let Some(s) = fits else {
+                cold.push(key);
+                continue;
+            };
+            let slo = self.queries[q].slo;
+            let group = self.streams.slos[slo].group;
+            self.streams.groups[group].core.store.start_at(s.clock);
+            for st in &s.streams {
+                let sref = self.streams.stream(slo, &st.region);
+                let core = &mut self.streams.groups[group].core;
+                core.store
+                    .restore(sref.id, &data[st.offset..st.offset + s.image_len]);
+                core.set_bits(sref.id, st.tier_bits, st.alert_bits);
+            }
+            let gaps: Vec<coverage::Gap> = s
+                .gaps
+                .iter()
+                .map(|g| coverage::Gap {
+                    id: 0,
+                    query: q,
+                    regions: g.regions.clone().map(|r| r.into_iter().collect()),
+                    from: g.from,
+                    to: g.to,
+                    initial: g.initial,
+                    attempts: 0,
+                    next_try: now,
+                    last_error: None,
+                })
+                .collect();
+            self.coverage
+                .restore(q, &s.cover, &gaps, header.saved_at, now);
+            self.restored.insert(q);
+            restored.push(key);
+        }
+        Ok((restored, cold))
     }
 
     /// Every start-up backfill has succeeded once (the engine may be ready).
