@@ -51,7 +51,10 @@ grep -q '^sloguard:x:10001:10001:' "$ROOT/etc/passwd" || fail "no sloguard user 
 [ -s "$ROOT/etc/ssl/certs/ca-certificates.crt" ] || fail "no CA certificates"
 [ ! -e "$ROOT/bin/sh" ] && [ ! -e "$ROOT/usr/bin/sh" ] || fail "the image holds a shell"
 [ -n "$LABEL_VERSION" ] && [ -n "$LABEL_REVISION" ] && [ -n "$LABEL_SOURCE" ] || fail "OCI labels missing: version='$LABEL_VERSION' revision='$LABEL_REVISION' source='$LABEL_SOURCE'"
-# Every shared library the binary needs is there (ldd inside the root finds no gap).
+# Exactly the shared libraries the binary links: ldd's list, nothing more.
+want_libs=$(ldd "$ROOT/usr/bin/sloguard" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+have_libs=$(cd "$ROOT" && find . -path ./usr/bin -prune -o -path ./etc -prune -o -type f -print | sed 's|^\.||' | sort -u)
+[ "$want_libs" = "$have_libs" ] || fail "libraries in the image: $(echo $have_libs); ldd wants: $(echo $want_libs)"
 unpacked_bytes=$(du -sb "$ROOT" | cut -f1)
 [ "$unpacked_bytes" -lt "$MAX_BYTES" ] || fail "unpacked image is $unpacked_bytes bytes (>= 60 MiB)"
 echo "== image $TAG: $unpacked_bytes bytes unpacked, $LAYER_BYTES bytes of layers; labels version=$LABEL_VERSION revision=$LABEL_REVISION"
