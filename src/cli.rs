@@ -4,10 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `sloguard --version`: the crate version and the Git commit the binary was built from
+/// (`-dirty` when the tree had uncommitted changes; `unknown` outside a checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SLOGUARD_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sloguard",
-    version,
+    version = VERSION,
     about = "SLO burn-rate engine: Sloth-compatible rules per region, proven by promtool"
 )]
 pub struct Cli {

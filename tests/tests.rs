@@ -22,6 +22,7 @@ mod connections;
 mod coverage;
 mod crash_resume;
 mod dashboard;
+mod deploy;
 mod engine_prometheus;
 mod failover_e2e;
 mod gameday;
