@@ -49,4 +49,5 @@ mod soak;
 mod terminal;
 mod tick_keeps_time;
 mod validate;
+mod warm_restart;
 mod webhook;
