@@ -36,14 +36,6 @@ fn serve(dir: &Path, config: &Path, log: &str) -> Child {
         .unwrap()
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A Prometheus holding an ongoing outage of us-east-1, specs, and a config whose
 /// failover domain `web` runs `runbook` (YAML list items, indented by 8).
 struct World {
@@ -129,15 +121,7 @@ fn stop(mut c: Child) {
 }
 
 fn post(url: &str, body: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
-        .args(["-H", &format!("authorization: Bearer {TOKEN}")])
-        .args(["-H", "content-type: application/json", "--data", body, url])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    post_json(url, TOKEN, body)
 }
 
 const SIGNAL_THEN_ABORT: &str = "        - {name: signal, kind: route53_signal}\n        - {name: dr, kind: exec, command: [sh, -c, 'exit 3'], on_failure: abort}\n";

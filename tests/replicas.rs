@@ -17,7 +17,7 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,14 +30,6 @@ use sloguard::sim;
 const ERR: &str = r#"sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))"#;
 const TOTAL: &str = r#"sum(rate(http_requests_total{job="api"}[{{.window}}]))"#;
 const TOKEN: &str = "op-secret-token";
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
 
 /// An HTTP endpoint on loopback that answers 200 and counts the requests it got.
 fn hook() -> (String, Arc<AtomicUsize>) {
@@ -205,15 +197,7 @@ failover:
 }
 
 fn post(url: &str, body: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
-        .args(["-H", &format!("authorization: Bearer {TOKEN}")])
-        .args(["-H", "content-type: application/json", "--data", body, url])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    post_json(url, TOKEN, body)
 }
 
 /// Every replica's journal names the same executor of its failover decision.

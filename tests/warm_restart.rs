@@ -11,7 +11,7 @@ use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::prom::{free_port, Prometheus};
 use common::*;
@@ -34,17 +34,10 @@ fn ready(port: u16) -> bool {
     curl(&format!("http://127.0.0.1:{port}/readyz")).0 == 200
 }
 
-fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    started.elapsed()
-}
-
 fn kill9(mut c: Child) {
-    let _ = Command::new("kill").args(["-KILL", &c.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", &c.id().to_string()])
+        .status();
     let _ = c.wait();
 }
 
@@ -52,8 +45,15 @@ fn kill9(mut c: Child) {
 fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_specs(&d.join("specs"), &[("api.yaml", &sloth_spec("api", ERR, TOTAL))]);
-    let prom = Prometheus::start(d, &sim::openmetrics(&live_two_regions(vec![ongoing_outage("us-east-1")])), &[]);
+    write_specs(
+        &d.join("specs"),
+        &[("api.yaml", &sloth_spec("api", ERR, TOTAL))],
+    );
+    let prom = Prometheus::start(
+        d,
+        &sim::openmetrics(&live_two_regions(vec![ongoing_outage("us-east-1")])),
+        &[],
+    );
     let port = free_port();
     std::fs::write(
         d.join("sloguard.yaml"),
@@ -65,17 +65,25 @@ fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
     .unwrap();
     let windows = d.join("journal.db.windows");
     let first = serve(d, "serve-1.log");
-    wait("the first start", 90, || ready(port));
-    wait("the windows to be saved", 60, || windows.exists());
+    wait_for("the first start", 90, || ready(port));
+    wait_for("the windows to be saved", 60, || windows.exists());
     std::thread::sleep(Duration::from_secs(2));
     kill9(first);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&windows).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&windows).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let second = serve(d, "serve-2.log");
-    let took = wait("the warm restart", 30, || ready(port));
+    let took = wait_for("the warm restart", 30, || ready(port));
     let log = std::fs::read_to_string(d.join("serve-2.log")).unwrap();
-    assert!(log.contains("warm restart: windows restored") && log.contains("restored=1") && log.contains("cold=0"), "{log}");
+    assert!(
+        log.contains("warm restart: windows restored")
+            && log.contains("restored=1")
+            && log.contains("cold=0"),
+        "{log}"
+    );
     assert!(took < Duration::from_secs(10), "ready after {took:?}");
     std::thread::sleep(Duration::from_secs(3));
     let (_, body) = curl(&format!("http://127.0.0.1:{port}/api/v1/status"));
@@ -87,7 +95,8 @@ fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
         .args(["eval", "--config"])
         .arg(d.join("sloguard.yaml"))
         .args(["--at", &at, "--output", "json"]));
-    let cold: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    let cold: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     let rows = |v: &serde_json::Value| -> std::collections::BTreeMap<String, (f64, f64)> {
         v["final"]
             .as_array()
@@ -97,7 +106,10 @@ fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
             .map(|r| {
                 (
                     format!("{}/{}", r["region"], r["window"]),
-                    (r["events"].as_f64().unwrap(), r["error_ratio"].as_f64().unwrap_or(0.0)),
+                    (
+                        r["events"].as_f64().unwrap(),
+                        r["error_ratio"].as_f64().unwrap_or(0.0),
+                    ),
                 )
             })
             .collect()
@@ -106,8 +118,14 @@ fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
     assert_eq!(w.len(), c.len(), "{w:?} vs {c:?}");
     for (k, (ce, cr)) in &c {
         let (we, wr) = w[k];
-        assert!((we - ce).abs() <= 0.02 * ce + 200.0, "{k} events: warm {we} vs cold {ce}");
-        assert!((wr - cr).abs() <= 0.02 * cr + 0.002, "{k} error ratio: warm {wr} vs cold {cr}");
+        assert!(
+            (we - ce).abs() <= 0.02 * ce + 200.0,
+            "{k} events: warm {we} vs cold {ce}"
+        );
+        assert!(
+            (wr - cr).abs() <= 0.02 * cr + 0.002,
+            "{k} error ratio: warm {wr} vs cold {cr}"
+        );
     }
 
     // A corrupt file is named and ignored: a cold start.
@@ -116,26 +134,38 @@ fn a_warm_restart_after_kill_9_equals_a_cold_backfill() {
     bytes[n / 2] ^= 0xff;
     std::fs::write(&windows, bytes).unwrap();
     let third = serve(d, "serve-3.log");
-    wait("a cold start after corruption", 90, || ready(port));
+    wait_for("a cold start after corruption", 90, || ready(port));
     kill9(third);
     let log = std::fs::read_to_string(d.join("serve-3.log")).unwrap();
-    assert!(log.contains("the saved windows are unusable") && log.contains("checksum"), "{log}");
+    assert!(
+        log.contains("the saved windows are unusable") && log.contains("checksum"),
+        "{log}"
+    );
 
     // A changed SLO starts cold, named.
     std::thread::sleep(Duration::from_secs(1));
     let fourth = serve(d, "serve-4.log");
-    wait("a start", 90, || ready(port));
-    wait("the windows to be saved again", 60, || {
-        std::fs::read(&windows).map(|b| b.len() > 100).unwrap_or(false)
-            && std::fs::read_to_string(d.join("serve-4.log")).map(|l| l.contains("ready")).unwrap_or(false)
+    wait_for("a start", 90, || ready(port));
+    wait_for("the windows to be saved again", 60, || {
+        std::fs::read(&windows)
+            .map(|b| b.len() > 100)
+            .unwrap_or(false)
+            && std::fs::read_to_string(d.join("serve-4.log"))
+                .map(|l| l.contains("ready"))
+                .unwrap_or(false)
     });
     std::thread::sleep(Duration::from_secs(11));
     kill9(fourth);
-    let spec = std::fs::read_to_string(d.join("specs/api.yaml")).unwrap().replace("99.9", "99.5");
+    let spec = std::fs::read_to_string(d.join("specs/api.yaml"))
+        .unwrap()
+        .replace("99.9", "99.5");
     std::fs::write(d.join("specs/api.yaml"), spec).unwrap();
     let fifth = serve(d, "serve-5.log");
-    wait("a start with a changed spec", 90, || ready(port));
+    wait_for("a start with a changed spec", 90, || ready(port));
     kill9(fifth);
     let log = std::fs::read_to_string(d.join("serve-5.log")).unwrap();
-    assert!(log.contains("these SLOs changed") && log.contains("api/availability"), "{log}");
+    assert!(
+        log.contains("these SLOs changed") && log.contains("api/availability"),
+        "{log}"
+    );
 }

@@ -481,7 +481,9 @@ impl<S: MetricsSource> App<S> {
     /// own; SLOs whose specs changed (and everything, for a file from another version or
     /// a corrupt one, named in a warning) backfill cold.
     fn restore_windows(&mut self, at: i64) {
-        let Some(path) = &self.windows_file else { return };
+        let Some(path) = &self.windows_file else {
+            return;
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -506,7 +508,9 @@ impl<S: MetricsSource> App<S> {
     /// Saves the core's windows beside the journal (atomically, owner-only).
     pub fn save_windows(&mut self) {
         self.unsaved = 0;
-        let Some(path) = &self.windows_file else { return };
+        let Some(path) = &self.windows_file else {
+            return;
+        };
         let bytes = self.engine.windows_image();
         if let Err(e) = write_private_atomic(path, &bytes) {
             tracing::warn!(file = %path.display(), error = %e, "cannot save the windows (a restart will backfill cold)");

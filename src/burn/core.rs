@@ -142,7 +142,10 @@ impl Core {
 
     /// The stream's tier and alert state bits (for a warm restart).
     pub fn bits(&self, id: StreamId) -> (u32, u8) {
-        (self.tier_bits[id.0 as usize], self.alert_bits[id.0 as usize])
+        (
+            self.tier_bits[id.0 as usize],
+            self.alert_bits[id.0 as usize],
+        )
     }
 
     /// Restores a stream's tier and alert state bits.

@@ -218,7 +218,14 @@ impl Coverage {
             self.region_ok.insert((query, r.clone()), (*ok).max(now));
         }
         for g in gaps {
-            self.push(query, g.regions.clone(), (g.from, g.to), g.initial, now, None);
+            self.push(
+                query,
+                g.regions.clone(),
+                (g.from, g.to),
+                g.initial,
+                now,
+                None,
+            );
         }
         self.push(query, None, (saved_at, now), true, now, None);
     }

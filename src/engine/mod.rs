@@ -884,7 +884,9 @@ impl<S: MetricsSource> Engine<S> {
                 s.fingerprint == self.fingerprint(q)
                     && s.image_len == store.image_len()
                     && store.clock().is_none_or(|c| c == s.clock)
-                    && s.streams.iter().all(|st| st.offset + s.image_len <= data.len())
+                    && s.streams
+                        .iter()
+                        .all(|st| st.offset + s.image_len <= data.len())
             });
             let Some(s) = fits else {
                 cold.push(key);

@@ -106,7 +106,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<u64>), PersistError> {
     let header: Header =
         serde_json::from_slice(json).map_err(|e| PersistError::Malformed(e.to_string()))?;
     if data.len() % 8 != 0 {
-        return Err(PersistError::Malformed("bucket data is not whole u64s".into()));
+        return Err(PersistError::Malformed(
+            "bucket data is not whole u64s".into(),
+        ));
     }
     let values = data
         .chunks_exact(8)

@@ -627,16 +627,7 @@ fn start(
         rank: 0,
     };
     if !dry_run {
-        state.execution = Some(Execution {
-            from: from.clone(),
-            to: to.clone(),
-            executor: cfg.replica.clone(),
-            since: now,
-            state: ExecState::Running,
-            ok: false,
-            moved: false,
-            acting: true,
-        });
+        state.execution = Some(Execution::running(&from, &to, &cfg.replica, now, true));
     }
     vec![Action::StartFailover {
         incident,
@@ -960,16 +951,7 @@ fn follow_peer(
         rank,
     };
     // Published on /v1/peer: whom this replica follows (the executor's confirmation).
-    state.execution = Some(Execution {
-        from: from.clone(),
-        to: to.clone(),
-        executor: executor.clone(),
-        since: now,
-        state: ExecState::Running,
-        ok: false,
-        moved: false,
-        acting: false,
-    });
+    state.execution = Some(Execution::running(&from, &to, &executor, now, false));
     vec![Action::FollowFailover {
         incident,
         from,
@@ -1118,16 +1100,7 @@ pub fn step(
                         executor: None,
                         rank: 0,
                     };
-                    state.execution = Some(Execution {
-                        from: from.clone(),
-                        to: to.clone(),
-                        executor: cfg.replica.clone(),
-                        since: now,
-                        state: ExecState::Running,
-                        ok: false,
-                        moved: false,
-                        acting: true,
-                    });
+                    state.execution = Some(Execution::running(&from, &to, &cfg.replica, now, true));
                     let reason = format!("approved by operator (incident {incident})");
                     state.vote = Some(to.clone());
                     (
@@ -1470,16 +1443,7 @@ fn resolve(
             (state, vec![Action::Blocked { reason }])
         }
         Resolution::Finish => {
-            state.execution = Some(Execution {
-                from: from.clone(),
-                to: to.clone(),
-                executor: cfg_replica.to_string(),
-                since: now,
-                state: ExecState::Running,
-                ok: false,
-                moved: false,
-                acting: true,
-            });
+            state.execution = Some(Execution::running(&from, &to, &cfg_replica, now, true));
             state.phase = Phase::FailingOver {
                 incident,
                 from: from.clone(),

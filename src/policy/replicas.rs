@@ -48,6 +48,23 @@ pub struct Execution {
     pub acting: bool,
 }
 
+impl Execution {
+    /// A run of `from` → `to` by `executor` starting at `since`: `acting` when it runs
+    /// the steps, not when it only claims (or is followed).
+    pub fn running(from: &str, to: &str, executor: &str, since: i64, acting: bool) -> Self {
+        Execution {
+            from: from.to_string(),
+            to: to.to_string(),
+            executor: executor.to_string(),
+            since,
+            state: ExecState::Running,
+            ok: false,
+            moved: false,
+            acting,
+        }
+    }
+}
+
 /// What a replica says about one failover domain on `/v1/peer`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PeerDomain {
@@ -285,16 +302,7 @@ pub fn follow(mut state: PolicyState, cfg: &PolicyConfig, now: i64) -> (PolicySt
     if let Phase::FailingOver { executor: ex, .. } = &mut state.phase {
         *ex = Some(cfg.replica.clone());
     }
-    state.execution = Some(Execution {
-        from: from.clone(),
-        to: to.clone(),
-        executor: cfg.replica.clone(),
-        since: now,
-        state: ExecState::Running,
-        ok: false,
-        moved: false,
-        acting: false,
-    });
+    state.execution = Some(Execution::running(&from, &to, &cfg.replica, now, false));
     let message = format!(
         "incident {incident}: replica {executor} has not been seen running the failover {from} -> {to} for {}s: replica {} takes over once a quorum confirms it (every step checks its effect first)",
         now - last_seen,
@@ -342,16 +350,7 @@ fn claim(
             *rank = 1;
         }
         state.executor_seen = Some(now);
-        state.execution = Some(Execution {
-            from: from.to_string(),
-            to: to.to_string(),
-            executor: name.clone(),
-            since: now,
-            state: ExecState::Running,
-            ok: false,
-            moved: false,
-            acting: false,
-        });
+        state.execution = Some(Execution::running(&from, &to, &name, now, false));
         let message = format!(
             "incident {incident}: replica {name} also claims the failover {from} -> {to} and comes first: following it"
         );

@@ -87,6 +87,32 @@ pub fn curl(url: &str) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
+/// A JSON POST with a bearer token: (status, body).
+pub fn post_json(url: &str, token: &str, body: &str) -> (u16, String) {
+    let o = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
+        .args(["-H", &format!("authorization: Bearer {token}")])
+        .args(["-H", "content-type: application/json", "--data", body, url])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// Waits (polling) until `f` holds, at most `secs`; returns how long it took.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !f() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
 /// The last 6 hours (ending now) of two-region counters at 50 rps with the given outages
 /// (offsets from the start; 6h − 1800 s is "30 minutes ago").
 pub fn live_two_regions(outages: Vec<sloguard::sim::Outage>) -> sloguard::sim::CounterScenario {
