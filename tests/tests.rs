@@ -15,6 +15,7 @@ mod aws_moto;
 mod backtest;
 mod bounded;
 mod burn_props;
+mod calendar;
 mod cli_failover;
 mod common;
 mod connections;
