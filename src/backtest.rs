@@ -79,7 +79,10 @@ pub struct FinalRow {
     pub events: u64,
     /// For the row of a calendar period (`window: calendar_month`): when the current
     /// period started; its figures count from there.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "rfc3339_opt")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_opt"
+    )]
     pub period_start: Option<i64>,
 }
 

@@ -134,9 +134,7 @@ impl Calendar {
     /// up to three periods a [`Self::longest`] range can touch.
     pub fn promql_index(self) -> &'static str {
         match self {
-            Calendar::Month => {
-                "((year(vector(time() - 1)) * 12 + month(vector(time() - 1))) % 3)"
-            }
+            Calendar::Month => "((year(vector(time() - 1)) * 12 + month(vector(time() - 1))) % 3)",
             Calendar::Week => "(floor((vector(time() - 1) - 345600) / 604800) % 3)",
             Calendar::Day => "(floor((vector(time() - 1)) / 86400) % 3)",
         }
@@ -292,24 +290,54 @@ mod tests {
     #[test]
     fn month_boundaries_follow_the_calendar() {
         let m = Calendar::Month;
-        assert_eq!(m.start(ts("2024-02-29T23:59:59Z")), ts("2024-02-01T00:00:00Z"));
-        assert_eq!(m.next(ts("2024-02-29T23:59:59Z")), ts("2024-03-01T00:00:00Z"));
-        assert_eq!(m.start(ts("2024-03-01T00:00:00Z")), ts("2024-03-01T00:00:00Z"));
-        assert_eq!(m.next(ts("2023-12-31T12:00:00Z")), ts("2024-01-01T00:00:00Z"));
+        assert_eq!(
+            m.start(ts("2024-02-29T23:59:59Z")),
+            ts("2024-02-01T00:00:00Z")
+        );
+        assert_eq!(
+            m.next(ts("2024-02-29T23:59:59Z")),
+            ts("2024-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            m.start(ts("2024-03-01T00:00:00Z")),
+            ts("2024-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            m.next(ts("2023-12-31T12:00:00Z")),
+            ts("2024-01-01T00:00:00Z")
+        );
         assert_eq!(m.start(ts("1970-01-15T00:00:00Z")), 0);
-        assert_eq!(m.next(ts("2100-02-10T00:00:00Z")), ts("2100-03-01T00:00:00Z"));
+        assert_eq!(
+            m.next(ts("2100-02-10T00:00:00Z")),
+            ts("2100-03-01T00:00:00Z")
+        );
     }
 
     #[test]
     fn weeks_start_on_monday_and_days_at_midnight() {
         // 2024-01-01 was a Monday.
         let w = Calendar::Week;
-        assert_eq!(w.start(ts("2024-01-07T23:00:00Z")), ts("2024-01-01T00:00:00Z"));
-        assert_eq!(w.start(ts("2024-01-08T00:00:00Z")), ts("2024-01-08T00:00:00Z"));
-        assert_eq!(w.next(ts("2024-01-03T00:00:00Z")), ts("2024-01-08T00:00:00Z"));
+        assert_eq!(
+            w.start(ts("2024-01-07T23:00:00Z")),
+            ts("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            w.start(ts("2024-01-08T00:00:00Z")),
+            ts("2024-01-08T00:00:00Z")
+        );
+        assert_eq!(
+            w.next(ts("2024-01-03T00:00:00Z")),
+            ts("2024-01-08T00:00:00Z")
+        );
         let d = Calendar::Day;
-        assert_eq!(d.start(ts("2024-01-03T13:14:15Z")), ts("2024-01-03T00:00:00Z"));
-        assert_eq!(d.next(ts("2024-01-03T13:14:15Z")), ts("2024-01-04T00:00:00Z"));
+        assert_eq!(
+            d.start(ts("2024-01-03T13:14:15Z")),
+            ts("2024-01-03T00:00:00Z")
+        );
+        assert_eq!(
+            d.next(ts("2024-01-03T13:14:15Z")),
+            ts("2024-01-04T00:00:00Z")
+        );
     }
 
     #[test]
@@ -339,12 +367,27 @@ mod tests {
     #[test]
     fn openslo_start_times_must_be_boundaries() {
         let at = "spec.timeWindows[0]";
-        assert!(openslo_problems(Calendar::Month, Some("2022-01-01 00:00:00"), Some("UTC"), at)
-            .is_empty());
+        assert!(openslo_problems(
+            Calendar::Month,
+            Some("2022-01-01 00:00:00"),
+            Some("UTC"),
+            at
+        )
+        .is_empty());
         assert!(openslo_problems(Calendar::Week, Some("2024-01-01 00:00:00"), None, at).is_empty());
-        let p = openslo_problems(Calendar::Month, Some("2022-01-15 12:30:00"), Some("America/New_York"), at);
+        let p = openslo_problems(
+            Calendar::Month,
+            Some("2022-01-15 12:30:00"),
+            Some("America/New_York"),
+            at,
+        );
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].contains("America/New_York") && p[1].contains("on the 1st"), "{p:?}");
-        assert!(openslo_problems(Calendar::Day, Some("yesterday"), None, at)[0].contains("not a date"));
+        assert!(
+            p[0].contains("America/New_York") && p[1].contains("on the 1st"),
+            "{p:?}"
+        );
+        assert!(
+            openslo_problems(Calendar::Day, Some("yesterday"), None, at)[0].contains("not a date")
+        );
     }
 }

@@ -30,7 +30,10 @@ fn month_budget_resets_at_the_boundary_in_the_rules() {
     assert!(o.status.success(), "{}", text(&o));
     let generated = std::fs::read_to_string(rules.join("checkout.yaml")).unwrap();
     // The alert tiers keep their rolling windows; no rolling 31d ratio is recorded.
-    assert!(generated.contains("slo:sli_error:ratio_rate3d"), "{generated}");
+    assert!(
+        generated.contains("slo:sli_error:ratio_rate3d"),
+        "{generated}"
+    );
     assert!(!generated.contains("ratio_rate31d"), "{generated}");
     let test = std::fs::read_to_string(repo().join("tests/data/calendar/month_boundary_test.yaml"))
         .unwrap()
@@ -122,7 +125,10 @@ fn month_budget_resets_at_the_boundary_in_the_core() {
     let burn = p["burn_rate"].as_f64().unwrap();
     // 360,000 errors of 47h × 360,000 events per hour, over a 1% budget.
     let expected = 360_000.0 / (47.0 * 360_000.0) / 0.01;
-    assert!((burn - expected).abs() < 0.05 * expected, "{burn} vs {expected}: {p}");
+    assert!(
+        (burn - expected).abs() < 0.05 * expected,
+        "{burn} vs {expected}: {p}"
+    );
     // After it (February 1st, 12:00): the period restarted, no error counted, only
     // February's events; the rolling windows still hold the outage.
     let feb = backtest_rows(60);
@@ -163,7 +169,10 @@ fn openslo_calendar_windows_import_generate_and_export_back() {
     assert_eq!(by_name("orders-monthly").tiers[0].long.to_string(), "1h");
     let rules = out.rules_of("orders");
     assert!(rules.contains("sloguard_period: calendar_week"), "{rules}");
-    assert!(rules.contains("[7d:1h]") && rules.contains("[1d:5m]"), "{rules}");
+    assert!(
+        rules.contains("[7d:1h]") && rules.contains("[1d:5m]"),
+        "{rules}"
+    );
 
     // Export writes calendar windows; importing the export gives the same periods back.
     let exported = tmp.path().join("exported.yaml");
@@ -291,7 +300,10 @@ spec:
     };
     write_specs(
         &dir,
-        &[("ok.yaml", &doc("monthly", "Month", "2024-01-01 00:00:00", "UTC"))],
+        &[(
+            "ok.yaml",
+            &doc("monthly", "Month", "2024-01-01 00:00:00", "UTC"),
+        )],
     );
     let o = run(sloguard().arg("validate").arg("--specs").arg(&dir));
     assert!(o.status.success(), "{}", text(&o));
@@ -300,8 +312,14 @@ spec:
     write_specs(
         &dir,
         &[
-            ("tz.yaml", &doc("nyc", "Month", "2024-01-01 00:00:00", "America/New_York")),
-            ("start.yaml", &doc("mid", "Week", "2024-01-03 00:00:00", "UTC")),
+            (
+                "tz.yaml",
+                &doc("nyc", "Month", "2024-01-01 00:00:00", "America/New_York"),
+            ),
+            (
+                "start.yaml",
+                &doc("mid", "Week", "2024-01-03 00:00:00", "UTC"),
+            ),
         ],
     );
     let o = run(sloguard().arg("validate").arg("--specs").arg(&dir));
@@ -314,7 +332,10 @@ spec:
     let dir = tmp.path().join("v1");
     write_specs(
         &dir,
-        &[("api.yaml", &calendar_spec().replace("period: 1M", "period: 2M"))],
+        &[(
+            "api.yaml",
+            &calendar_spec().replace("period: 1M", "period: 2M"),
+        )],
     );
     let o = run(sloguard().arg("validate").arg("--specs").arg(&dir));
     let t = text(&o);

@@ -247,9 +247,7 @@ impl Streams {
     /// since then (None: the SLO's period is rolling).
     pub fn period(&self, s: StreamRef) -> Option<(Calendar, i64, WindowEvents)> {
         let p = self.periods.get(&s)?;
-        let counts_good = self
-            .slo_of(s)
-            .is_some_and(|i| self.slos[i].counts_good);
+        let counts_good = self.slo_of(s).is_some_and(|i| self.slos[i].counts_good);
         let bad = if counts_good {
             p.total.saturating_sub(p.first)
         } else {

@@ -68,10 +68,9 @@ pub fn period_ratio_expr(slo: &Slo, calendar: Calendar, sel: &str) -> String {
                     masked(&error_rate(step), k),
                     masked(&total_rate(step), k)
                 ),
-                RegionalSli::Ratio { .. } => format!(
-                    "avg_over_time({})",
-                    masked(&ratio_record(step), k)
-                ),
+                RegionalSli::Ratio { .. } => {
+                    format!("avg_over_time({})", masked(&ratio_record(step), k))
+                }
             };
             format!("(\n  {ratio}\n  and on() ({idx} == {k})\n)")
         })
@@ -84,4 +83,81 @@ pub fn period_ratio_record(slo: &Slo, calendar: Calendar, sel: &str, labels: &La
     let mut l = labels.clone();
     l.insert("sloth_window".into(), calendar.name().into());
     Rule::record(PERIOD_RATIO, period_ratio_expr(slo, calendar, sel), l)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::slo::parse_all;
+
+    fn service(period: &str, sli: &str) -> crate::slo::Service {
+        let text = format!(
+            "version: sloguard/v1\nservice: shop\nslos:\n  - name: a\n    objective: 99\n    period: {period}\n    sli:\n{sli}\n    alerting: {{name: ShopBurn}}\n"
+        );
+        parse_all(&[(PathBuf::from("shop.yaml"), text)])
+            .unwrap()
+            .remove(0)
+    }
+
+    const EVENTS: &str = "      events:\n        error_query: sum(rate(shop_total{code=\"500\"}[{{.window}}]))\n        total_query: sum(rate(shop_total[{{.window}}]))";
+    const RAW: &str =
+        "      raw:\n        error_ratio_query: sum(rate(shop_errors[{{.window}}])) / sum(rate(shop_total[{{.window}}]))";
+
+    #[test]
+    fn a_calendar_month_sums_its_hours_one_term_per_residue() {
+        let s = service("1M", EVENTS);
+        let slo = &s.slos[0];
+        assert_eq!(slo.calendar, Some(Calendar::Month));
+        let expr = period_ratio_expr(slo, Calendar::Month, "{sloth_slo=\"a\"}");
+        assert_eq!(expr.matches("sum_over_time(").count(), 6, "{expr}");
+        assert_eq!(expr.matches("[31d:1h]").count(), 6, "{expr}");
+        for k in 0..3 {
+            assert!(expr.contains(&format!("% 3) == {k})")), "{expr}");
+        }
+        promql_parser::parser::parse(&expr).unwrap_or_else(|e| panic!("{e}: {expr}"));
+        let group = super::super::slo_group(&s, slo);
+        let names: Vec<&str> = group
+            .rules
+            .iter()
+            .filter_map(|r| r.record.as_deref())
+            .collect();
+        assert!(names.contains(&"slo:sli_error:rate1h") && names.contains(&PERIOD_RATIO));
+        assert!(!names.contains(&"slo:sli_error:ratio_rate31d"), "{names:?}");
+        for r in &group.rules {
+            promql_parser::parser::parse(&r.expr).unwrap_or_else(|e| panic!("{e}: {}", r.expr));
+        }
+    }
+
+    #[test]
+    fn a_raw_calendar_day_averages_its_five_minute_ratios() {
+        let s = service("calendar_day", RAW);
+        let slo = &s.slos[0];
+        assert!(rate_records(slo, Calendar::Day, &LabelMap::new()).is_empty());
+        let expr = period_ratio_expr(slo, Calendar::Day, "");
+        assert_eq!(
+            expr.matches("avg_over_time((slo:sli_error:ratio_rate5m")
+                .count(),
+            3
+        );
+        assert!(expr.contains("[1d:5m]"), "{expr}");
+        promql_parser::parser::parse(&expr).unwrap_or_else(|e| panic!("{e}: {expr}"));
+    }
+
+    #[test]
+    fn rolling_periods_are_unchanged() {
+        let s = service("1w", EVENTS);
+        let slo = &s.slos[0];
+        assert_eq!(slo.calendar, None);
+        let group = super::super::slo_group(&s, slo);
+        assert!(group
+            .rules
+            .iter()
+            .any(|r| r.record.as_deref() == Some("slo:sli_error:ratio_rate7d")));
+        assert!(!group
+            .rules
+            .iter()
+            .any(|r| r.labels.contains_key("sloguard_period")));
+    }
 }

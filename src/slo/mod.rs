@@ -750,7 +750,11 @@ fn build_slo(
         (None, None) => DEFAULT_PERIOD,
         (None, Some(Ok(w))) => w,
         (None, Some(Err(e))) => {
-            let hint = if rs.period.as_deref().is_some_and(|p| p.trim().ends_with('M')) {
+            let hint = if rs
+                .period
+                .as_deref()
+                .is_some_and(|p| p.trim().ends_with('M'))
+            {
                 " (a calendar month is exactly `1M`; calendar periods are one month, week or day)"
             } else {
                 ""
