@@ -77,6 +77,13 @@ pub struct FinalRow {
     pub error_ratio: Option<f64>,
     pub burn_rate: Option<f64>,
     pub events: u64,
+    /// For the row of a calendar period (`window: calendar_month`): when the current
+    /// period started; its figures count from there.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_opt"
+    )]
+    pub period_start: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -256,7 +263,8 @@ pub fn apply_transitions(
     }
 }
 
-/// The error ratio, burn rate and events of every window of every stream.
+/// The error ratio, burn rate and events of every window of every stream, and of the
+/// current calendar period of a calendar SLO's stream (after its rolling windows).
 pub fn final_rows(streams: &Streams) -> Vec<FinalRow> {
     let mut rows = Vec::new();
     for (sref, key) in streams.all() {
@@ -271,6 +279,20 @@ pub fn final_rows(streams: &Streams) -> Vec<FinalRow> {
                 error_ratio: ratio,
                 burn_rate: ratio.map(|r| r / budget),
                 events: ev.total,
+                period_start: None,
+            });
+        }
+        if let Some((calendar, start, ev)) = streams.period(sref) {
+            let ratio = ev.ratio();
+            rows.push(FinalRow {
+                service: key.service.clone(),
+                slo: key.slo.clone(),
+                region: key.region.clone(),
+                window: calendar.name().to_string(),
+                error_ratio: ratio,
+                burn_rate: ratio.map(|r| r / budget),
+                events: ev.total,
+                period_start: Some(start),
             });
         }
     }

@@ -41,6 +41,7 @@ pub mod actuator;
 pub mod app;
 pub mod backtest;
 pub mod burn;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -43,7 +43,7 @@ pub fn slo_meta(services: &[Service]) -> Vec<SloMeta> {
                 service: s.name.clone(),
                 slo: slo.name.clone(),
                 objective: slo.objective,
-                period: slo.period.to_string(),
+                period: slo.period_name(),
             })
         })
         .collect()

@@ -551,7 +551,8 @@ fn openslo_v1alpha_problems_and_unknown_keys() {
     assert_eq!(code, 1, "{out}");
     for needle in [
         "i.yaml: -: spec.budgetingMethod: \"Timeslices\" is not supported (only Occurrences)",
-        "i.yaml: -: spec.timeWindows[0].isRolling: only rolling windows are supported",
+        // isRolling: false is a calendar window: one Day, Week or Month only.
+        "i.yaml: -: spec.timeWindows[0].count: a calendar window is one Day (count: 1), not 28",
         "i.yaml: stock-lookup-0: spec.objectives[0].target: 99.9 must be strictly between 0 and 1",
     ] {
         assert!(out.contains(needle), "missing `{needle}` in:\n{out}");

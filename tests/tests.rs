@@ -16,6 +16,7 @@ mod backtest;
 mod batched;
 mod bounded;
 mod burn_props;
+mod calendar;
 mod cli_failover;
 mod common;
 mod connections;

@@ -1,12 +1,15 @@
 //! The (service, SLO, region) streams of a set of specs: SLOs that share the same windows
 //! share a [`Core`]; a stream is created the first time its region is seen. Both the
 //! raw-series ingestor (backtest) and the engine (Thanos) feed streams through this.
+//! Streams of a calendar-period SLO also count the events since the period's start
+//! ([`PeriodTally`], reset at the boundary), beside their rolling windows.
 
 use std::collections::HashMap;
 
 use super::core::{Core, SloModel, TierModel, Transition, WindowEvents};
 use super::layout::{Layout, LayoutError};
 use super::store::StreamId;
+use crate::calendar::{Calendar, PeriodTally};
 use crate::slo::{Service, Slo, Tier};
 use crate::window::Window;
 
@@ -41,6 +44,9 @@ pub struct SloEntry {
     pub slo: String,
     pub tiers: Vec<Tier>,
     pub budget: f64,
+    /// The SLO's calendar period: its streams also count the events since its start.
+    pub calendar: Option<Calendar>,
+    pub counts_good: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,8 @@ pub struct Streams {
     by_region: HashMap<(usize, String), StreamRef>,
     keys: HashMap<StreamRef, (StreamKey, usize)>,
     carry: HashMap<StreamRef, [f64; 2]>,
+    /// Events since the current calendar period's start, of streams of calendar SLOs.
+    periods: HashMap<StreamRef, PeriodTally>,
 }
 
 impl Streams {
@@ -79,6 +87,7 @@ impl Streams {
             by_region: HashMap::new(),
             keys: HashMap::new(),
             carry: HashMap::new(),
+            periods: HashMap::new(),
         }
     }
 
@@ -130,6 +139,8 @@ impl Streams {
             slo: slo.name.clone(),
             tiers: slo.tiers.clone(),
             budget: slo.error_budget(),
+            calendar: slo.calendar,
+            counts_good,
         });
         Ok(self.slos.len() - 1)
     }
@@ -149,16 +160,23 @@ impl Streams {
             region: region.to_string(),
         };
         self.keys.insert(sref, (key, slo));
+        if let Some(c) = e.calendar {
+            self.periods.insert(sref, PeriodTally::new(c));
+        }
         sref
     }
 
-    /// The period-window events (the longest window) of a stream by names.
+    /// The period's events of a stream by names: since the calendar period's start, or
+    /// over the period window (the longest window).
     pub fn find_slo(&self, service: &str, slo: &str, region: &str) -> Option<WindowEvents> {
         let idx = self
             .slos
             .iter()
             .position(|e| e.service == service && e.slo == slo)?;
         let s = self.find(idx, region)?;
+        if let Some((_, _, ev)) = self.period(s) {
+            return Some(ev);
+        }
         self.windows(s).last().map(|(_, ev)| *ev)
     }
 
@@ -170,6 +188,18 @@ impl Streams {
     #[inline]
     pub fn add(&mut self, s: StreamRef, ts: i64, first: u32, total: u32) {
         self.groups[s.group].core.store.add(s.id, ts, first, total);
+        self.add_period(s, ts, first, total);
+    }
+
+    /// Counts a sample in its stream's calendar period, if the SLO has one.
+    #[inline]
+    fn add_period(&mut self, s: StreamRef, ts: i64, first: u32, total: u32) {
+        if self.periods.is_empty() {
+            return;
+        }
+        if let Some(p) = self.periods.get_mut(&s) {
+            p.add(ts, u64::from(first), u64::from(total));
+        }
     }
 
     /// Adds fractional event counts (rate × seconds); fractions carry over per stream.
@@ -183,6 +213,7 @@ impl Streams {
     pub fn add_history_f64(&mut self, s: StreamRef, ts: i64, first: f64, total: f64) {
         let (f, t) = self.whole(s, first, total);
         self.groups[s.group].core.store.add_history(s.id, ts, f, t);
+        self.add_period(s, ts, f, t);
     }
 
     /// Whole event counts of fractional ones, carrying the fractions per stream.
@@ -206,6 +237,30 @@ impl Streams {
         for g in &mut self.groups {
             g.core.store.advance(now);
         }
+        // A period with no sample yet still starts at its boundary: the budget is whole.
+        for p in self.periods.values_mut() {
+            p.advance(now);
+        }
+    }
+
+    /// The calendar period of a stream's SLO, its start (unix seconds) and its events
+    /// since then (None: the SLO's period is rolling).
+    pub fn period(&self, s: StreamRef) -> Option<(Calendar, i64, WindowEvents)> {
+        let p = self.periods.get(&s)?;
+        let counts_good = self.slo_of(s).is_some_and(|i| self.slos[i].counts_good);
+        let bad = if counts_good {
+            p.total.saturating_sub(p.first)
+        } else {
+            p.first.min(p.total)
+        };
+        Some((
+            p.calendar,
+            p.start,
+            WindowEvents {
+                bad,
+                total: p.total,
+            },
+        ))
     }
 
     pub fn evaluate(&mut self, out: &mut Vec<(StreamRef, Transition)>) {

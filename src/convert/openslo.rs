@@ -9,8 +9,9 @@
 //!
 //! Mapping: an SLO's `metadata.name` is the SLO name, `spec.service` the service,
 //! `objectives[].target` × 100 the objective (several objectives give `<name>-<index>`),
-//! the one `timeWindow` the period (a missing `isRolling` is rolling, a missing
-//! `timeWindow` the default 30d), `budgetingMethod: Occurrences`. A `ratioMetric` with
+//! the one `timeWindow` the period (a missing `isRolling` is rolling unless a
+//! `calendar:` block is there; a calendar window of `1M`, `1w` or `1d` in UTC becomes a
+//! calendar period, [`crate::calendar`]; a missing `timeWindow` is the default 30d), `budgetingMethod: Occurrences`. A `ratioMetric` with
 //! `good` gives `error_query: (total) - (good)`, with `bad` the bad query, with `raw`
 //! (`rawType: failure`) a raw error ratio. `counter: true` on a bare selector (no
 //! function, no range) means "this is a counter": it is read as
@@ -28,6 +29,7 @@ use serde_yaml_ng::Value;
 use super::documents::documents;
 use super::openslo_alerts::{alerting, AlertDocs};
 use super::{get, get_str, ConvertProblem, Imported, SliOut, SloOut, SpecOut};
+use crate::calendar::Calendar;
 use crate::promql::WINDOW_PLACEHOLDER;
 use crate::slo::{round_sig, OPENSLO_V1ALPHA, SLOGUARD_VERSION};
 
@@ -134,22 +136,45 @@ fn sli(ctx: &Ctx<'_>, spec: &Value, errs: &mut Vec<String>) -> Option<SliOut> {
     })
 }
 
-/// The period of an SLO's `timeWindow` (None: the default).
+/// The period of an SLO's `timeWindow` (None: the default): a rolling duration, or a
+/// calendar period (`isRolling: false`, or a `calendar:` block) of `1M`, `1w` or `1d` in
+/// UTC, written as `calendar_month`, `calendar_week` or `calendar_day`.
 fn period(spec: &Value, errs: &mut Vec<String>) -> Option<String> {
     match get(spec, &["timeWindow"]).and_then(Value::as_sequence) {
         None => None,
         Some(w) if w.len() == 1 => {
-            if get(&w[0], &["isRolling"]).and_then(Value::as_bool) == Some(false) {
-                errs.push(
-                    "spec.timeWindow[0]: calendar-aligned windows (isRolling: false) are not supported"
-                        .to_string(),
-                );
-            }
-            let d = get_str(&w[0], &["duration"]);
+            let w = &w[0];
+            let d = get_str(w, &["duration"]);
             if d.is_none() {
                 errs.push("spec.timeWindow[0].duration: missing".to_string());
             }
-            d
+            let rolling = get(w, &["isRolling"]).and_then(Value::as_bool);
+            let has_calendar = w.get("calendar").is_some();
+            if !(rolling == Some(false) || rolling.is_none() && has_calendar) {
+                return d;
+            }
+            let at = "spec.timeWindow[0]";
+            let c = match d.as_deref().map(str::trim) {
+                None => return None,
+                Some("1M") => Calendar::Month,
+                Some("1w") => Calendar::Week,
+                Some("1d") => Calendar::Day,
+                Some(other) => {
+                    errs.push(format!(
+                        "{at}.duration: calendar window {other:?} is not supported (1M, 1w or 1d: one month, week or day)"
+                    ));
+                    return None;
+                }
+            };
+            let problems = crate::calendar::openslo_problems(
+                c,
+                get_str(w, &["calendar", "startTime"]).as_deref(),
+                get_str(w, &["calendar", "timeZone"]).as_deref(),
+                at,
+            );
+            let ok = problems.is_empty();
+            errs.extend(problems);
+            ok.then(|| c.name().to_string())
         }
         Some(_) => {
             errs.push("spec.timeWindow: exactly one time window is supported".to_string());

@@ -1,4 +1,5 @@
-//! `export openslo`: a specs directory as `openslo/v1` documents. Per service a
+//! `export openslo`: a specs directory as `openslo/v1` documents (a calendar period as a
+//! calendar `timeWindow`: `1M`/`1w`/`1d`, `isRolling: false`, UTC). Per service a
 //! `Service`, per SLO an `SLI` (named `<service>-<slo>`) and an `SLO` whose inline alert
 //! policy holds one `burnrate` condition per tier: `threshold` the factor,
 //! `lookbackWindow` the long window, `alertAfter` the tier's `for:` (when it has one),
@@ -17,6 +18,18 @@ fn source(query: &str) -> serde_json::Value {
 
 fn doc(kind: &str, metadata: serde_json::Value, spec: serde_json::Value) -> serde_json::Value {
     json!({"apiVersion": OPENSLO_V1, "kind": kind, "metadata": metadata, "spec": spec})
+}
+
+/// An SLO's `timeWindow` entry: rolling, or calendar-aligned (UTC, from a boundary).
+fn time_window(slo: &slo::Slo) -> serde_json::Value {
+    match slo.calendar {
+        None => json!({"duration": slo.period.to_string(), "isRolling": true}),
+        Some(c) => json!({
+            "duration": c.openslo_duration(),
+            "isRolling": false,
+            "calendar": {"startTime": c.openslo_start(), "timeZone": "UTC"},
+        }),
+    }
 }
 
 /// The services as `openslo/v1` documents: per service a `Service`, per SLO an `SLI`
@@ -51,7 +64,7 @@ pub fn export(services: &[Service]) -> String {
             let mut spec = json!({
                 "service": s.name,
                 "indicatorRef": id,
-                "timeWindow": [{"duration": slo.period.to_string(), "isRolling": true}],
+                "timeWindow": [time_window(slo)],
                 "budgetingMethod": "Occurrences",
                 "objectives": [{"displayName": slo.name, "target": slo.objective_ratio()}],
             });

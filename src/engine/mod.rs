@@ -888,7 +888,10 @@ impl<S: MetricsSource> Engine<S> {
                         .iter()
                         .all(|st| st.offset + s.image_len <= data.len())
             });
-            let Some(s) = fits else {
+            // A calendar SLO's events since its period start are not in the image: it
+            // backfills cold, so its period budget is whole.
+            let calendar = self.streams.slos[self.queries[q].slo].calendar.is_some();
+            let Some(s) = fits.filter(|_| !calendar) else {
                 cold.push(key);
                 continue;
             };

@@ -1,10 +1,11 @@
 //! Pure generation of Prometheus rules from validated specs: Sloth-compatible recording
-//! rules per window, SLO metadata, multi-window multi-burn-rate alerts per severity and a
+//! rules per window, SLO metadata, the budget of a calendar period ([`calendar`]), multi-window multi-burn-rate alerts per severity and a
 //! NoData alert, all grouped by the region label; plus promtool unit tests ([`unittest`]),
 //! PrometheusRule objects and the `explain` table ([`explain`]).
 //!
 //! Nothing here touches the disk: [`generate`] returns the files to write.
 
+pub mod calendar;
 pub mod explain;
 pub mod grafana;
 pub mod lint;
@@ -288,7 +289,7 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
     let labels = base_labels(service, slo);
     let sel = id_selector(service, slo);
     let mut rules = Vec::new();
-    for w in slo.windows() {
+    for w in slo.rule_windows() {
         let mut l = labels.clone();
         l.insert("sloth_window".into(), w.to_string());
         rules.push(Rule::record(ratio_record(w), ratio_expr(slo, w), l));
@@ -320,6 +321,10 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
             ));
         }
     }
+    if let Some(c) = slo.calendar {
+        rules.extend(calendar::rate_records(slo, c, &labels));
+        rules.push(calendar::period_ratio_record(slo, c, &sel, &labels));
+    }
     let budget = decimal(slo.error_budget());
     rules.push(Rule::record(
         "slo:objective:ratio",
@@ -333,7 +338,10 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
     ));
     rules.push(Rule::record(
         "slo:time_period:days",
-        format!("vector({})", decimal(slo.period.as_f64() / 86_400.0)),
+        match slo.calendar {
+            Some(c) => c.promql_days().to_string(),
+            None => format!("vector({})", decimal(slo.period.as_f64() / 86_400.0)),
+        },
         labels.clone(),
     ));
     rules.push(Rule::record(
@@ -343,7 +351,10 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
     ));
     rules.push(Rule::record(
         "slo:period_burn_rate:ratio",
-        format!("{}{sel} / {budget}", ratio_record(slo.period)),
+        match slo.calendar {
+            Some(_) => format!("{}{sel} / {budget}", calendar::PERIOD_RATIO),
+            None => format!("{}{sel} / {budget}", ratio_record(slo.period)),
+        },
         labels.clone(),
     ));
     rules.push(Rule::record(
@@ -361,6 +372,11 @@ pub fn slo_group(service: &Service, slo: &Slo) -> RuleGroup {
         format!("sloguard-{}", env!("CARGO_PKG_VERSION")),
     );
     info.insert("sloguard_region_label".into(), service.region_label.clone());
+    // A calendar period is named on the info series (a rolling one is `slo:time_period:days`,
+    // and Sloth's info series has no period label).
+    if let Some(c) = slo.calendar {
+        info.insert("sloguard_period".into(), c.name().into());
+    }
     rules.push(Rule::record("sloth_slo_info", "vector(1)", info));
     if !slo.alerting.name.is_empty() {
         rules.extend(alert_rules(

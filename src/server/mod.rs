@@ -151,7 +151,8 @@ pub struct SloInfo {
     pub objective: f64,
     /// The error budget as a ratio (0.001).
     pub budget: f64,
-    /// The SLO period's window (`30d`): its burn rate is the share of the budget spent.
+    /// The SLO period's window (`30d`), or its calendar period (`calendar_month`, the
+    /// events since the period's UTC start): its burn rate is the share of the budget spent.
     pub period: String,
     /// Every window evaluated for the SLO, shortest first.
     pub windows: Vec<String>,
@@ -191,12 +192,15 @@ impl Catalog {
                     slo: e.slo.clone(),
                     objective: round_sig((1.0 - e.budget) * 100.0),
                     budget: e.budget,
-                    period: streams
-                        .groups
-                        .get(e.group)
-                        .and_then(|g| g.windows.iter().max())
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
+                    period: match e.calendar {
+                        Some(c) => c.name().to_string(),
+                        None => streams
+                            .groups
+                            .get(e.group)
+                            .and_then(|g| g.windows.iter().max())
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    },
                     windows,
                     tiers: e
                         .tiers

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use crate::calendar::Calendar;
 use crate::promql::{self, SliTemplate};
 use crate::window::Window;
 
@@ -269,7 +270,11 @@ pub struct Slo {
     pub sli: Sli,
     pub regional: RegionalSli,
     pub alerting: Alerting,
+    /// The rolling period, or for a calendar period the longest it can be (31d for a
+    /// month): the window the engine keeps so a restart backfills the whole period.
     pub period: Window,
+    /// A calendar period (UTC): the budget resets at its boundary ([`crate::calendar`]).
+    pub calendar: Option<Calendar>,
     pub tiers: Vec<Tier>,
     pub min_events: u64,
     /// Measured from inside the region (default) or from outside it.
@@ -301,6 +306,30 @@ impl Slo {
         w.sort();
         w.dedup();
         w
+    }
+
+    /// The windows the generated rules record a ratio for: [`Self::windows`] without the
+    /// rolling stand-in of a calendar period (its ratio is the calendar one), with the
+    /// step the calendar ratio is summed at.
+    pub fn rule_windows(&self) -> Vec<Window> {
+        let mut w = self.windows();
+        if let Some(c) = self.calendar {
+            if !self.tiers.iter().any(|t| t.long == self.period) {
+                w.retain(|x| *x != self.period);
+            }
+            w.push(c.step());
+            w.sort();
+            w.dedup();
+        }
+        w
+    }
+
+    /// The period as specs and reports name it: `30d`, or `calendar_month`.
+    pub fn period_name(&self) -> String {
+        match self.calendar {
+            Some(c) => c.name().to_string(),
+            None => self.period.to_string(),
+        }
     }
 }
 
@@ -715,14 +744,27 @@ fn build_slo(
         }
     }
 
-    let period = match rs.period.as_deref().map(Window::parse) {
-        None => DEFAULT_PERIOD,
-        Some(Ok(w)) => w,
-        Some(Err(e)) => {
-            err(format!("period: {e}"));
+    let calendar = rs.period.as_deref().and_then(Calendar::parse);
+    let period = match (calendar, rs.period.as_deref().map(Window::parse)) {
+        (Some(c), _) => c.longest(),
+        (None, None) => DEFAULT_PERIOD,
+        (None, Some(Ok(w))) => w,
+        (None, Some(Err(e))) => {
+            let hint = if rs
+                .period
+                .as_deref()
+                .is_some_and(|p| p.trim().ends_with('M'))
+            {
+                " (a calendar month is exactly `1M`; calendar periods are one month, week or day)"
+            } else {
+                ""
+            };
+            err(format!("period: {e}{hint}"));
             DEFAULT_PERIOD
         }
     };
+    // What a tier's `budget_percent` is a share of: a calendar month counts as 30d.
+    let budget_period = calendar.map_or(period, Calendar::nominal);
 
     let sli = {
         let kinds = [
@@ -862,7 +904,7 @@ fn build_slo(
                         None
                     }
                     (None, Some(b), Some(l)) if b > 0.0 && b <= 100.0 => {
-                        Some(round_sig(b / 100.0 * period.as_f64() / l.as_f64()))
+                        Some(round_sig(b / 100.0 * budget_period.as_f64() / l.as_f64()))
                     }
                     (None, Some(b), _) => {
                         if !(b > 0.0 && b <= 100.0) {
@@ -952,6 +994,7 @@ fn build_slo(
             },
         },
         period,
+        calendar,
         tiers,
         min_events,
         vantage: rs.vantage.unwrap_or_default(),

@@ -1,13 +1,16 @@
 //! OpenSLO `openslo/v1alpha` `SLO` documents, read as Sloth reads them: one SLO per
 //! objective, named `<metadata.name>-<index>` (so its id is Sloth's
 //! `<service>-<metadata.name>-<index>`), the objective `target × 100`, the period the
-//! rolling time window, a `ratioMetrics` SLI (`good`/`total` becomes the events form with
+//! rolling time window, or a calendar one (`isRolling: false` or a `calendar:` block,
+//! `unit: Month|Week|Day`, count 1, UTC: [`crate::calendar`]), a `ratioMetrics` SLI (`good`/`total` becomes the events form with
 //! `error_query: (total) - (good)`; `bad`/`total` is used as it is), and no alerts (the
 //! format has none). A missing `isRolling` is rolling, as Sloth reads it. `Service`,
 //! `DataSource` and `AlertNotificationTarget` documents are skipped with a note
 //! ([`skipped_kind`]). Unknown keys are warnings, as for Sloth's own formats.
 
 use serde::Deserialize;
+
+use crate::calendar::Calendar;
 
 use super::raw::{RawAlert, RawAlerting, RawEvents, RawSli, RawSlo, RawSpec};
 
@@ -56,9 +59,21 @@ pub struct RawOsSpec {
 pub struct RawOsTimeWindow {
     pub count: u64,
     pub unit: String,
-    /// Missing means rolling, as Sloth reads it.
+    /// Missing means rolling, as Sloth reads it, unless `calendar` is set.
     #[serde(default)]
     pub is_rolling: Option<bool>,
+    /// A calendar-aligned window (`unit: Month|Week|Day`, count 1, UTC).
+    #[serde(default)]
+    pub calendar: Option<RawOsCalendar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawOsCalendar {
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +137,41 @@ pub fn slo_name(name: &str, index: usize) -> String {
 }
 
 fn period(w: &RawOsTimeWindow) -> Result<String, String> {
+    let calendar = w.is_rolling == Some(false) || (w.is_rolling.is_none() && w.calendar.is_some());
+    if calendar {
+        let at = "spec.timeWindows[0]";
+        let c = match w.unit.to_ascii_lowercase().as_str() {
+            "month" => Calendar::Month,
+            "week" => Calendar::Week,
+            "day" => Calendar::Day,
+            _ => {
+                return Err(format!(
+                    "{at}.unit: calendar window unit {:?} is not supported (Month, Week or Day)",
+                    w.unit
+                ))
+            }
+        };
+        let mut problems = Vec::new();
+        if w.count != 1 {
+            problems.push(format!(
+                "{at}.count: a calendar window is one {} (count: 1), not {}",
+                c.openslo_unit(),
+                w.count
+            ));
+        }
+        let cal = w.calendar.as_ref();
+        problems.extend(crate::calendar::openslo_problems(
+            c,
+            cal.and_then(|c| c.start_time.as_deref()),
+            cal.and_then(|c| c.time_zone.as_deref()),
+            at,
+        ));
+        return if problems.is_empty() {
+            Ok(c.name().to_string())
+        } else {
+            Err(problems.join("; "))
+        };
+    }
     let unit = match w.unit.to_ascii_lowercase().as_str() {
         "second" => "s",
         "minute" => "m",
@@ -130,17 +180,11 @@ fn period(w: &RawOsTimeWindow) -> Result<String, String> {
         "week" => "w",
         _ => {
             return Err(format!(
-            "spec.timeWindows[0].unit: {:?} is not supported (Second, Minute, Hour, Day or Week)",
+            "spec.timeWindows[0].unit: {:?} is not supported in a rolling window (Second, Minute, Hour, Day or Week; Month, Week or Day with isRolling: false is a calendar window)",
             w.unit
         ))
         }
     };
-    if w.is_rolling == Some(false) {
-        return Err(
-            "spec.timeWindows[0].isRolling: only rolling windows are supported (isRolling: true)"
-                .to_string(),
-        );
-    }
     if w.count == 0 {
         return Err("spec.timeWindows[0].count: must be positive".to_string());
     }

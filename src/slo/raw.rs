@@ -80,7 +80,9 @@ pub struct RawSlo {
     pub sli: RawSli,
     #[serde(default)]
     pub alerting: RawAlerting,
-    /// sloguard/v1 only.
+    /// sloguard/v1 only: a rolling window (`30d`, `4w`), or a calendar period whose budget
+    /// resets at each UTC boundary: `1M` (or `calendar_month`), `calendar_week` (from
+    /// Monday 00:00), `calendar_day`.
     #[serde(default)]
     pub period: Option<String>,
     /// sloguard/v1 only.
