@@ -284,7 +284,11 @@ mod tests {
     use super::*;
 
     fn ts(s: &str) -> i64 {
-        crate::backtest::parse_time(s).unwrap()
+        humantime::parse_rfc3339(s)
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
     }
 
     #[test]

@@ -234,7 +234,7 @@ async fn route53_apply_sets_up_quorum_health_checks_and_failover_records() {
     std::fs::write(
         &config,
         format!(
-            "source: {{thanos: {{url: http://127.0.0.1:1}}}}\nregions: {{active: us-east-1, standby: [eu-west-1]}}\nfailover:\n  peers: [https://sg-2.example.com, https://sg-3.example.com]\n  policy: {{quorum: 2}}\n  domains:\n    - name: web\n      runbook: [{{kind: route53_signal}}]\n      route53:\n        zone_id: '{zone_id}'\n        record_name: app.example.com\n        replicas: [https://sg-1.example.com, https://sg-2.example.com, https://sg-3.example.com:8443/engine]\n        records: {{us-east-1: app-use1.example.com, eu-west-1: app-euw1.example.com}}\n"
+            "source: {{thanos: {{url: http://127.0.0.1:1}}}}\nregions: {{active: us-east-1, standby: [eu-west-1]}}\nfailover:\n  replica: sg-1\n  peers: [https://sg-2.example.com, https://sg-3.example.com]\n  policy: {{quorum: 2}}\n  domains:\n    - name: web\n      runbook: [{{kind: route53_signal}}]\n      route53:\n        zone_id: '{zone_id}'\n        record_name: app.example.com\n        replicas: [https://sg-1.example.com, https://sg-2.example.com, https://sg-3.example.com:8443/engine]\n        records: {{us-east-1: app-use1.example.com, eu-west-1: app-euw1.example.com}}\n"
         ),
     )
     .unwrap();
