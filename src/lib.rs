@@ -17,7 +17,9 @@
 //! - [`failover`]: drives the pure policy per domain, journals decisions, starts runbooks.
 //! - [`actuator`]: the runbook executor; one file per step kind; AWS behind traits.
 //! - [`journal`]: the durable SQLite record of decisions, incidents and step attempts.
-//! - [`engine`]: the async driver over the core: backfill, step, replay, snapshot.
+//! - [`engine`]: the async driver over the core: backfill, step, replay, snapshot; its
+//!   PURE parts: `batch` (SLOs of one shape share a query), `coverage` (the span each
+//!   stream's data covers, the gaps to fetch), `persist` (the warm-restart file format).
 //! - [`query`]: the [`query::MetricsSource`] trait, the Thanos/Prometheus client, the
 //!   per-region fan-out and the HTTP region prober.
 //! - [`probe`]: PURE region probes: per-replica probe history, peers' views, and the
@@ -25,7 +27,9 @@
 //! - [`snapshot`]: what the engine knows at one evaluation, as typed rows.
 //! - [`backtest`]: replays OpenMetrics counters through the core.
 //! - [`openmetrics`]: the OpenMetrics text reader used by `backtest`.
-//! - [`policy`]: PURE failover state machine, `step(state, input, now)`.
+//! - [`policy`]: PURE failover state machine, `step(state, input, now)`; `replicas`:
+//!   peers' views, the executor of a failover, follow, claim and takeover.
+//! - [`calendar`]: PURE calendar periods (month, week, day; UTC) and their boundaries.
 //! - [`burn`]: PURE streaming burn-rate core (windows, counters, tiers).
 //! - [`rulegen`]: PURE generation of rule groups, promtool unit tests, PrometheusRule
 //!   objects, Grafana dashboards and the `explain` table.
