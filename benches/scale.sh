@@ -83,8 +83,7 @@ serve_run() { # $1 config, $2 label
   done
   local ready; ready=$(python3 -c "print(round($(date +%s.%N) - $started, 1))")
   sleep 100   # 20 evaluations at 5 s
-  local status; status=$(curl -s "http://$listen/api/v1/status")
-  local p50 p99; read -r p50 p99 < <(python3 -c "import json,sys; t=json.loads(sys.argv[1])['tick_latency']; print(t['p50_ms'], t['p99_ms'])" "$status")
+  local p50 p99; read -r p50 p99 < <(curl -s "http://$listen/api/v1/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tick_latency']; print(t['p50_ms'], t['p99_ms'])")
   local hwm rss; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status); rss=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
   echo "   $2: ready after ${ready} s (cold backfill), tick_latency p50 ${p50} ms, p99 ${p99} ms, peak RSS ${hwm} MB, steady RSS ${rss} MB"

@@ -116,6 +116,18 @@ impl Coverage {
         });
     }
 
+    /// A start-up gap of `query` over `(from, to]` (None: every region), fetched again
+    /// with backoff; `error` says why it is missing.
+    pub fn start_gap(
+        &mut self,
+        query: usize,
+        regions: Option<BTreeSet<String>>,
+        (from, to): (i64, i64),
+        error: String,
+    ) {
+        self.push(query, regions, (from, to), true, to, Some(error));
+    }
+
     /// A steady query of `query` covering `(since, at]` answered in full for `region`.
     /// A region that missed earlier evaluations (unreachable, non-finite samples) gets
     /// the span it missed as a gap; a region seen for the first time is covered from
