@@ -1443,7 +1443,7 @@ fn resolve(
             (state, vec![Action::Blocked { reason }])
         }
         Resolution::Finish => {
-            state.execution = Some(Execution::running(&from, &to, &cfg_replica, now, true));
+            state.execution = Some(Execution::running(&from, &to, cfg_replica, now, true));
             state.phase = Phase::FailingOver {
                 incident,
                 from: from.clone(),

@@ -350,7 +350,7 @@ fn claim(
             *rank = 1;
         }
         state.executor_seen = Some(now);
-        state.execution = Some(Execution::running(&from, &to, &name, now, false));
+        state.execution = Some(Execution::running(from, to, &name, now, false));
         let message = format!(
             "incident {incident}: replica {name} also claims the failover {from} -> {to} and comes first: following it"
         );
