@@ -82,6 +82,14 @@ pub fn evaluation_for(
         .collect();
     gated_slos.sort();
     gated_slos.dedup();
+    // The gating SLOs with data, per region: one pass (a lookup per SLO and region
+    // instead of a scan of every row, which is quadratic at thousands of SLOs).
+    let mut with_data: std::collections::HashSet<(String, &str)> = std::collections::HashSet::new();
+    for h in health.iter().filter(|h| gating(h)) {
+        if !matches!(h.data, DataStatus::NoData | DataStatus::Unreachable(_)) {
+            with_data.insert((h.slo_id(), h.region.as_str()));
+        }
+    }
     let mut out = BTreeMap::new();
     for r in regions {
         let rows: Vec<&StreamHealth> = health
@@ -94,15 +102,9 @@ pub fn evaluation_for(
                 burning: rows.iter().any(|h| h.holds(Severity::Page)),
                 any_tier: rows.iter().any(|h| !h.holding.is_empty()),
                 has_data: !gated_slos.is_empty()
-                    && gated_slos.iter().all(|id| {
-                        rows.iter().any(|h| {
-                            &h.slo_id() == id
-                                && !matches!(
-                                    h.data,
-                                    DataStatus::NoData | DataStatus::Unreachable(_)
-                                )
-                        })
-                    }),
+                    && gated_slos
+                        .iter()
+                        .all(|id| with_data.contains(&(id.clone(), r.as_str()))),
                 complete: rows
                     .iter()
                     .all(|h| !matches!(h.data, DataStatus::Degraded(_))),

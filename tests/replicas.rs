@@ -201,20 +201,27 @@ fn post(url: &str, body: &str) -> (u16, String) {
 }
 
 /// Every replica's journal names the same executor of its failover decision.
+/// Who executed the failover, as each replica's journal records it: the replica that a
+/// follower took the result from (`executed_by_peer`), else the executor named by its
+/// failover decision (a claimant that yielded records its claim first, then the peer).
 fn executors(replicas: &[Replica]) -> Vec<String> {
     replicas
         .iter()
         .map(|r| {
             let j = r.journal();
             let decisions = j.decisions(1000).unwrap();
-            decisions
-                .iter()
-                .filter(|d| d.3 == "failover")
-                .map(|d| {
-                    let v: serde_json::Value = serde_json::from_str(&d.4).unwrap_or_default();
-                    v["executor"].as_str().unwrap_or_default().to_string()
-                })
-                .next()
+            let named = |kind: &str| {
+                decisions
+                    .iter()
+                    .filter(|d| d.3 == kind)
+                    .map(|d| {
+                        let v: serde_json::Value = serde_json::from_str(&d.4).unwrap_or_default();
+                        v["executor"].as_str().unwrap_or_default().to_string()
+                    })
+                    .next_back()
+            };
+            named("executed_by_peer")
+                .or_else(|| named("failover"))
                 .unwrap_or_default()
         })
         .collect()

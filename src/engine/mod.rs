@@ -1310,13 +1310,24 @@ impl<S: MetricsSource> Engine<S> {
     /// tiers. This, not the display rows, is what failover decisions are built from.
     pub fn health(&self) -> Vec<StreamHealth> {
         let rows = crate::backtest::final_rows(&self.streams);
+        // One pass over the rows, then a lookup per stream: linear in the streams (a
+        // scan of every row per stream is quadratic, minutes at 30,000 streams).
+        let mut by_stream: HashMap<(&str, &str, &str), Vec<&crate::backtest::FinalRow>> =
+            HashMap::new();
+        for r in &rows {
+            by_stream
+                .entry((r.service.as_str(), r.slo.as_str(), r.region.as_str()))
+                .or_default()
+                .push(r);
+        }
         let mut out = Vec::new();
         for (sref, key) in self.streams.all() {
             let tiers = self.streams.tiers(sref);
             let short: Vec<&str> = tiers.iter().map(|t| t.short_window.as_str()).collect();
-            let short_burn = rows
-                .iter()
-                .filter(|r| r.service == key.service && r.slo == key.slo && r.region == key.region)
+            let short_burn = by_stream
+                .get(&(key.service.as_str(), key.slo.as_str(), key.region.as_str()))
+                .into_iter()
+                .flatten()
                 .filter(|r| short.contains(&r.window.as_str()))
                 .filter_map(|r| r.burn_rate)
                 .reduce(f64::max);
