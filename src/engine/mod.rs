@@ -127,7 +127,8 @@ pub struct Engine<S> {
     regions: RegionsConfig,
     streams: Streams,
     queries: Vec<SloQueries>,
-    status: HashMap<(usize, String), DataStatus>,
+    /// Per (SLO, region): ordered, so one SLO's regions are a range, not a scan.
+    status: BTreeMap<(usize, String), DataStatus>,
     last_at: Option<i64>,
     /// Per SLO query: the time of its last successful step. After a source outage the
     /// next successful query covers the whole gap (see [`Engine::step`]).
@@ -258,7 +259,7 @@ impl<S: MetricsSource> Engine<S> {
             regions,
             streams,
             queries,
-            status: HashMap::new(),
+            status: BTreeMap::new(),
             last_at: None,
             last_ok: Vec::new(),
             query_hist: hist(),
@@ -837,19 +838,20 @@ impl<S: MetricsSource> Engine<S> {
     pub fn windows_image(&self) -> Vec<u8> {
         let mut data: Vec<u64> = Vec::new();
         let mut slos = Vec::new();
+        // Each SLO's streams from one pass (not a pass over every stream per SLO).
+        let mut regions_of: HashMap<usize, Vec<String>> = HashMap::new();
+        for (sref, key) in self.streams.all() {
+            if let Some(slo) = self.streams.slo_of(sref) {
+                regions_of.entry(slo).or_default().push(key.region.clone());
+            }
+        }
         for q in 0..self.queries.len() {
             let sq = &self.queries[q];
             let e = &self.streams.slos[sq.slo];
             let store = &self.streams.groups[e.group].core.store;
             let Some(clock) = store.clock() else { continue };
             let mut streams = Vec::new();
-            for r in self.regions.all().into_iter().chain(
-                self.streams
-                    .all()
-                    .into_iter()
-                    .filter(|(s, _)| self.streams.slo_of(*s) == Some(sq.slo))
-                    .map(|(_, k)| k.region.clone()),
-            ) {
+            for r in regions_of.remove(&sq.slo).unwrap_or_default() {
                 if streams.iter().any(|s: &persist::SavedStream| s.region == r) {
                     continue;
                 }
@@ -910,9 +912,11 @@ impl<S: MetricsSource> Engine<S> {
         }
         let mut restored = Vec::new();
         let mut cold = Vec::new();
+        let by_key: HashMap<&str, &persist::SavedSlo> =
+            header.slos.iter().map(|s| (s.key.as_str(), s)).collect();
         for q in 0..self.queries.len() {
             let key = format!("{}/{}", self.queries[q].service, self.queries[q].name);
-            let saved = header.slos.iter().find(|s| s.key == key);
+            let saved = by_key.get(key.as_str()).copied();
             let fits = saved.filter(|s| {
                 let store = &self.streams.groups[self.streams.slos[self.queries[q].slo].group]
                     .core
@@ -1081,9 +1085,8 @@ impl<S: MetricsSource> Engine<S> {
         let mut regions: Vec<String> = self.regions.all();
         regions.extend(
             self.status
-                .keys()
-                .filter(|(s, _)| *s == slo)
-                .map(|(_, r)| r.clone()),
+                .range((slo, String::new())..(slo + 1, String::new()))
+                .map(|((_, r), _)| r.clone()),
         );
         regions.extend(latest.into_iter().flat_map(|m| m.keys().cloned()));
         regions.extend(fetched.nonfinite.keys().cloned());

@@ -686,14 +686,8 @@ fn on_evaluation(
     } = state.phase
     {
         // Approved on another replica, which runs (or ran) it: follow it.
-        let executing = state.peers.values().find_map(|p| {
-            p.execution.clone().filter(|e| {
-                e.executor == p.replica
-                    && (e.acting || e.state != ExecState::Running)
-                    && &e.from == from
-                    && &e.to == to
-                    && e.since >= since
-            })
+        let executing = replicas::own_report(&state, from, to, since, |e| {
+            e.acting || e.state != ExecState::Running
         });
         if let Some(e) = executing {
             state.phase = Phase::FailingOver {
@@ -722,16 +716,8 @@ fn on_evaluation(
     } = state.phase
     {
         // Another replica finished this failover (an operator resolved it there).
-        let done = state.peers.values().find_map(|p| {
-            p.execution.as_ref().filter(|e| {
-                e.executor == p.replica
-                    && e.state == ExecState::Done
-                    && &e.from == from
-                    && &e.to == to
-                    && e.since >= at
-            })
-        });
-        if let Some(e) = done.cloned() {
+        let done = replicas::own_report(&state, from, to, at, |e| e.state == ExecState::Done);
+        if let Some(e) = done {
             let message = format!(
                 "incident {incident}: replica {} finished the incomplete failover {} -> {}; latched",
                 e.executor, e.from, e.to

@@ -164,6 +164,22 @@ pub fn peer_executing(state: &PolicyState, from: &str, to: &str, since: i64) -> 
         })
 }
 
+/// A run of `from` → `to` since `since` that a peer reports about itself (not gossip
+/// about another) and that `wanted` accepts.
+pub fn own_report(
+    state: &PolicyState,
+    from: &str,
+    to: &str,
+    since: i64,
+    wanted: impl Fn(&Execution) -> bool,
+) -> Option<Execution> {
+    state.peers.values().find_map(|p| {
+        p.execution.clone().filter(|e| {
+            e.executor == p.replica && e.from == from && e.to == to && e.since >= since && wanted(e)
+        })
+    })
+}
+
 /// A peer that reports this replica's own name: two replicas with one name would both
 /// take themselves for the executor, so neither may act.
 pub fn name_clash(state: &PolicyState, cfg: &PolicyConfig) -> Option<String> {
