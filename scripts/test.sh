@@ -7,6 +7,8 @@
 # (`cargo install --path .`), its size, and the container image built and run from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A clean checkout has no target/ yet; the tools below are unpacked and installed under it.
+mkdir -p target
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -40,6 +42,7 @@ if [ ! -x "$KUBECTL_V2" ]; then
   [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
   deb_dir="$(mktemp -d)"
   (cd "$deb_dir" && apt-get download -qq kubernetes-client)
+  mkdir -p "$PWD/target/debian-kubectl"
   dpkg -x "$deb_dir"/kubernetes-client_*.deb "$PWD/target/debian-kubectl"
   rm -rf "$deb_dir"
 fi
