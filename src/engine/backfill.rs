@@ -25,6 +25,39 @@ struct BackfillState {
     latest: Option<StepEvents>,
 }
 
+impl BackfillState {
+    /// Takes one segment's answer (from segment start `a`) for SLO query `q`: its points
+    /// go to `flat` (without the regions missing so far), its failures are remembered.
+    fn absorb(
+        &mut self,
+        q: usize,
+        a: i64,
+        result: Result<Fetched, String>,
+        flat: &mut Vec<(i64, usize, StepEvents)>,
+    ) {
+        match result {
+            Err(e) => self.failed = Some((a, e)),
+            Ok(f) => {
+                for (r, why) in f.unreachable.iter().chain(f.nonfinite.iter()) {
+                    self.missing.entry(r.clone()).or_insert((a, why.clone()));
+                }
+                self.unreachable.extend(f.unreachable);
+                for (r, why) in f.nonfinite {
+                    self.nonfinite.entry(r).or_insert(why);
+                }
+                for (t, mut ev) in f.points {
+                    ev.retain(|r, _| !self.missing.contains_key(r));
+                    for r in ev.keys() {
+                        self.first.entry(r.clone()).or_insert(t);
+                    }
+                    self.latest = Some(ev.clone());
+                    flat.push((t, q, ev));
+                }
+            }
+        }
+    }
+}
+
 impl<S: MetricsSource> Engine<S> {
     /// The longest window of any SLO: how far back a start-up backfill reaches.
     fn max_window(&self) -> Window {
@@ -73,26 +106,8 @@ impl<S: MetricsSource> Engine<S> {
                 .await;
             let mut flat: Vec<(i64, usize, StepEvents)> = Vec::new();
             for (q, result) in got {
-                let Some(st) = acc.get_mut(&q) else { continue };
-                match result {
-                    Err(e) => st.failed = Some((a, e)),
-                    Ok(f) => {
-                        for (r, why) in f.unreachable.iter().chain(f.nonfinite.iter()) {
-                            st.missing.entry(r.clone()).or_insert((a, why.clone()));
-                        }
-                        st.unreachable.extend(f.unreachable);
-                        for (r, why) in f.nonfinite {
-                            st.nonfinite.entry(r).or_insert(why);
-                        }
-                        for (t, mut ev) in f.points {
-                            ev.retain(|r, _| !st.missing.contains_key(r));
-                            for r in ev.keys() {
-                                st.first.entry(r.clone()).or_insert(t);
-                            }
-                            st.latest = Some(ev.clone());
-                            flat.push((t, q, ev));
-                        }
-                    }
+                if let Some(st) = acc.get_mut(&q) {
+                    st.absorb(q, a, result, &mut flat);
                 }
             }
             // Time order across SLOs keeps every core's clock moving forwards; history
@@ -104,37 +119,49 @@ impl<S: MetricsSource> Engine<S> {
             progress(done + 1, total);
         }
         for (q, st) in acc {
-            self.coverage
-                .backfilled(q, &configured, span, Some(BTreeSet::new()), None);
-            if let Some((from, e)) = st.failed {
-                tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, error = %e, "backfill failed: retrying with backoff; no decision on this SLO until it succeeds");
-                self.coverage.start_gap(q, None, (from, span.1), e.clone());
-                self.mark(q, None, Some(e), &Fetched::default());
-                continue;
-            }
-            for (r, (from, why)) in &st.missing {
-                self.coverage.start_gap(
-                    q,
-                    Some(BTreeSet::from([r.clone()])),
-                    (*from, span.1),
-                    why.clone(),
-                );
-            }
-            let mut firsts: BTreeMap<i64, StepEvents> = BTreeMap::new();
-            for (r, t) in &st.first {
-                firsts.entry(*t).or_default().insert(r.clone(), (None, 0.0));
-            }
-            self.cover_from_data(q, &configured, &firsts, span);
-            let fetched = Fetched {
-                points: BTreeMap::new(),
-                unreachable: st.unreachable,
-                nonfinite: st.nonfinite,
-            };
-            self.mark(q, st.latest.as_ref(), None, &fetched);
+            self.finish_backfill(q, st, &configured, span);
         }
         self.streams.advance(end);
         self.last_at = Some(end);
         self.last_ok = vec![Some(end); self.queries.len()];
         self.update_silence(end);
+    }
+
+    /// Records one SLO's backfill in the coverage (a failed SLO, or a missing region, is
+    /// a gap from the segment where it failed) and its data status.
+    fn finish_backfill(
+        &mut self,
+        q: usize,
+        st: BackfillState,
+        configured: &[String],
+        span: (i64, i64),
+    ) {
+        self.coverage
+            .backfilled(q, configured, span, Some(BTreeSet::new()), None);
+        if let Some((from, e)) = st.failed {
+            tracing::warn!(service = %self.queries[q].service, slo = %self.queries[q].name, error = %e, "backfill failed: retrying with backoff; no decision on this SLO until it succeeds");
+            self.coverage.start_gap(q, None, (from, span.1), e.clone());
+            self.mark(q, None, Some(e), &Fetched::default());
+            return;
+        }
+        for (r, (from, why)) in &st.missing {
+            self.coverage.start_gap(
+                q,
+                Some(BTreeSet::from([r.clone()])),
+                (*from, span.1),
+                why.clone(),
+            );
+        }
+        let mut firsts: BTreeMap<i64, StepEvents> = BTreeMap::new();
+        for (r, t) in &st.first {
+            firsts.entry(*t).or_default().insert(r.clone(), (None, 0.0));
+        }
+        self.cover_from_data(q, configured, &firsts, span);
+        let fetched = Fetched {
+            points: BTreeMap::new(),
+            unreachable: st.unreachable,
+            nonfinite: st.nonfinite,
+        };
+        self.mark(q, st.latest.as_ref(), None, &fetched);
     }
 }

@@ -11,6 +11,22 @@
 //!
 //! Coverage ([`coverage`]): the engine knows, per stream, the span its data covers; a
 //! backfill that failed (or a region that missed a span) leaves a gap that is fetched
+//! again with backoff, and a tier decides a failover only over a covered long window.
+//!
+//! Where each job lives (PURE files do no I/O and read no clock):
+//! - building and planning: `build` (`Engine::new` from the SLOs and the probe SLI,
+//!   accessors), `error`, `queries` (each SLO's templates by side, with their batch
+//!   shapes), `plan` (which batched or recorded-rate queries fetch which SLOs), [`batch`]
+//!   (PURE: batching same-shape templates);
+//! - fetching: `fetch` (sending the planned queries), `answers` (PURE: whole regions, and
+//!   each SLO's events split back from the answers), `segments` (PURE: the range queries
+//!   of a span of history);
+//! - filling the windows: `backfill` (at start), `gaps` (coverage gaps, with backoff),
+//!   `step` (each interval, and probe results), `replay` (a past span), `warm` (the
+//!   warm-restart image and its restore; [`persist`] is its PURE file format);
+//! - reading the state: `status` (data completeness, region silence), `readiness`
+//!   (covered spans, which tiers may decide), `health` (typed, for failover decisions),
+//!   `snapshot` (for display), `timing` (latency histograms).
 
 mod answers;
 mod backfill;
@@ -49,6 +65,7 @@ use queries::SloQueries;
 /// Per-(SLO, region) event counts of one query step: (error events, total events).
 type StepEvents = BTreeMap<String, (Option<f64>, f64)>;
 
+/// The async driver (see the module doc); its methods live in the files above, by job.
 pub struct Engine<S> {
     source: S,
     /// Measures query and evaluation latency; evaluation times are always arguments.
