@@ -1,4 +1,4 @@
-//! `POST /api/v1/alertmanager`, the HTTP side of the webhook (the parsing and dedup are
+//! Routes: POST /api/v1/alertmanager: the HTTP side of the webhook (the parsing and dedup are
 //! pure, in [`super::webhook`]): authenticate, take one of the
 //! `server.max_concurrent_webhooks` slots (503 with `Retry-After` when none is free,
 //! before reading the body), read and parse, deduplicate, drop pages for SLOs or regions
@@ -20,7 +20,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::{error, webhook, AppState, Catalog, WebhookCounters};
+use super::auth::{error, read_body, refuse_unauthorized};
+use super::{webhook, AppState, Catalog, WebhookCounters};
 
 /// The SLOs and regions this engine evaluates, indexed for the webhook: a page for
 /// anything else is dropped.
@@ -75,7 +76,7 @@ pub async fn handle(
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    if let Some(r) = super::refuse_unauthorized(&headers, s.api.webhook_auth.as_ref()) {
+    if let Some(r) = refuse_unauthorized(&headers, s.api.webhook_auth.as_ref()) {
         s.webhook.rejected.fetch_add(1, Relaxed);
         return r;
     }
@@ -84,7 +85,7 @@ pub async fn handle(
         s.webhook.busy.fetch_add(1, Relaxed);
         return s.webhook_slots.busy();
     };
-    let body = match super::read_body(body, s.api.max_body_bytes).await {
+    let body = match read_body(body, s.api.max_body_bytes).await {
         Ok(b) => b,
         Err(r) => {
             s.webhook.rejected.fetch_add(1, Relaxed);
@@ -103,52 +104,18 @@ pub async fn handle(
             return error(status, e.to_string());
         }
     };
-    let (mut processed, mut duplicates, mut unknown) = (0u64, 0u64, 0u64);
-    let (mut unknown_slo, mut unknown_region) = (0u64, 0u64);
-    // The first dropped page's (service, slo, region), for the log.
-    let mut dropped_example: Option<(String, String, String)> = None;
-    let mut pages: Vec<crate::app::Trigger> = Vec::new();
-    {
-        let Ok(mut dedup) = s.dedup.lock() else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "dedup state poisoned");
-        };
-        for a in &payload.alerts {
-            if !dedup.first_time(&payload.group_key, a) {
-                duplicates += 1;
-                continue;
-            }
-            let Some(m) = webhook::map_alert(a, &s.api.region_label) else {
-                unknown += 1;
-                continue;
-            };
-            let page = m.firing && m.severity == Some(crate::slo::Severity::Page);
-            if let Some(why) = s.known.drop_reason(&m.service, &m.slo, &m.region) {
-                // Not an SLO stream of this engine: never a re-evaluation.
-                if !page {
-                    unknown += 1;
-                    continue;
-                }
-                match why {
-                    DropReason::UnknownSlo => unknown_slo += 1,
-                    DropReason::UnknownRegion => unknown_region += 1,
-                }
-                dropped_example.get_or_insert_with(|| {
-                    let t = |v: &str| webhook::truncate(v, webhook::MAX_LOGGED);
-                    (t(&m.service), t(&m.slo), t(&m.region))
-                });
-                continue;
-            }
-            processed += 1;
-            let trigger = crate::app::Trigger {
-                service: m.service,
-                slo: m.slo,
-                region: m.region,
-            };
-            if page && !pages.contains(&trigger) {
-                pages.push(trigger);
-            }
-        }
-    }
+    let Ok(Tally {
+        processed,
+        duplicates,
+        unknown,
+        unknown_slo,
+        unknown_region,
+        dropped_example,
+        pages,
+    }) = sort_alerts(&s, &payload)
+    else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "dedup state poisoned");
+    };
     let w = &s.webhook;
     w.processed.fetch_add(processed, Relaxed);
     w.duplicates.fetch_add(duplicates, Relaxed);
@@ -181,6 +148,79 @@ pub async fn handle(
         "truncated": payload.truncated_alerts,
     }))
     .into_response()
+}
+
+/// What one delivery's alerts came to: counted by outcome, and the page triggers to queue.
+struct Tally {
+    processed: u64,
+    duplicates: u64,
+    unknown: u64,
+    unknown_slo: u64,
+    unknown_region: u64,
+    /// The first dropped page's (service, slo, region), for the log.
+    dropped_example: Option<(String, String, String)>,
+    pages: Vec<crate::app::Trigger>,
+}
+
+/// The dedup state's lock was poisoned: the delivery cannot be processed.
+struct DedupPoisoned;
+
+/// Deduplicates a delivery's alerts, maps them to SLO streams, drops the pages for SLOs
+/// or regions this engine does not evaluate, and collects the page triggers (each once).
+fn sort_alerts(s: &AppState, payload: &webhook::Payload) -> Result<Tally, DedupPoisoned> {
+    let (mut processed, mut duplicates, mut unknown) = (0u64, 0u64, 0u64);
+    let (mut unknown_slo, mut unknown_region) = (0u64, 0u64);
+    // The first dropped page's (service, slo, region), for the log.
+    let mut dropped_example: Option<(String, String, String)> = None;
+    let mut pages: Vec<crate::app::Trigger> = Vec::new();
+    let Ok(mut dedup) = s.dedup.lock() else {
+        return Err(DedupPoisoned);
+    };
+    for a in &payload.alerts {
+        if !dedup.first_time(&payload.group_key, a) {
+            duplicates += 1;
+            continue;
+        }
+        let Some(m) = webhook::map_alert(a, &s.api.region_label) else {
+            unknown += 1;
+            continue;
+        };
+        let page = m.firing && m.severity == Some(crate::slo::Severity::Page);
+        if let Some(why) = s.known.drop_reason(&m.service, &m.slo, &m.region) {
+            // Not an SLO stream of this engine: never a re-evaluation.
+            if !page {
+                unknown += 1;
+                continue;
+            }
+            match why {
+                DropReason::UnknownSlo => unknown_slo += 1,
+                DropReason::UnknownRegion => unknown_region += 1,
+            }
+            dropped_example.get_or_insert_with(|| {
+                let t = |v: &str| webhook::truncate(v, webhook::MAX_LOGGED);
+                (t(&m.service), t(&m.slo), t(&m.region))
+            });
+            continue;
+        }
+        processed += 1;
+        let trigger = crate::app::Trigger {
+            service: m.service,
+            slo: m.slo,
+            region: m.region,
+        };
+        if page && !pages.contains(&trigger) {
+            pages.push(trigger);
+        }
+    }
+    Ok(Tally {
+        processed,
+        duplicates,
+        unknown,
+        unknown_slo,
+        unknown_region,
+        dropped_example,
+        pages,
+    })
 }
 
 /// The webhook's metrics: `sloguard_webhook_alerts{result}` and

@@ -2,7 +2,7 @@
 //! problem, mapping alerts to (service, SLO, region, severity) through the Sloth labels,
 //! and the idempotence of at-least-once delivery: the same (groupKey, fingerprint,
 //! status, startsAt) is processed once, however many HA peers deliver it. Pure: the HTTP
-//! handler in [`super`] only authenticates, calls these, and queues triggers.
+//! handler in [`super::alertmanager`] only authenticates, calls these, and queues triggers.
 //!
 //! Memory is bounded in bytes, not only in entries: a delivery is at most the body limit
 //! and [`check_limits`] caps alerts, `groupKey` and label sizes; the dedup memory keeps a

@@ -1,0 +1,79 @@
+//! PURE: the range queries (segments of decreasing step) that fetch a span of history.
+
+/// The range queries that fetch `(from, to]` at `now`: `(a, b, step)` with points at
+/// `a + step ..= b`, `b - a` a multiple of `step`. Data older than 3 days comes at 1h
+/// steps, 6 hours to 3 days at 5m, the last 6 hours at `fine`; a span that does not
+/// divide evenly takes its leading remainder at finer steps (the last piece, shorter
+/// than `fine`, as one point of its own length).
+pub(super) fn span_segments(from: i64, to: i64, now: i64, fine: i64) -> Vec<(i64, i64, i64)> {
+    let mut out = Vec::new();
+    let mut lo = from;
+    for (bound, step) in [
+        (now - 3 * 86_400, 3600),
+        (now - 6 * 3600, 300),
+        (i64::MAX, fine),
+    ] {
+        let hi = bound.min(to);
+        if hi <= lo {
+            continue;
+        }
+        // The leading remainder that `step` does not divide: at `fine` steps, and what
+        // `fine` does not divide as one point of its own length.
+        let r = (hi - lo) % step;
+        let tiny = r % fine;
+        let mut a = lo;
+        if tiny > 0 {
+            out.push((a, a + tiny, tiny));
+            a += tiny;
+        }
+        if r - tiny > 0 {
+            out.push((a, a + r - tiny, fine));
+            a += r - tiny;
+        }
+        if hi > a {
+            out.push((a, hi, step));
+        }
+        lo = hi;
+    }
+    out
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::span_segments;
+
+    fn check(from: i64, to: i64, now: i64, fine: i64) -> Vec<(i64, i64, i64)> {
+        let segs = span_segments(from, to, now, fine);
+        let mut at = from;
+        for &(a, b, step) in &segs {
+            assert_eq!(a, at, "segments are contiguous: {segs:?}");
+            assert!(b > a && step > 0 && (b - a) % step == 0, "{segs:?}");
+            at = b;
+        }
+        assert_eq!(at, to.max(from), "segments end at the span's end: {segs:?}");
+        segs
+    }
+
+    #[test]
+    fn a_start_up_backfill_keeps_its_three_resolutions() {
+        let now = 1_000_000 * 60;
+        let segs = check(now - 30 * 86_400, now, now, 60);
+        assert_eq!(
+            segs,
+            vec![
+                (now - 30 * 86_400, now - 3 * 86_400, 3600),
+                (now - 3 * 86_400, now - 6 * 3600, 300),
+                (now - 6 * 3600, now, 60),
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_gaps_are_covered_exactly() {
+        let now = 1_000_000 * 60;
+        check(now - 4 * 86_400 + 7, now - 17, now, 60);
+        check(now - 600 + 13, now - 5, now, 10);
+        check(now - 7 * 3600 - 31, now - 6 * 3600 + 29, now, 60);
+        assert!(span_segments(10, 10, 100, 10).is_empty());
+    }
+}
