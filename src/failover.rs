@@ -1,8 +1,9 @@
 //! The failover driver between the engine and the pure policy: it turns each engine
-//! snapshot into a per-domain [`Evaluation`], steps the policy, and carries out its
-//! actions: votes on the signal board, runbooks through the actuator (in the background,
-//! their results fed back as inputs), and every decision into the journal. At start it
-//! resumes runbooks the journal shows unfinished.
+//! snapshot into a per-domain [`Evaluation`](policy::Evaluation) (`failover/evaluation.rs`),
+//! steps the policy, and carries out its actions: votes on the signal board, runbooks
+//! through the actuator (in the background, their results fed back as inputs), and every
+//! decision into the journal (`failover/record.rs`). At start it resumes runbooks the
+//! journal shows unfinished.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,10 +14,16 @@ use tokio::sync::mpsc;
 use crate::actuator::{Actuator, Backends, Incident, RunOutcome, SignalBoard};
 use crate::clock::Clock;
 use crate::config::{DomainConfig, FailoverConfig, RegionsConfig};
-use crate::journal::{Journal, JournalError, NewDecision};
-use crate::policy::{self, Action, Evaluation, Input, Phase, PolicyState, RegionHealth};
+use crate::journal::{Journal, JournalError};
+use crate::policy::{self, Action, Input, Phase, PolicyState, RegionHealth};
 use crate::slo::Severity;
-use crate::snapshot::{DataStatus, RegionEvidence, StreamFacts, StreamHealth};
+use crate::snapshot::{RegionEvidence, StreamFacts, StreamHealth};
+
+mod evaluation;
+mod record;
+
+pub use evaluation::evaluation_for;
+use evaluation::gates;
 
 struct Domain {
     cfg: DomainConfig,
@@ -56,73 +63,6 @@ pub struct Finished {
     pub outcome: RunOutcome,
     /// A roll back of an incomplete failover, not a runbook run.
     pub roll_back: bool,
-}
-
-/// The health of every region for a domain's gating SLOs (`service/slo`, all when
-/// empty; never the built-in probe SLI, whose evidence arrives as `evidence`), from the
-/// engine's typed stream health and the outside evidence the app gathered.
-/// Whether the SLO `slo_id` of `service` gates `domain` (the built-in probe SLI never does).
-fn gates(domain: &DomainConfig, service: &str, slo_id: &str) -> bool {
-    service != crate::probe::PROBE_SERVICE
-        && (domain.slos.is_empty() || domain.slos.iter().any(|s| s == slo_id))
-}
-
-pub fn evaluation_for(
-    domain: &DomainConfig,
-    regions: &[String],
-    health: &[StreamHealth],
-    preconditions: BTreeMap<String, Option<bool>>,
-    evidence: &BTreeMap<String, RegionEvidence>,
-) -> Evaluation {
-    let gating = |h: &StreamHealth| gates(domain, &h.service, &h.slo_id());
-    let mut gated_slos: Vec<String> = health
-        .iter()
-        .filter(|h| gating(h))
-        .map(StreamHealth::slo_id)
-        .collect();
-    gated_slos.sort();
-    gated_slos.dedup();
-    // The gating SLOs with data, per region: one pass (a lookup per SLO and region
-    // instead of a scan of every row, which is quadratic at thousands of SLOs).
-    let mut with_data: std::collections::HashSet<(String, &str)> = std::collections::HashSet::new();
-    for h in health.iter().filter(|h| gating(h)) {
-        if !matches!(h.data, DataStatus::NoData | DataStatus::Unreachable(_)) {
-            with_data.insert((h.slo_id(), h.region.as_str()));
-        }
-    }
-    let mut out = BTreeMap::new();
-    for r in regions {
-        let rows: Vec<&StreamHealth> = health
-            .iter()
-            .filter(|h| &h.region == r && gating(h))
-            .collect();
-        out.insert(
-            r.clone(),
-            RegionHealth {
-                burning: rows.iter().any(|h| h.holds(Severity::Page)),
-                any_tier: rows.iter().any(|h| !h.holding.is_empty()),
-                has_data: !gated_slos.is_empty()
-                    && gated_slos
-                        .iter()
-                        .all(|id| with_data.contains(&(id.clone(), r.as_str()))),
-                complete: rows
-                    .iter()
-                    .all(|h| !matches!(h.data, DataStatus::Degraded(_))),
-                short_burn: rows.iter().filter_map(|h| h.short_burn).fold(0.0, f64::max),
-                down: evidence.get(r).is_some_and(|e| e.down),
-                monitoring_lost: evidence.get(r).is_some_and(|e| e.monitoring_lost),
-                probes_passing: evidence
-                    .get(r)
-                    .filter(|e| e.probed)
-                    .map(|e| e.probe_passing),
-                covered: !rows.is_empty() && rows.iter().all(|h| h.covered),
-            },
-        );
-    }
-    Evaluation {
-        regions: out,
-        preconditions,
-    }
 }
 
 impl FailoverDriver {
@@ -313,205 +253,120 @@ impl FailoverDriver {
     /// action that would change the world becomes a refusal.
     pub fn input(&mut self, di: usize, input: Input, now: i64) -> Vec<Action> {
         let before = self.domains[di].state.clone();
-        let (state, mut actions) =
-            policy::step(before.clone(), &self.cfg.policy, input.clone(), now);
+        let (state, actions) = policy::step(before.clone(), &self.cfg.policy, input.clone(), now);
         let name = self.domains[di].cfg.name.clone();
-        let acts = |a: &Action| {
-            matches!(
-                a,
-                Action::StartFailover { .. }
-                    | Action::RequestApproval { .. }
-                    | Action::Vote { target: Some(_) }
-                    | Action::FollowFailover { .. }
-                    | Action::ResumeRunbook { .. }
-                    | Action::RollBack { .. }
-            )
-        };
         if let Some(why) = &self.automation_off {
             if actions.iter().any(acts) {
                 tracing::error!(domain = %name, reason = %why, "automation is off: not acting");
-                actions.retain(|a| !acts(a));
-                actions.push(Action::Blocked {
-                    reason: format!("automation is off: {why}"),
-                });
                 // The phase must not move to an action that never happens.
-                return actions;
+                return refused_while_off(actions, why);
             }
         }
-        let evaluation = serde_json::to_value(&state.last_evaluation).unwrap_or_default();
-        let evidence = |to: &str, forced: bool| {
-            serde_json::json!({
-                "slos": self.domains[di].facts,
-                "guards": self.guards_checked(&before, &state, to, forced, now),
-            })
-        };
-        let mut decisions: Vec<NewDecision> = Vec::new();
-        let mut incident = None;
-        for a in &actions {
-            match a {
-                Action::Notify { message } => {
-                    decisions.push(("notify".into(), None, serde_json::json!({"message": message})))
-                }
-                Action::Blocked { reason } => decisions.push((
-                    "blocked".into(),
-                    None,
-                    serde_json::json!({"reason": reason, "evaluation": evaluation}),
-                )),
-                Action::Vote { .. } => {}
-                Action::RequestApproval { incident, from, to, reason } => decisions.push((
-                    "approval_requested".into(),
-                    Some(*incident),
-                    serde_json::json!({"from": from, "to": to, "reason": reason, "evaluation": evaluation, "evidence": evidence(to, false)}),
-                )),
-                Action::ResumeRunbook { incident, from, to } => decisions.push((
-                    "resume".into(),
-                    Some(*incident),
-                    serde_json::json!({"from": from, "to": to, "reason": "an operator finishes an incomplete failover"}),
-                )),
-                Action::RollBack { incident, from, to } => decisions.push((
-                    "roll_back".into(),
-                    Some(*incident),
-                    serde_json::json!({"from": from, "to": to, "reason": "an operator rolls back an incomplete failover"}),
-                )),
-                Action::StartFailover { incident: id, from, to, reason, dry_run, forced } => {
-                    decisions.push((
-                        "failover".into(),
-                        Some(*id),
-                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": dry_run, "forced": forced, "executor": self.cfg.replica, "evaluation": evaluation, "evidence": evidence(to, *forced)}),
-                    ));
-                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), *dry_run || self.dry_run_steps, "running"));
-                }
-                Action::FollowFailover { incident: id, from, to, reason, executor } => {
-                    decisions.push((
-                        "failover".into(),
-                        Some(*id),
-                        serde_json::json!({"from": from, "to": to, "reason": reason, "dry_run": false, "forced": false, "executor": executor, "follower": self.cfg.replica, "evaluation": evaluation, "evidence": evidence(to, false)}),
-                    ));
-                    incident = Some((*id, name.clone(), from.clone(), to.clone(), reason.clone(), false, "following"));
-                }
-                Action::PeerExecuted { incident, executor, ok } => decisions.push((
-                    "executed_by_peer".into(),
-                    Some(*incident),
-                    serde_json::json!({"executor": executor, "ok": ok}),
-                )),
-            }
-        }
-        let state_json = serde_json::to_value(&state).unwrap_or_default();
-        let committed = match self.journal.lock() {
-            Ok(mut j) => j
-                .commit_decisions(
-                    now,
-                    &name,
-                    &decisions,
-                    incident.as_ref(),
-                    &state_json,
-                    self.chaos,
-                )
-                .map_err(|e| e.to_string()),
-            Err(_) => Err("journal lock poisoned".to_string()),
-        };
-        if let Err(e) = committed {
+        let (decisions, incident) = self.decisions(di, &before, &state, &actions, now);
+        if let Err(e) = self.commit(&name, &decisions, incident.as_ref(), &state, now) {
             let why = format!("the journal cannot be written: {e}");
             tracing::error!(domain = %name, error = %e, "cannot journal a decision: automation off");
             self.automation_off = Some(why.clone());
             self.domains[di].state = before;
-            actions.retain(|a| !acts(a));
-            actions.push(Action::Blocked {
-                reason: format!("automation is off: {why}"),
-            });
-            return actions;
+            return refused_while_off(actions, &why);
         }
         self.domains[di].state = state;
         for a in &actions {
-            match a {
-                Action::Notify { message } => {
-                    tracing::info!(domain = %name, message = %message, "failover notice")
-                }
-                Action::Blocked { reason } => {
-                    tracing::info!(domain = %name, reason = %reason, "failover blocked")
-                }
-                Action::Vote { target } => {
-                    let state = &self.domains[di].state;
-                    let regions: Vec<String> = state
-                        .standby
-                        .iter()
-                        .chain(std::iter::once(&state.active))
-                        .cloned()
-                        .collect();
-                    // Withdrawing a vote never lowers the signal that keeps traffic on the
-                    // active region (after a failover, the region failed over to).
-                    let raised = target.clone().unwrap_or_else(|| state.active.clone());
-                    for r in regions {
-                        if let Err(e) = self.signals.set(&name, &r, r == raised) {
-                            tracing::error!(domain = %name, region = %r, error = %e, "cannot set the failover signal");
-                        }
-                    }
-                }
-                Action::RequestApproval {
-                    incident,
-                    from,
-                    to,
-                    reason,
-                } => {
-                    tracing::info!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval")
-                }
-                Action::StartFailover {
-                    incident,
-                    from,
-                    to,
-                    reason,
-                    dry_run,
-                    forced,
-                } => {
-                    tracing::info!(domain = %name, incident, from = %from, to = %to, dry_run, forced, reason = %reason, "starting failover runbook");
-                    let approved = *forced || matches!(input, Input::Operator(_));
-                    let inc = Incident {
-                        id: *incident,
-                        domain: name.clone(),
-                        from: from.clone(),
-                        to: to.clone(),
-                        reason: reason.clone(),
-                        dry_run: *dry_run,
-                        chaos: self.chaos,
-                        approved,
-                    };
-                    self.spawn(di, inc, false);
-                }
-                Action::ResumeRunbook { incident, from, to } => {
-                    self.reopen(di, *incident, from, to, false)
-                }
-                Action::FollowFailover {
-                    incident,
-                    from,
-                    to,
-                    executor,
-                    ..
-                } => {
-                    tracing::info!(domain = %name, incident, from = %from, to = %to, executor = %executor, "failover agreed: a peer executes it; following (this replica runs no control-plane step)")
-                }
-                Action::PeerExecuted {
-                    incident,
-                    executor,
-                    ok,
-                } => {
-                    let status = if *ok {
-                        "done_by_peer"
-                    } else {
-                        "failed_by_peer"
-                    };
-                    if let Ok(j) = self.journal.lock() {
-                        if let Err(e) = j.close_incident(*incident, status, now) {
-                            tracing::error!(incident, error = %e, "cannot close the followed incident");
-                        }
-                    }
-                    tracing::info!(domain = %name, incident, executor = %executor, ok, "the executor finished the followed failover");
-                }
-                Action::RollBack { incident, from, to } => {
-                    self.reopen(di, *incident, from, to, true)
-                }
-            }
+            self.carry_out(di, &name, a, &input, now);
         }
         actions
+    }
+
+    /// Carries out one journaled action of domain `di` (`input`: what the step was fed).
+    fn carry_out(&self, di: usize, name: &str, a: &Action, input: &Input, now: i64) {
+        match a {
+            Action::Notify { message } => {
+                tracing::info!(domain = %name, message = %message, "failover notice")
+            }
+            Action::Blocked { reason } => {
+                tracing::info!(domain = %name, reason = %reason, "failover blocked")
+            }
+            Action::Vote { target } => self.set_signals(di, name, target.as_deref()),
+            Action::RequestApproval {
+                incident,
+                from,
+                to,
+                reason,
+            } => {
+                tracing::info!(domain = %name, incident, from = %from, to = %to, reason = %reason, "failover awaiting approval")
+            }
+            Action::StartFailover {
+                incident,
+                from,
+                to,
+                reason,
+                dry_run,
+                forced,
+            } => {
+                tracing::info!(domain = %name, incident, from = %from, to = %to, dry_run, forced, reason = %reason, "starting failover runbook");
+                let approved = *forced || matches!(input, Input::Operator(_));
+                let inc = Incident {
+                    id: *incident,
+                    domain: name.to_string(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                    dry_run: *dry_run,
+                    chaos: self.chaos,
+                    approved,
+                };
+                self.spawn(di, inc, false);
+            }
+            Action::ResumeRunbook { incident, from, to } => {
+                self.reopen(di, *incident, from, to, false)
+            }
+            Action::FollowFailover {
+                incident,
+                from,
+                to,
+                executor,
+                ..
+            } => {
+                tracing::info!(domain = %name, incident, from = %from, to = %to, executor = %executor, "failover agreed: a peer executes it; following (this replica runs no control-plane step)")
+            }
+            Action::PeerExecuted {
+                incident,
+                executor,
+                ok,
+            } => self.close_followed(name, *incident, executor, *ok, now),
+            Action::RollBack { incident, from, to } => self.reopen(di, *incident, from, to, true),
+        }
+    }
+
+    /// Publishes this replica's vote: the failover signal of the voted region (or, with
+    /// no vote, of the active one) raised, every other lowered.
+    fn set_signals(&self, di: usize, name: &str, target: Option<&str>) {
+        let state = &self.domains[di].state;
+        let regions: Vec<String> = state
+            .standby
+            .iter()
+            .chain(std::iter::once(&state.active))
+            .cloned()
+            .collect();
+        // Withdrawing a vote never lowers the signal that keeps traffic on the
+        // active region (after a failover, the region failed over to).
+        let raised = target.unwrap_or(&state.active);
+        for r in regions {
+            if let Err(e) = self.signals.set(name, &r, r == raised) {
+                tracing::error!(domain = %name, region = %r, error = %e, "cannot set the failover signal");
+            }
+        }
+    }
+
+    /// The executor finished a failover this replica followed: close its incident here.
+    fn close_followed(&self, name: &str, incident: u64, executor: &str, ok: bool, now: i64) {
+        let status = if ok { "done_by_peer" } else { "failed_by_peer" };
+        if let Ok(j) = self.journal.lock() {
+            if let Err(e) = j.close_incident(incident, status, now) {
+                tracing::error!(incident, error = %e, "cannot close the followed incident");
+            }
+        }
+        tracing::info!(domain = %name, incident, executor = %executor, ok, "the executor finished the followed failover");
     }
 
     /// Runs an incident again: its remaining steps (finish) or the way back (roll back).
@@ -542,67 +397,6 @@ impl FailoverDriver {
             approved: true,
         };
         self.spawn(di, inc, roll_back);
-    }
-
-    /// The guards as checked for a failover to `to` decided in this step: hysteresis and
-    /// quorum from the policy's count and votes, the rest from [`policy::guard_checks`].
-    fn guards_checked(
-        &self,
-        before: &PolicyState,
-        after: &PolicyState,
-        to: &str,
-        forced: bool,
-        now: i64,
-    ) -> Vec<policy::GuardCheck> {
-        let p = &self.cfg.policy;
-        let mut out = Vec::new();
-        let check = policy::GuardCheck::new;
-        if forced {
-            out.push(check(
-                "forced",
-                true,
-                "an operator forced the failover: the guards were skipped".into(),
-            ));
-            return out;
-        }
-        match before.phase {
-            Phase::Suspect { since, count } => out.push(check(
-                "hysteresis",
-                true,
-                format!(
-                    "{} consecutive bad evaluations over {}s (need {} over at least {}s)",
-                    count + 1,
-                    now - since,
-                    p.consecutive,
-                    p.min_span
-                ),
-            )),
-            _ => out.push(check(
-                "hysteresis",
-                true,
-                "an operator's call (or an approval) of a decision already counted".into(),
-            )),
-        }
-        out.extend(policy::guard_checks(after, p, to, now));
-        out.push(check(
-            "quorum",
-            true,
-            format!(
-                "{} of {} replica(s) needed vote for {to}",
-                policy::votes_for(after, to),
-                p.quorum
-            ),
-        ));
-        out.push(check(
-            "approval",
-            true,
-            match p.mode {
-                policy::Mode::Approve => "approval required: requested from an operator".into(),
-                policy::Mode::Auto => "not required (mode auto)".into(),
-                policy::Mode::DryRun => "not required (mode dry-run: nothing real moves)".into(),
-            },
-        ));
-        out
     }
 
     /// The gating streams of domain `di` as this evaluation saw them (kept to journal
@@ -756,4 +550,26 @@ impl FailoverDriver {
     pub fn domain_index(&self, name: &str) -> Option<usize> {
         self.domains.iter().position(|d| d.cfg.name == name)
     }
+}
+
+/// Actions that change the world (or would): refused whenever automation is off.
+fn acts(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::StartFailover { .. }
+            | Action::RequestApproval { .. }
+            | Action::Vote { target: Some(_) }
+            | Action::FollowFailover { .. }
+            | Action::ResumeRunbook { .. }
+            | Action::RollBack { .. }
+    )
+}
+
+/// A step's actions while automation is off: every acting one becomes one refusal.
+fn refused_while_off(mut actions: Vec<Action>, why: &str) -> Vec<Action> {
+    actions.retain(|a| !acts(a));
+    actions.push(Action::Blocked {
+        reason: format!("automation is off: {why}"),
+    });
+    actions
 }

@@ -2,6 +2,8 @@
 //! per failover (issue 20.1): failback only undoes a failover, operator calls need the
 //! quorum, the executor order, following, adopting the executor's result and takeover.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 const A: &str = "us-east-1";

@@ -2,6 +2,8 @@
 //! two failovers inside the cooldown, a failover to a target without data or burning, or
 //! an action on degraded data.
 
+use std::collections::BTreeMap;
+
 use proptest::prelude::*;
 
 use super::*;
