@@ -83,6 +83,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== room sizes (files up to 800 lines, functions up to 150)"
+python3 scripts/rooms.py
 echo "== cargo test"
 cargo test
 echo "== promtool check rules / test rules on rules/"

@@ -22,7 +22,7 @@
 //! problem (nothing is written).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
@@ -186,16 +186,74 @@ fn period(spec: &Value, errs: &mut Vec<String>) -> Option<String> {
 /// Reads `openslo/v1` documents into `sloguard/v1` specs, one per service, sorted.
 pub fn import(files: &[(PathBuf, String)]) -> Result<Imported, Vec<ConvertProblem>> {
     let docs = documents(files)?;
-    let mut problems = Vec::new();
-    let mut notes = Vec::new();
-    let mut ctx = Ctx {
-        slis: HashMap::new(),
-        sources: HashMap::new(),
-        alerts: AlertDocs::default(),
+    let mut index = index_documents(&docs);
+    let mut specs: BTreeMap<String, SpecOut> = BTreeMap::new();
+    for (file, i, d) in index.slos {
+        let name = get_str(d, &["metadata", "name"]).unwrap_or_default();
+        let (service, out) = match slo(&index.ctx, file, i, d, &name) {
+            Ok(converted) => converted,
+            Err(errs) => {
+                index
+                    .problems
+                    .extend(errs.into_iter().map(|m| ConvertProblem {
+                        file: file.clone(),
+                        message: format!("document {i}: SLO {name:?}: {m}"),
+                    }));
+                continue;
+            }
+        };
+        let region_label = index.region_labels.get(&service).cloned();
+        specs
+            .entry(service.clone())
+            .or_insert_with(|| SpecOut {
+                version: SLOGUARD_VERSION.to_string(),
+                service,
+                labels: Default::default(),
+                region_label,
+                slos: Vec::new(),
+            })
+            .slos
+            .extend(out);
+    }
+    if !index.problems.is_empty() {
+        return Err(index.problems);
+    }
+    if specs.is_empty() {
+        index.notes.push(ConvertProblem {
+            file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
+            message: "no OpenSLO SLO document found; nothing to import".to_string(),
+        });
+    }
+    Ok(Imported {
+        specs: specs.into_values().collect(),
+        notes: index.notes,
+    })
+}
+
+/// Every document sorted by kind: the SLIs, alert documents and data sources an SLO can
+/// refer to, the SLOs themselves, the region labels services carry; what is skipped
+/// (notes) and what is wrong (problems).
+struct Index<'a> {
+    ctx: Ctx<'a>,
+    slos: Vec<(&'a PathBuf, usize, &'a Value)>,
+    region_labels: HashMap<String, String>,
+    problems: Vec<ConvertProblem>,
+    notes: Vec<ConvertProblem>,
+}
+
+fn index_documents(docs: &[(PathBuf, usize, Value)]) -> Index<'_> {
+    let mut index = Index {
+        ctx: Ctx {
+            slis: HashMap::new(),
+            sources: HashMap::new(),
+            alerts: AlertDocs::default(),
+        },
+        slos: Vec::new(),
+        region_labels: HashMap::new(),
+        problems: Vec::new(),
+        notes: Vec::new(),
     };
-    let mut slos = Vec::new();
-    let mut region_labels: HashMap<String, String> = HashMap::new();
-    for (file, i, d) in &docs {
+    for (file, i, d) in docs {
         let p = |m: String| ConvertProblem {
             file: file.clone(),
             message: format!("document {i}: {m}"),
@@ -209,145 +267,128 @@ pub fn import(files: &[(PathBuf, String)]) -> Result<Imported, Vec<ConvertProble
             } else {
                 ""
             };
-            problems.push(p(format!(
+            index.problems.push(p(format!(
                 "{kind} {name:?}: apiVersion {api:?} is not supported, expected {OPENSLO_V1:?}{hint}"
             )));
             continue;
         }
         match kind.as_str() {
             "SLI" => {
-                ctx.slis.insert(name, d.get("spec").unwrap_or(&Value::Null));
+                index
+                    .ctx
+                    .slis
+                    .insert(name, d.get("spec").unwrap_or(&Value::Null));
             }
             "AlertPolicy" => {
-                ctx.alerts.policies.insert(name, d);
+                index.ctx.alerts.policies.insert(name, d);
             }
             "AlertCondition" => {
-                ctx.alerts.conditions.insert(name, d);
+                index.ctx.alerts.conditions.insert(name, d);
             }
             "DataSource" => {
-                ctx.sources
+                index
+                    .ctx
+                    .sources
                     .insert(name, get_str(d, &["spec", "type"]).unwrap_or_default());
             }
-            "SLO" => slos.push((file, *i, d)),
+            "SLO" => index.slos.push((file, *i, d)),
             "Service" | "AlertNotificationTarget" => {
                 if let Some(l) = get(d, &["metadata", "annotations"])
                     .and_then(|a| a.get(REGION_LABEL_ANNOTATION))
                     .and_then(Value::as_str)
                 {
-                    region_labels.insert(name.clone(), l.to_string());
+                    index.region_labels.insert(name.clone(), l.to_string());
                 }
-                notes.push(p(format!(
+                index.notes.push(p(format!(
                     "{kind} {name:?} skipped (sloguard keeps no {kind} objects)"
                 )));
             }
-            other => problems.push(p(format!(
+            other => index.problems.push(p(format!(
                 "kind: {other:?} ({name:?}) is not an OpenSLO v1 kind"
             ))),
         }
     }
-    let mut specs: BTreeMap<String, SpecOut> = BTreeMap::new();
-    for (file, i, d) in slos {
-        let name = get_str(d, &["metadata", "name"]).unwrap_or_default();
-        let mut errs = Vec::new();
-        let spec = d.get("spec").unwrap_or(&Value::Null);
-        let service = get_str(spec, &["service"]);
-        if service.is_none() {
-            errs.push("spec.service: missing".to_string());
-        }
-        let indicator = match (get_str(spec, &["indicatorRef"]), spec.get("indicator")) {
-            (Some(r), _) => match ctx.slis.get(&r) {
-                Some(s) => Some(*s),
-                None => {
-                    errs.push(format!("spec.indicatorRef: no SLI named {r:?}"));
-                    None
-                }
-            },
-            (None, Some(ind)) => ind.get("spec"),
-            (None, None) => {
-                errs.push("spec: indicatorRef or indicator is required".to_string());
+    index
+}
+
+/// One SLO document as its service and its SLOs (one per objective), or its problems.
+fn slo(
+    ctx: &Ctx,
+    file: &Path,
+    i: usize,
+    d: &Value,
+    name: &str,
+) -> Result<(String, Vec<SloOut>), Vec<String>> {
+    let mut errs = Vec::new();
+    let spec = d.get("spec").unwrap_or(&Value::Null);
+    let service = get_str(spec, &["service"]);
+    if service.is_none() {
+        errs.push("spec.service: missing".to_string());
+    }
+    let indicator = match (get_str(spec, &["indicatorRef"]), spec.get("indicator")) {
+        (Some(r), _) => match ctx.slis.get(&r) {
+            Some(s) => Some(*s),
+            None => {
+                errs.push(format!("spec.indicatorRef: no SLI named {r:?}"));
                 None
             }
-        };
-        let sli = indicator.and_then(|s| sli(&ctx, s, &mut errs));
-        match get_str(spec, &["budgetingMethod"]).as_deref() {
-            None | Some("Occurrences") => {}
-            Some(other) => errs.push(format!(
-                "spec.budgetingMethod: {other:?} is not supported (only Occurrences)"
-            )),
+        },
+        (None, Some(ind)) => ind.get("spec"),
+        (None, None) => {
+            errs.push("spec: indicatorRef or indicator is required".to_string());
+            None
         }
-        let period = period(spec, &mut errs);
-        let policies = get(spec, &["alertPolicies"])
-            .and_then(Value::as_sequence)
-            .cloned()
-            .unwrap_or_default();
-        let (tiers, alerting) = alerting(&ctx.alerts, &policies, &mut errs);
-        let objectives = get(spec, &["objectives"])
-            .and_then(Value::as_sequence)
-            .cloned()
-            .unwrap_or_default();
-        if objectives.is_empty() {
-            errs.push("spec.objectives: none".to_string());
-        }
-        let mut out = Vec::new();
-        for (j, o) in objectives.iter().enumerate() {
-            let target = get_f64(o, &["target"])
-                .or_else(|| get_f64(o, &["targetPercent"]).map(|p| p / 100.0));
-            let Some(target) = target else {
-                errs.push(format!("spec.objectives[{j}].target: missing"));
-                continue;
-            };
-            let slo_name = if objectives.len() == 1 {
-                name.clone()
-            } else {
-                format!("{name}-{j}")
-            };
-            if let Some(sli) = &sli {
-                out.push(SloOut {
-                    name: slo_name,
-                    objective: round_sig(target * 100.0),
-                    description: get_str(spec, &["description"]).filter(|d| !d.is_empty()),
-                    period: period.clone(),
-                    tiers: tiers.clone(),
-                    sli: sli.clone(),
-                    alerting: alerting.clone(),
-                    origin: Some((file.clone(), i)),
-                });
-            }
-        }
-        if !errs.is_empty() {
-            problems.extend(errs.into_iter().map(|m| ConvertProblem {
-                file: file.clone(),
-                message: format!("document {i}: SLO {name:?}: {m}"),
-            }));
+    };
+    let sli = indicator.and_then(|s| sli(ctx, s, &mut errs));
+    match get_str(spec, &["budgetingMethod"]).as_deref() {
+        None | Some("Occurrences") => {}
+        Some(other) => errs.push(format!(
+            "spec.budgetingMethod: {other:?} is not supported (only Occurrences)"
+        )),
+    }
+    let period = period(spec, &mut errs);
+    let policies = get(spec, &["alertPolicies"])
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    let (tiers, alerting) = alerting(&ctx.alerts, &policies, &mut errs);
+    let objectives = get(spec, &["objectives"])
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    if objectives.is_empty() {
+        errs.push("spec.objectives: none".to_string());
+    }
+    let mut out = Vec::new();
+    for (j, o) in objectives.iter().enumerate() {
+        let target =
+            get_f64(o, &["target"]).or_else(|| get_f64(o, &["targetPercent"]).map(|p| p / 100.0));
+        let Some(target) = target else {
+            errs.push(format!("spec.objectives[{j}].target: missing"));
             continue;
+        };
+        let slo_name = if objectives.len() == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{j}")
+        };
+        if let Some(sli) = &sli {
+            out.push(SloOut {
+                name: slo_name,
+                objective: round_sig(target * 100.0),
+                description: get_str(spec, &["description"]).filter(|d| !d.is_empty()),
+                period: period.clone(),
+                tiers: tiers.clone(),
+                sli: sli.clone(),
+                alerting: alerting.clone(),
+                origin: Some((file.to_path_buf(), i)),
+            });
         }
-        let service = service.unwrap_or_default();
-        let region_label = region_labels.get(&service).cloned();
-        specs
-            .entry(service.clone())
-            .or_insert_with(|| SpecOut {
-                version: SLOGUARD_VERSION.to_string(),
-                service,
-                labels: Default::default(),
-                region_label,
-                slos: Vec::new(),
-            })
-            .slos
-            .extend(out);
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    if !errs.is_empty() {
+        return Err(errs);
     }
-    if specs.is_empty() {
-        notes.push(ConvertProblem {
-            file: files.first().map(|f| f.0.clone()).unwrap_or_default(),
-            message: "no OpenSLO SLO document found; nothing to import".to_string(),
-        });
-    }
-    Ok(Imported {
-        specs: specs.into_values().collect(),
-        notes,
-    })
+    Ok((service.unwrap_or_default(), out))
 }
 
 #[cfg(test)]
