@@ -11,8 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::state::HISTORY_POINTS;
-use super::{AppState, HistoryPoint};
+use super::AppState;
 
 /// The built-in dashboard (embedded; no CDN, works offline).
 pub(super) async fn dashboard() -> Response {
@@ -41,10 +40,7 @@ pub(super) async fn history(
         return (json, full_history(&s)).into_response();
     };
     let body = match s.history.read() {
-        Ok(h) => {
-            let newer: Vec<&HistoryPoint> = h.iter().filter(|p| p.at > since).collect();
-            serde_json::to_vec(&newer).unwrap_or_else(|_| b"[]".to_vec())
-        }
+        Ok(h) => h.to_json(Some(since)),
         Err(_) => b"[]".to_vec(),
     };
     (json, body).into_response()
@@ -55,7 +51,7 @@ fn full_history(s: &AppState) -> axum::body::Bytes {
     let Ok(h) = s.history.read() else {
         return axum::body::Bytes::from_static(b"[]");
     };
-    let key = (h.len(), h.back().map_or(i64::MIN, |p| p.at));
+    let key = (h.len(), h.last_at().unwrap_or(i64::MIN));
     if let Ok(cache) = s.history_json.lock() {
         if let Some((n, at, body)) = cache.as_ref() {
             if (*n, *at) == key {
@@ -63,7 +59,7 @@ fn full_history(s: &AppState) -> axum::body::Bytes {
             }
         }
     }
-    let body = axum::body::Bytes::from(serde_json::to_vec(&*h).unwrap_or_else(|_| b"[]".to_vec()));
+    let body = axum::body::Bytes::from(h.to_json(None));
     drop(h);
     if let Ok(mut cache) = s.history_json.lock() {
         *cache = Some((key.0, key.1, body.clone()));
@@ -78,7 +74,7 @@ pub(super) async fn slos(State(s): State<Arc<AppState>>) -> Response {
         "regions": s.catalog.regions,
         "chaos": s.chaos.load(Ordering::Relaxed),
         // Evaluations the history keeps: older ones fall off the charts.
-        "history_limit": HISTORY_POINTS,
+        "history_limit": s.history.read().map_or(0, |h| h.limit()),
     }))
     .into_response()
 }

@@ -12,6 +12,7 @@ pub mod alertmanager;
 mod auth;
 mod dashboard;
 pub mod guard;
+pub mod history;
 pub mod limits;
 pub mod listen;
 mod metrics;
@@ -30,11 +31,10 @@ use axum::Router;
 
 use crate::app::Observer;
 
+pub use history::History;
 pub use metrics::render_metrics;
 pub use operator::parse_operator_body;
-pub use state::{
-    ApiConfig, AppState, Catalog, HistoryPoint, SloInfo, Telemetry, TierInfo, WebhookCounters,
-};
+pub use state::{ApiConfig, AppState, Catalog, SloInfo, Telemetry, TierInfo, WebhookCounters};
 
 /// `serve` and `demo`: the HTTP server in front of an app, and the app's loop (the same
 /// [`crate::app::run`] every command uses). The loop stops when `stop` turns true or the

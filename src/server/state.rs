@@ -2,7 +2,7 @@
 //! with what it is made of: the long-lived telemetry, the webhook's counters, the
 //! authentication and limits of the API ([`ApiConfig`]), the catalog of configured SLOs
 //! and regions the dashboard draws before any data ([`Catalog`]), and the bounded
-//! burn-rate history of its charts ([`HistoryPoint`]). The engine loop feeds it as an
+//! burn-rate history of its charts ([`super::history::History`]). The engine loop feeds it as an
 //! [`Observer`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,7 +62,7 @@ pub struct AppState {
     /// Whether failover (and so a journal) is configured.
     pub failover: AtomicBool,
     /// Burn-rate history for the built-in dashboard (bounded).
-    pub history: RwLock<std::collections::VecDeque<HistoryPoint>>,
+    pub history: RwLock<super::history::History>,
     /// The whole history as JSON, made once per change: (points, last `at`, body).
     pub(super) history_json: std::sync::Mutex<Option<(usize, i64, axum::body::Bytes)>>,
     /// One dashboard read (status, history, incidents, report) builds its answer at a
@@ -167,16 +167,6 @@ impl Catalog {
     }
 }
 
-/// One evaluation's burn rates, for the dashboard's charts.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct HistoryPoint {
-    pub at: i64,
-    /// (service/slo, region, window, burn rate)
-    pub burn: Vec<(String, String, String, f64)>,
-}
-
-pub(super) const HISTORY_POINTS: usize = 2_000;
-
 /// Authentication and limits of the webhook and the operator API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -235,7 +225,7 @@ impl AppState {
             dedup: std::sync::Mutex::new(webhook::Dedup::new(100_000)),
             webhook: WebhookCounters::default(),
             outbox: None,
-            history: RwLock::new(std::collections::VecDeque::new()),
+            history: RwLock::new(super::history::History::new(super::history::HISTORY_POINTS)),
             history_json: std::sync::Mutex::new(None),
             heavy_reads: tokio::sync::Semaphore::new(1),
             probes: RwLock::new(Vec::new()),
@@ -250,6 +240,13 @@ impl AppState {
     /// The configured SLOs and regions the dashboard shows from its first render.
     pub fn with_catalog(mut self, catalog: Catalog) -> Self {
         self.known = alertmanager::Known::of(&catalog);
+        // The history keeps as many evaluations of every configured series as its memory
+        // budget allows (all 2,000 for a few SLOs, a handful at 10,000).
+        let rows: usize = catalog.slos.iter().map(|s| s.windows.len()).sum::<usize>()
+            * catalog.regions.len().max(1);
+        self.history = RwLock::new(super::history::History::new(super::history::points_for(
+            rows,
+        )));
         self.catalog = catalog;
         self
     }
@@ -272,28 +269,8 @@ impl AppState {
 
     /// Publishes a snapshot and appends its burn rates to the dashboard history.
     pub fn publish_with_history(&self, snap: Snapshot) {
-        let point = HistoryPoint {
-            at: snap.at,
-            burn: snap
-                .final_rows
-                .iter()
-                .filter_map(|r| {
-                    r.burn_rate.map(|b| {
-                        (
-                            format!("{}/{}", r.service, r.slo),
-                            r.region.clone(),
-                            r.window.clone(),
-                            b,
-                        )
-                    })
-                })
-                .collect(),
-        };
         if let Ok(mut h) = self.history.write() {
-            if h.len() >= HISTORY_POINTS {
-                h.pop_front();
-            }
-            h.push_back(point);
+            h.push(snap.at, &snap.final_rows);
         }
         self.publish(snap);
     }
