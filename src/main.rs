@@ -15,6 +15,8 @@ use sloguard::cli::{Cli, Command, DemoArgs, LogFormat};
 
 // generate/validate allocate many small strings and regex compiler tables; mimalloc cut
 // their wall time by a quarter against the system allocator (benches/README.md).
+// `--features system-alloc` leaves it out so that heap profilers see every allocation.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

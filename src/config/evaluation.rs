@@ -6,6 +6,11 @@ use super::raw::RawEvaluation;
 use super::source::Sources;
 use super::{window_or, Checked, Ctx, EvaluationConfig};
 
+/// SLO-query points one backfill round holds at most: each is its regions' events, a
+/// few hundred bytes with the answers they came from, so 400,000 keeps a round near
+/// 250 MB; up to 1,000 SLOs the last 6 hours still come in one round at a 1 m step.
+pub const DEFAULT_BACKFILL_POINTS: u64 = 400_000;
+
 /// Validates `evaluation:`; `sources` lends it the query settings of `source:`.
 pub(super) fn validate(
     ctx: &Ctx,
@@ -32,6 +37,12 @@ pub(super) fn validate(
             "{f}: evaluation.buckets: {buckets} must be at least 2"
         ));
     }
+    let backfill_points = raw.backfill_points.unwrap_or(DEFAULT_BACKFILL_POINTS);
+    if backfill_points == 0 {
+        problems.push(format!(
+            "{f}: evaluation.backfill_points: must be at least 1"
+        ));
+    }
     Checked::new(
         EvaluationConfig {
             interval,
@@ -39,6 +50,7 @@ pub(super) fn validate(
             fine_step,
             buckets,
             lateness,
+            backfill_points: backfill_points.max(1),
             max_concurrency: sources.max_concurrency,
             batch: sources.batch,
             records: sources.records,

@@ -23,6 +23,7 @@ mod source;
 use std::path::{Path, PathBuf};
 
 pub use against_specs::check_against_specs;
+pub use evaluation::DEFAULT_BACKFILL_POINTS;
 pub use model::*;
 pub use server::DEFAULT_CONCURRENT_WEBHOOKS;
 

@@ -83,6 +83,10 @@ pub struct EvaluationConfig {
     pub fine_step: Window,
     pub buckets: u32,
     pub lateness: Window,
+    /// SLO-query points one start-up backfill round holds at most
+    /// (`evaluation.backfill_points`): the backfill's memory is bounded by it, whatever
+    /// the number of SLOs and the length of the history.
+    pub backfill_points: u64,
     /// SLI queries in flight at once (`source.max_concurrency`).
     pub max_concurrency: usize,
     /// SLOs of one shape share a batched query (`source.batch`).

@@ -149,6 +149,9 @@ pub(super) struct RawEvaluation {
     pub(super) lateness: Option<String>,
     #[serde(default)]
     pub(super) fine_step: Option<String>,
+    /// SLO-query points one start-up backfill round holds at most (memory bound).
+    #[serde(default)]
+    pub(super) backfill_points: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -171,3 +171,32 @@ fn unknown_key_is_named() {
     };
     assert!(p[0].contains("sever: unknown key"), "{p:?}");
 }
+
+#[test]
+fn backfill_points_defaults_and_refuses_zero() {
+    let ok = parse(
+        Path::new("c.yaml"),
+        "source: {thanos: {url: 'http://x'}}\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(ok.evaluation.backfill_points, DEFAULT_BACKFILL_POINTS);
+    let set = parse(
+        Path::new("c.yaml"),
+        "source: {thanos: {url: 'http://x'}}\nevaluation: {backfill_points: 50}\n",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(set.evaluation.backfill_points, 50);
+    let Err(ConfigError::Invalid(p)) = parse(
+        Path::new("c.yaml"),
+        "source: {thanos: {url: 'http://x'}}\nevaluation: {backfill_points: 0}\n",
+        Path::new("."),
+    ) else {
+        panic!("0 must be refused")
+    };
+    assert_eq!(
+        p,
+        ["c.yaml: evaluation.backfill_points: must be at least 1"]
+    );
+}

@@ -7,7 +7,7 @@ use crate::query::MetricsSource;
 use crate::window::Window;
 
 use super::fetch::Fetched;
-use super::segments::span_segments;
+use super::segments::{chunked, span_segments};
 use super::{Engine, StepEvents};
 
 /// One SLO's start-up backfill as its segments arrive.
@@ -77,14 +77,17 @@ impl<S: MetricsSource> Engine<S> {
         let fine = self.eval.fine_step.secs() as i64;
         let end = end.div_euclid(fine) * fine;
         let span = (end - self.max_window().secs() as i64, end);
-        let segments = span_segments(span.0, span.1, end, fine);
-        let total = segments.len();
         let configured = self.regions.all();
         let qs: Vec<usize> = (0..self.queries.len())
             .filter(|q| !self.restored.contains(q))
             .collect();
-        // Segment by segment, oldest first, each ingested before the next is fetched:
-        // memory holds one segment's answers, not the whole history. What fails (an SLO,
+        // At most `evaluation.backfill_points` (SLO query × point) answers held at once:
+        // a piece of history per round, however many SLOs and however long the history.
+        let max_points = (self.eval.backfill_points / qs.len().max(1) as u64).max(1) as i64;
+        let segments = chunked(&span_segments(span.0, span.1, end, fine), max_points);
+        let total = segments.len();
+        // Piece by piece, oldest first, each ingested before the next is fetched:
+        // memory holds one piece's answers, not the whole history. What fails (an SLO,
         // a region) from some segment on is a gap from that segment's start, so a later
         // fill never counts the segments already ingested twice.
         let mut acc: BTreeMap<usize, BackfillState> =
