@@ -118,6 +118,17 @@ fn row<'a>(snap: &'a Snapshot, region: &str, window: &str) -> &'a sloguard::back
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
+    start_without_history(None).await;
+}
+
+/// The same with the history read a point and an SLO at a time (`evaluation.backfill_points: 1`):
+/// the backfill in one-point pieces, the gap fill one SLO per group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_without_history_filled_in_small_groups_equals_a_normal_start() {
+    start_without_history(Some(1)).await;
+}
+
+async fn start_without_history(backfill_points: Option<u64>) {
     let dir = tempfile::tempdir().unwrap();
     // 100% errors in the active region from the first minute: on seconds of data every
     // window (30d included) would read 100% errors and page at once.
@@ -125,7 +136,12 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         dir.path(),
         "  - {kind: errors, region: us-east-1, start: 1m, duration: 1h, error_ratio: 1.0}\n",
     );
-    let (_, d, services) = drill::prepare(Some(&path), None, drill::DRILL_START).unwrap();
+    let (_, mut d, services) = drill::prepare(Some(&path), None, drill::DRILL_START).unwrap();
+    // The reference is a normal start with the default pieces.
+    let normal = d.config.clone();
+    if let Some(points) = backfill_points {
+        d.config.evaluation.backfill_points = points;
+    }
     let ranges_down = Arc::new(AtomicBool::new(true));
     let source = Switched {
         inner: d.source.clone(),
@@ -140,7 +156,7 @@ async fn a_start_without_history_decides_nothing_until_the_backfill_succeeds() {
         .unwrap();
     let (ref_clock, _) = drill::timing(&d, None);
     let mut reference = App::from_config(
-        &d.config,
+        &normal,
         &services,
         d.source.clone(),
         ref_clock.clone(),

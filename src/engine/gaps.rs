@@ -75,26 +75,36 @@ impl<S: MetricsSource> Engine<S> {
         for gap in self.coverage.due(now) {
             by_span.entry((gap.from, gap.to)).or_default().push(gap);
         }
+        let fine = self.eval.fine_step.secs() as i64;
         for (span, gaps) in by_span {
             let mut qs: Vec<usize> = gaps.iter().map(|g| g.query).collect();
             qs.sort_unstable();
             qs.dedup();
-            let mut fetched = self.fetch_span(&qs, span, now, &mut || {}).await;
-            for gap in gaps {
-                let result = match fetched.get(&gap.query) {
-                    Some(Ok(f)) => Ok(Fetched {
-                        points: f.points.clone(),
-                        unreachable: f.unreachable.clone(),
-                        nonfinite: f.nonfinite.clone(),
-                    }),
-                    Some(Err(e)) => Err(e.clone()),
-                    None => Err("not fetched".to_string()),
-                };
-                if self.fill_gap(&gap, result, now) {
-                    closed += 1;
+            // A group of SLOs at a time, at most `evaluation.backfill_points` points held:
+            // after a start without history the gap is every SLO's whole span, which
+            // fetched at once would hold the history of all of them.
+            let per_query: i64 = span_segments(span.0, span.1, now, fine)
+                .iter()
+                .map(|(a, b, step)| (b - a) / step)
+                .sum();
+            let group = (self.eval.backfill_points / per_query.max(1) as u64).max(1) as usize;
+            for members in qs.chunks(group) {
+                let fetched = self.fetch_span(members, span, now, &mut || {}).await;
+                for gap in gaps.iter().filter(|g| members.contains(&g.query)) {
+                    let result = match fetched.get(&gap.query) {
+                        Some(Ok(f)) => Ok(Fetched {
+                            points: f.points.clone(),
+                            unreachable: f.unreachable.clone(),
+                            nonfinite: f.nonfinite.clone(),
+                        }),
+                        Some(Err(e)) => Err(e.clone()),
+                        None => Err("not fetched".to_string()),
+                    };
+                    if self.fill_gap(gap, result, now) {
+                        closed += 1;
+                    }
                 }
             }
-            fetched.clear();
         }
         closed
     }
