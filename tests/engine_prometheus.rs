@@ -98,6 +98,11 @@ fn rule_expr(rules: &serde_yaml_ng::Value, record: &str) -> String {
 }
 
 fn eval(w: &World, at: i64) -> serde_json::Value {
+    eval_config(&w.config, at)
+}
+
+/// `sloguard eval --output json --at AT --config CONFIG`.
+fn eval_config(config: &std::path::Path, at: i64) -> serde_json::Value {
     let o = run(sloguard()
         .args([
             "eval",
@@ -107,7 +112,7 @@ fn eval(w: &World, at: i64) -> serde_json::Value {
             &at.to_string(),
             "--config",
         ])
-        .arg(&w.config));
+        .arg(config));
     assert!(o.status.success(), "{}", text(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -132,18 +137,7 @@ fn a_backfill_in_small_pieces_equals_one_in_whole_segments() {
     let pieces = with_backfill_points(&w, 7);
     for at in [START + OUTAGE_AT + 1_800, START + 3 * 86_400 - 60] {
         let whole = eval(&w, at);
-        let o = run(sloguard()
-            .args([
-                "eval",
-                "--output",
-                "json",
-                "--at",
-                &at.to_string(),
-                "--config",
-            ])
-            .arg(&pieces));
-        assert!(o.status.success(), "{}", text(&o));
-        let cut: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let cut = eval_config(&pieces, at);
         assert_eq!(whole["final"], cut["final"], "at {at}");
         let rows = whole["final"].as_array().unwrap();
         assert!(
