@@ -90,7 +90,11 @@ impl<S: MetricsSource> Engine<S> {
             let group = (self.eval.backfill_points / per_query.max(1) as u64).max(1) as usize;
             for members in qs.chunks(group) {
                 let fetched = self.fetch_span(members, span, now, &mut || {}).await;
-                for gap in gaps.iter().filter(|g| members.contains(&g.query)) {
+                // `qs` is sorted, so each group is too.
+                for gap in gaps
+                    .iter()
+                    .filter(|g| members.binary_search(&g.query).is_ok())
+                {
                     let result = match fetched.get(&gap.query) {
                         Some(Ok(f)) => Ok(Fetched {
                             points: f.points.clone(),

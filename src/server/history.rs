@@ -11,6 +11,7 @@
 //! `{"at": t, "burn": [["service/slo", "region", "window", burn], …]}`.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
@@ -42,8 +43,10 @@ struct Point {
 /// The kept points, oldest first, and the key table they index.
 #[derive(Debug, Clone)]
 pub struct History {
-    keys: Vec<Key>,
-    index: HashMap<Key, u32>,
+    /// Each series' key once, shared by the table and its index (at 10,000 SLOs the
+    /// 240,000 keys would otherwise be held twice).
+    keys: Vec<Arc<Key>>,
+    index: HashMap<Arc<Key>, u32>,
     points: VecDeque<Point>,
     limit: usize,
 }
@@ -109,16 +112,15 @@ impl History {
 
     /// Whether key `k` is the series of row `r`.
     fn is_key(&self, k: u32, r: &FinalRow) -> bool {
-        self.keys
-            .get(k as usize)
-            .is_some_and(|(slo, region, window)| {
-                *region == r.region
-                    && *window == r.window
-                    && slo.len() == r.service.len() + 1 + r.slo.len()
-                    && slo.starts_with(r.service.as_str())
-                    && slo.ends_with(r.slo.as_str())
-                    && slo.as_bytes()[r.service.len()] == b'/'
-            })
+        self.keys.get(k as usize).is_some_and(|key| {
+            let (slo, region, window) = &**key;
+            *region == r.region
+                && *window == r.window
+                && slo.len() == r.service.len() + 1 + r.slo.len()
+                && slo.starts_with(r.service.as_str())
+                && slo.ends_with(r.slo.as_str())
+                && slo.as_bytes()[r.service.len()] == b'/'
+        })
     }
 
     /// The key of row `r`'s series, added to the table when new.
@@ -132,6 +134,7 @@ impl History {
             return k;
         }
         let k = self.keys.len() as u32;
+        let key = Arc::new(key);
         self.keys.push(key.clone());
         self.index.insert(key, k);
         k
@@ -175,7 +178,7 @@ impl Serialize for PointsAfter<'_> {
 /// One point as `{"at": t, "burn": [[slo, region, window, burn], …]}`.
 struct PointJson<'a> {
     point: &'a Point,
-    keys: &'a [Key],
+    keys: &'a [Arc<Key>],
 }
 
 impl Serialize for PointJson<'_> {
@@ -194,7 +197,8 @@ impl Serialize for Rows<'_> {
         let p = self.0.point;
         let mut seq = s.serialize_seq(Some(p.keys.len()))?;
         for (k, b) in p.keys.iter().zip(&p.burn) {
-            if let Some((slo, region, window)) = self.0.keys.get(*k as usize) {
+            if let Some(key) = self.0.keys.get(*k as usize) {
+                let (slo, region, window) = &**key;
                 seq.serialize_element(&(slo, region, window, b))?;
             }
         }
